@@ -1,0 +1,104 @@
+"""What one task of a stage writes: documents, ledger, error ledger and its counts.
+
+Layout of a stage folder DIR:
+    DIR/part-TTTTT-SSSS.parquet          documents
+    DIR/ledger/part-TTTTT-SSSS.parquet   documents that did not go on, with a reason
+    DIR/errors/part-TTTTT-SSSS.parquet   inputs or records that could not be read
+    DIR/_tasks/TTTTT.json                the task's counts; written last, it marks the task done
+    DIR/stats.json                       the stage's counts (written by the runner)
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+from curation.accounting import Counts
+from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA, error_row, ledger_row
+from curation.shards import DEFAULT_SHARD_BYTES, ShardWriter, remove_task_files
+
+TASKS_DIR = "_tasks"
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def marker_path(out_dir: Path, task: int) -> Path:
+    return Path(out_dir) / TASKS_DIR / f"{task:05d}.json"
+
+
+def task_done(out_dir: Path, task: int) -> bool:
+    return marker_path(out_dir, task).is_file()
+
+
+def read_marker(out_dir: Path, task: int) -> dict:
+    return json.loads(marker_path(out_dir, task).read_text(encoding="utf-8"))
+
+
+def clear_task(out_dir: Path, task: int) -> None:
+    """Forget an unfinished task's partial output so that it can be redone from scratch."""
+    out_dir = Path(out_dir)
+    for folder in (out_dir, out_dir / "ledger", out_dir / "errors"):
+        remove_task_files(folder, task)
+
+
+class TaskOutput:
+    """Collects one task's documents, drops and errors, and counts them as it goes."""
+
+    def __init__(self, out_dir: Path, task: int, stage: str, shard_bytes: int = DEFAULT_SHARD_BYTES):
+        self.out_dir = Path(out_dir)
+        self.task = task
+        self.stage = stage
+        self.counts = Counts()
+        self.extra: dict = {}
+        self._docs = ShardWriter(self.out_dir, task, DOCUMENT_SCHEMA, shard_bytes)
+        self._ledger = ShardWriter(self.out_dir / "ledger", task, LEDGER_SCHEMA, shard_bytes)
+        self._errors = ShardWriter(self.out_dir / "errors", task, ERROR_SCHEMA, shard_bytes)
+
+    # inputs (files, URLs) ------------------------------------------------------------------
+    def input_parsed(self) -> None:
+        self.counts.inputs += 1
+        self.counts.inputs_parsed += 1
+
+    def input_failed(self, input: str, error: BaseException | str) -> None:
+        self.counts.inputs += 1
+        self.counts.input_errors += 1
+        self._errors.write(error_row(input, self.stage, error))
+
+    # documents -------------------------------------------------------------------------------
+    def emit(self, doc: Mapping) -> None:
+        """A document that goes on to the next stage."""
+        self.counts.documents_in += 1
+        self.counts.documents_out += 1
+        self.counts.by_source[doc["source"]] += 1
+        self._docs.write(dict(doc))
+
+    def drop(self, doc: Mapping, reason: str, detail: str | None = None) -> None:
+        """A document that stops here, with a stable reason code."""
+        self.counts.documents_in += 1
+        self.counts.ledgered += 1
+        self.counts.reasons[reason.split(":", 1)[0]] += 1
+        self._ledger.write(ledger_row(doc, self.stage, reason, detail))
+
+    def record_failed(self, input: str, record: str, error: BaseException | str) -> None:
+        """A record inside an input that could not be read; the rest of the input goes on."""
+        self.counts.documents_in += 1
+        self.counts.record_errors += 1
+        self._errors.write(error_row(input, self.stage, error, record=record))
+
+    def close(self) -> dict:
+        """Write the remaining shards, then the marker that says this task is complete."""
+        for writer in (self._docs, self._ledger, self._errors):
+            writer.close()
+        summary = {"task": self.task, "stage": self.stage, "counts": self.counts.to_dict(), "extra": self.extra}
+        write_json_atomic(marker_path(self.out_dir, self.task), summary)
+        return summary

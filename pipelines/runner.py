@@ -1,0 +1,133 @@
+"""Running a stage: one task per input shard, resumable, accounted, summarised.
+
+A stage is a list of payloads (plain, picklable data: usually input paths) and a module-level
+work function `work(payload, output: TaskOutput)`. Task i always gets payload i, so re-runs write
+the same file names. A task is done when its marker exists; a re-run skips done tasks and redoes
+the others from scratch, so an interrupted run (even `kill -9`) ends with the same bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from curation.accounting import Counts
+from curation.shards import DEFAULT_SHARD_BYTES, TMP_SUFFIX
+from curation.task_output import (
+    TASKS_DIR,
+    TaskOutput,
+    clear_task,
+    read_marker,
+    task_done,
+    write_json_atomic,
+)
+from pipelines.executor import Executor
+
+log = logging.getLogger("medcurate")
+
+PLAN_FILE = "plan.json"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    stage: str
+    out_dir: str
+    index: int
+    work: Callable[[Any, TaskOutput], None]
+    payload: Any
+    shard_bytes: int
+
+
+def execute_task(spec: TaskSpec) -> dict:
+    """Redo one task from scratch and mark it done (runs on a worker)."""
+    out_dir = Path(spec.out_dir)
+    clear_task(out_dir, spec.index)
+    output = TaskOutput(out_dir, spec.index, spec.stage, spec.shard_bytes)
+    spec.work(spec.payload, output)
+    return output.close()
+
+
+def _plan_digest(stage: str, payloads: Sequence[Any], settings: Any) -> str:
+    text = json.dumps({"stage": stage, "payloads": payloads, "settings": settings}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reset_if_plan_changed(out_dir: Path, digest: str) -> None:
+    """A stage folder holds one plan's output: a different plan starts from an empty folder.
+
+    Without this, shards of an earlier, larger run would linger next to the new ones.
+    """
+    plan = out_dir / TASKS_DIR / PLAN_FILE
+    if plan.is_file() and json.loads(plan.read_text()).get("digest") == digest:
+        return
+    for folder in (out_dir, out_dir / "ledger", out_dir / "errors", out_dir / TASKS_DIR):
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file() and (path.name.startswith("part-") or path.suffix in (".json", TMP_SUFFIX)):
+                    path.unlink()
+    write_json_atomic(plan, {"digest": digest})
+
+
+def _remove_temporaries(out_dir: Path) -> None:
+    for folder in (out_dir, out_dir / "ledger", out_dir / "errors", out_dir / TASKS_DIR):
+        if folder.is_dir():
+            for path in folder.glob("*" + TMP_SUFFIX):
+                path.unlink()
+
+
+def run_stage(
+    stage: str,
+    out_dir: Path | str,
+    payloads: Sequence[Any],
+    work: Callable[[Any, TaskOutput], None],
+    executor: Executor,
+    *,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    settings: Any = None,
+    summary_extra: dict | None = None,
+    merge_into: Counts | None = None,
+) -> Counts:
+    """Run every unfinished task, then check the counts and write DIR/stats.json.
+
+    `settings` are the options that change the output: a change of inputs or settings restarts
+    the folder from empty instead of resuming. `merge_into` adds counts of an earlier phase of the
+    same stage (for example records that an earlier pass already ledgered).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _reset_if_plan_changed(out_dir, _plan_digest(stage, list(payloads), settings))
+    _remove_temporaries(out_dir)
+    pending = [i for i in range(len(payloads)) if not task_done(out_dir, i)]
+    if len(pending) < len(payloads):
+        log.info("%s: resuming, %d of %d tasks already done", stage, len(payloads) - len(pending), len(payloads))
+    specs = [TaskSpec(stage, str(out_dir), i, work, payloads[i], shard_bytes) for i in pending]
+    executor.map(execute_task, specs, desc=stage)
+
+    counts = Counts()
+    extras = []
+    for i in range(len(payloads)):
+        marker = read_marker(out_dir, i)
+        counts.add(Counts.from_dict(marker["counts"]))
+        extras.append(marker.get("extra") or {})
+    if merge_into is not None:
+        counts = merge_into.add(counts)
+    counts.check(stage)
+    stats = {"stage": stage, "tasks": len(payloads), **counts.to_dict(), **(summary_extra or {})}
+    write_json_atomic(out_dir / "stats.json", stats)
+    print_summary(stage, out_dir, counts)
+    return counts
+
+
+def print_summary(stage: str, out_dir: Path, counts: Counts) -> None:
+    reasons = ", ".join(f"{r} {n}" for r, n in counts.reasons.most_common()) or "none"
+    lines = [
+        f"[{stage}] documents: {counts.documents_in} in, {counts.documents_out} out, "
+        f"{counts.ledgered} ledgered ({reasons}), {counts.record_errors} unreadable records",
+        f"[{stage}] inputs: {counts.inputs} ({counts.inputs_parsed} read, {counts.input_errors} in the error ledger)",
+        f"[{stage}] output: {out_dir}  (stats: {out_dir / 'stats.json'})",
+    ]
+    print("\n".join(lines), file=sys.stderr)

@@ -1,0 +1,1 @@
+"""PubMed abstracts: baseline/update bulk files, E-utilities, and PubMed XML parsing."""
