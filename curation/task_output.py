@@ -44,10 +44,17 @@ def read_marker(out_dir: Path, task: int) -> dict:
     return json.loads(marker_path(out_dir, task).read_text(encoding="utf-8"))
 
 
+def output_folders(out_dir: Path) -> list[Path]:
+    """The stage folder and its subfolders (ledger, errors, splits): where task files live."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    return [out_dir] + sorted(p for p in out_dir.iterdir() if p.is_dir() and p.name != TASKS_DIR)
+
+
 def clear_task(out_dir: Path, task: int) -> None:
     """Forget an unfinished task's partial output so that it can be redone from scratch."""
-    out_dir = Path(out_dir)
-    for folder in (out_dir, out_dir / "ledger", out_dir / "errors"):
+    for folder in output_folders(out_dir):
         remove_task_files(folder, task)
 
 
@@ -59,8 +66,9 @@ class TaskOutput:
         self.task = task
         self.stage = stage
         self.counts = Counts()
-        self.extra: dict = {}
+        self.shard_bytes = shard_bytes
         self._docs = ShardWriter(self.out_dir, task, DOCUMENT_SCHEMA, shard_bytes)
+        self._splits: dict[str, ShardWriter] = {}
         self._ledger = ShardWriter(self.out_dir / "ledger", task, LEDGER_SCHEMA, shard_bytes)
         self._errors = ShardWriter(self.out_dir / "errors", task, ERROR_SCHEMA, shard_bytes)
 
@@ -75,12 +83,18 @@ class TaskOutput:
         self._errors.write(error_row(input, self.stage, error))
 
     # documents -------------------------------------------------------------------------------
-    def emit(self, doc: Mapping) -> None:
-        """A document that goes on to the next stage."""
+    def emit(self, doc: Mapping, split: str | None = None) -> None:
+        """A document that goes on to the next stage; `split` puts it in DIR/<split>/."""
         self.counts.documents_in += 1
         self.counts.documents_out += 1
         self.counts.by_source[doc["source"]] += 1
-        self._docs.write(dict(doc))
+        if split is None:
+            self._docs.write(dict(doc))
+            return
+        self.counts.by_split[split] += 1
+        if split not in self._splits:
+            self._splits[split] = ShardWriter(self.out_dir / split, self.task, DOCUMENT_SCHEMA, self.shard_bytes)
+        self._splits[split].write(dict(doc))
 
     def drop(self, doc: Mapping, reason: str, detail: str | None = None) -> None:
         """A document that stops here, with a stable reason code."""
@@ -97,8 +111,8 @@ class TaskOutput:
 
     def close(self) -> dict:
         """Write the remaining shards, then the marker that says this task is complete."""
-        for writer in (self._docs, self._ledger, self._errors):
+        for writer in (self._docs, self._ledger, self._errors, *self._splits.values()):
             writer.close()
-        summary = {"task": self.task, "stage": self.stage, "counts": self.counts.to_dict(), "extra": self.extra}
+        summary = {"task": self.task, "stage": self.stage, "counts": self.counts.to_dict()}
         write_json_atomic(marker_path(self.out_dir, self.task), summary)
         return summary

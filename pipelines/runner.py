@@ -21,6 +21,7 @@ from curation.task_output import (
     TASKS_DIR,
     TaskOutput,
     clear_task,
+    output_folders,
     read_marker,
     task_done,
     write_json_atomic,
@@ -64,7 +65,7 @@ def _reset_if_plan_changed(out_dir: Path, digest: str) -> None:
     plan = out_dir / TASKS_DIR / PLAN_FILE
     if plan.is_file() and json.loads(plan.read_text()).get("digest") == digest:
         return
-    for folder in (out_dir, out_dir / "ledger", out_dir / "errors", out_dir / TASKS_DIR):
+    for folder in output_folders(out_dir) + [out_dir / TASKS_DIR]:
         if folder.is_dir():
             for path in folder.iterdir():
                 if path.is_file() and (path.name.startswith("part-") or path.suffix in (".json", TMP_SUFFIX)):
@@ -73,7 +74,7 @@ def _reset_if_plan_changed(out_dir: Path, digest: str) -> None:
 
 
 def _remove_temporaries(out_dir: Path) -> None:
-    for folder in (out_dir, out_dir / "ledger", out_dir / "errors", out_dir / TASKS_DIR):
+    for folder in output_folders(out_dir) + [out_dir / TASKS_DIR]:
         if folder.is_dir():
             for path in folder.glob("*" + TMP_SUFFIX):
                 path.unlink()
@@ -89,13 +90,13 @@ def run_stage(
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     settings: Any = None,
     summary_extra: dict | None = None,
-    merge_into: Counts | None = None,
+    expected_documents_in: int | None = None,
 ) -> Counts:
     """Run every unfinished task, then check the counts and write DIR/stats.json.
 
     `settings` are the options that change the output: a change of inputs or settings restarts
-    the folder from empty instead of resuming. `merge_into` adds counts of an earlier phase of the
-    same stage (for example records that an earlier pass already ledgered).
+    the folder from empty instead of resuming. `expected_documents_in`, counted apart from the
+    tasks, must equal the documents they saw.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,14 +109,9 @@ def run_stage(
     executor.map(execute_task, specs, desc=stage)
 
     counts = Counts()
-    extras = []
     for i in range(len(payloads)):
-        marker = read_marker(out_dir, i)
-        counts.add(Counts.from_dict(marker["counts"]))
-        extras.append(marker.get("extra") or {})
-    if merge_into is not None:
-        counts = merge_into.add(counts)
-    counts.check(stage)
+        counts.add(Counts.from_dict(read_marker(out_dir, i)["counts"]))
+    counts.check(stage, expected_documents_in)
     stats = {"stage": stage, "tasks": len(payloads), **counts.to_dict(), **(summary_extra or {})}
     write_json_atomic(out_dir / "stats.json", stats)
     print_summary(stage, out_dir, counts)

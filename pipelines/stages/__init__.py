@@ -1,0 +1,1 @@
+"""Stage functions: each turns inputs into a stage folder through pipelines.runner."""

@@ -1,0 +1,118 @@
+"""`medcurate pubmed parse`: PubMed XML files -> documents, with versions and deletions applied.
+
+Files are applied in release order: the baseline before updates, each set by file number
+(`pubmedYYnNNNN`), other files (E-utilities batches) last by name. Two passes:
+1. scan every file in parallel for (PMID, version) and DeleteCitation entries (narrow data);
+2. decide, per PMID, which record survives: a DeleteCitation removes every earlier record of
+   that PMID; among the rest the highest version wins, then the latest file;
+3. parse every file in parallel, ledgering superseded and deleted records with their reason.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from curation.task_output import TaskOutput
+from pipelines.executor import Executor
+from pipelines.runner import run_stage
+from pipelines.stages.inputs import expand_inputs
+from sources.errors import InputError
+from sources.pubmed.parse import Deletion, Record, RecordError, iter_file, scan_file
+
+STAGE = "pubmed.parse"
+_RELEASE = re.compile(r"pubmed(\d{2})n(\d{4})")
+
+
+def is_pubmed_xml(path: Path) -> bool:
+    return path.name.endswith((".xml", ".xml.gz"))
+
+
+def release_order(path: Path) -> tuple:
+    """Sort key: (release year, baseline before updates, file number), then anything else."""
+    match = _RELEASE.search(path.name)
+    if match is None:
+        return (1, 0, 0, 0, path.as_posix())
+    update = 1 if "updatefiles" in path.parts else 0
+    return (0, int(match.group(1)), update, int(match.group(2)), path.as_posix())
+
+
+def order_inputs(inputs: list[Path | str]) -> list[Path]:
+    return sorted(expand_inputs(inputs, is_pubmed_xml), key=release_order)
+
+
+def scan_work(path: str) -> tuple[list[tuple[str, str, int]], str | None]:
+    """Narrow pass over one file; a file-level error keeps what was read before it."""
+    events: list[tuple[str, str, int]] = []
+    try:
+        events.extend(scan_file(path))
+    except InputError as error:
+        return events, f"{type(error).__name__}: {error}"
+    return events, None
+
+
+def plan_supersessions(files: list[str], scans: list[list[tuple[str, str, int]]]) -> list[dict[int, tuple[str, str]]]:
+    """For each file, {record position: (reason, detail)} for records that do not survive."""
+    records: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)  # pmid -> (file, pos, version, seq)
+    deletions: dict[str, list[tuple[int, int]]] = defaultdict(list)  # pmid -> (seq, file)
+    seq = 0
+    for file_index, events in enumerate(scans):
+        position = 0
+        for kind, pmid, version in events:
+            if kind == "record":
+                records[pmid].append((file_index, position, version, seq))
+                position += 1
+            else:
+                deletions[pmid].append((seq, file_index))
+            seq += 1
+    plan: list[dict[int, tuple[str, str]]] = [dict() for _ in files]
+    for pmid, copies in records.items():
+        alive = []
+        for file_index, position, version, record_seq in copies:
+            later = [(s, f) for s, f in deletions.get(pmid, ()) if s > record_seq]
+            if later:
+                deleter = Path(files[later[0][1]]).name
+                plan[file_index][position] = (f"deleted_by_update:{deleter}", f"DeleteCitation in {files[later[0][1]]}")
+            else:
+                alive.append((version, record_seq, file_index, position))
+        if len(alive) < 2:
+            continue
+        winner = max(alive)
+        where = f"{Path(files[winner[2]]).name}#{winner[3]} (version {winner[0]})"
+        for version, record_seq, file_index, position in alive:
+            if (version, record_seq) != winner[:2]:
+                plan[file_index][position] = ("superseded", f"replaced by {where}")
+    return plan
+
+
+def parse_work(payload: tuple[str, dict[int, tuple[str, str]]], output: TaskOutput) -> None:
+    path, superseded = payload
+    position = 0
+    try:
+        for item in iter_file(path):
+            if isinstance(item, Deletion):
+                continue
+            if isinstance(item, RecordError):
+                output.record_failed(path, item.record, item.error)
+            elif position in superseded:
+                output.drop(item.doc, *superseded[position])
+            elif item.drop_reason:
+                output.drop(item.doc, item.drop_reason)
+            else:
+                output.emit(item.doc)
+            position += 1
+    except InputError as error:
+        output.input_failed(path, error)
+        return
+    output.input_parsed()
+
+
+def run(inputs: list[Path | str], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
+    files = [str(p) for p in order_inputs(inputs)]
+    scans = executor.map(scan_work, files, desc=f"{STAGE} (scan)")
+    plan = plan_supersessions(files, [events for events, _ in scans])
+    records_seen = sum(1 for events, _ in scans for kind, _, _ in events if kind == "record")
+    run_stage(
+        STAGE, out_dir, list(zip(files, plan)), parse_work, executor,
+        shard_bytes=shard_bytes, expected_documents_in=records_seen,
+    )

@@ -1,0 +1,92 @@
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from curation.accounting import AccountingError, Counts
+from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA, make_document
+from curation.shards import ShardWriter, list_shards, read_table
+from curation.task_output import TaskOutput, clear_task, read_marker, task_done
+
+
+def doc(i: int, text: str = "some text") -> dict:
+    return make_document(
+        id=f"test:{i}", source="test", subset="abstracts", title=f"t{i}", text=text, url=f"https://x/{i}",
+        meta={"b": 1, "a": [2]}, provenance="unit",
+    )
+
+
+def test_make_document_requires_columns_and_canonicalises_meta():
+    d = doc(1)
+    assert d["meta"] == '{"a":[2],"b":1}'
+    assert d["pmid"] is None and d["lang_score"] is None
+    with pytest.raises(ValueError, match="lacks required"):
+        make_document(id="x", source="s")
+    with pytest.raises(ValueError, match="unknown"):
+        make_document(id="x", bogus=1)
+
+
+def test_shard_writer_rolls_over_by_size_with_fixed_names_and_zstd(tmp_path):
+    writer = ShardWriter(tmp_path, task=3, schema=DOCUMENT_SCHEMA, target_bytes=2000, row_group_rows=4)
+    for i in range(30):
+        writer.write(doc(i, "x" * 200))
+    written = writer.close()
+    assert [p.name for p in written] == [f"part-00003-{k:04d}.parquet" for k in range(len(written))]
+    assert len(written) > 2
+    assert not list(tmp_path.glob("*.tmp"))
+    meta = pq.ParquetFile(written[0]).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert meta.row_group(0).num_rows == 4
+    table = read_table(list_shards(tmp_path), DOCUMENT_SCHEMA)
+    assert table.schema == DOCUMENT_SCHEMA
+    assert table["id"].to_pylist() == [f"test:{i}" for i in range(30)]
+
+
+def test_same_rows_give_same_bytes(tmp_path):
+    for name in ("a", "b"):
+        writer = ShardWriter(tmp_path / name, 0, DOCUMENT_SCHEMA)
+        for i in range(10):
+            writer.write(doc(i))
+        writer.close()
+    assert (tmp_path / "a" / "part-00000-0000.parquet").read_bytes() == (tmp_path / "b" / "part-00000-0000.parquet").read_bytes()
+
+
+def test_task_output_counts_and_marker(tmp_path):
+    out = TaskOutput(tmp_path, 0, "unit")
+    out.emit(doc(1))
+    out.emit(doc(2), split="validation")
+    out.drop(doc(3), "near_duplicate_of:test:1", "jaccard 0.9")
+    out.record_failed("file.xml", "#4", ValueError("bad record"))
+    out.input_parsed()
+    out.input_failed("broken.xml.gz", EOFError("Compressed file ended before the end-of-stream marker was reached"))
+    assert not task_done(tmp_path, 0)
+    summary = out.close()
+    assert task_done(tmp_path, 0)
+    counts = Counts.from_dict(read_marker(tmp_path, 0)["counts"])
+    assert counts.documents_in == 4 and counts.documents_out == 2 and counts.ledgered == 1 and counts.record_errors == 1
+    assert counts.inputs == 2 and counts.input_errors == 1
+    assert counts.reasons == {"near_duplicate_of": 1}
+    assert counts.by_split == {"validation": 1}
+    counts.check("unit")
+    ledger = read_table(list_shards(tmp_path / "ledger"), LEDGER_SCHEMA).to_pylist()
+    assert ledger[0]["reason"] == "near_duplicate_of:test:1" and ledger[0]["text"] == "some text"
+    errors = read_table(list_shards(tmp_path / "errors"), ERROR_SCHEMA).to_pylist()
+    assert {e["input"] for e in errors} == {"file.xml", "broken.xml.gz"}
+    assert errors[1]["error"].startswith("EOFError: Compressed file ended")
+    assert summary["counts"]["documents_out_by_split"] == {"validation": 1}
+    clear_task(tmp_path, 0)
+    assert not list(tmp_path.rglob("part-00000-*"))
+
+
+def test_accounting_fails_loudly_when_documents_vanish():
+    counts = Counts(documents_in=10, documents_out=7, ledgered=2)
+    counts.reasons["too_short_chars"] = 2
+    with pytest.raises(AccountingError, match="documents_in=10"):
+        counts.check("unit")
+    counts = Counts(inputs=3, inputs_parsed=1, input_errors=1)
+    with pytest.raises(AccountingError, match="inputs=3"):
+        counts.check("unit")
+    good = Counts(documents_in=3, documents_out=2, ledgered=1, inputs=1, inputs_parsed=1)
+    good.reasons["x"] = 1
+    good.check("unit")
+    assert json.loads(json.dumps(good.to_dict()))["reasons"] == {"x": 1}
