@@ -20,11 +20,13 @@ def render_card(
     licenses: Mapping[str, int],
     funnel: list[tuple[str, Mapping]],
     splits: list[str],
+    data_prefix: str = "",
 ) -> str:
     """Markdown with YAML front matter.
 
     `by_source_split[source][split] = {"documents": n, "characters": c}`; `funnel` is a list of
     (stage, stats.json) in pipeline order; every figure printed comes from those arguments.
+    `data_prefix` is the path from the card's folder to the split folders.
     """
     total_docs = sum(v["documents"] for per in by_source_split.values() for v in per.values())
     header = {
@@ -34,7 +36,7 @@ def render_card(
         "size_categories": [size_category(total_docs)],
         "task_categories": ["text-generation"],
         "configs": [
-            {"config_name": "default", "data_files": [{"split": s, "path": f"{s}/*.parquet"} for s in splits]}
+            {"config_name": "default", "data_files": [{"split": s, "path": f"{data_prefix}{s}/*.parquet"} for s in splits]}
         ],
     }
     lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "", f"# {name}", ""]

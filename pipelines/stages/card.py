@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def run(mix_dir: Path, out_dir: Path, upstream: list[Path], name: str) -> dict:
             stats = json.loads(stats_file.read_text())
             funnel.append((stats.get("stage", Path(folder).name), stats))
     out_dir.mkdir(parents=True, exist_ok=True)
-    card = render_card(name, by_source_split, licenses, funnel, splits)
+    prefix = os.path.relpath(mix_dir, out_dir).replace(os.sep, "/") + "/"
+    card = render_card(name, by_source_split, licenses, funnel, splits, "" if prefix == "./" else prefix)
     tmp = out_dir / "README.md.tmp"
     tmp.write_text(card, encoding="utf-8")
     tmp.replace(out_dir / "README.md")

@@ -1,0 +1,78 @@
+"""filter -> dedup -> mix -> card on real parsed PubMed documents."""
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import CORPORA, FIXTURES
+from curation.schema import DOCUMENT_SCHEMA, LEDGER_SCHEMA
+from curation.shards import list_shards, read_table, write_table_atomic
+from curation.split import assign_split
+from pipelines.executor import Executor
+from pipelines.stages import card, dedup, filter as filter_stage, mix, pubmed_parse
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("parsed")
+    with Executor(scheduler="sync") as executor:
+        pubmed_parse.run([FIXTURES / "pubmed_xml", CORPORA / "pubmed_xml"], out, executor, shard_bytes=1 << 20)
+    return out
+
+
+def docs_of(folder: Path) -> pa.Table:
+    return read_table(list_shards(folder), DOCUMENT_SCHEMA)
+
+
+def test_filter_ledgers_short_and_non_english_documents(parsed, tmp_path):
+    rows = docs_of(parsed).to_pylist()[:20]
+    rows[0]["text"] = "Too short."
+    german = (CORPORA / "multilingual" / "lingua_sentences" / "de.txt").read_text(errors="replace").splitlines()
+    rows[1]["text"] = " ".join(german[:12])
+    write_table_atomic(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), tmp_path / "in" / "part-00000-0000.parquet")
+    with Executor(scheduler="sync") as executor:
+        filter_stage.run([tmp_path / "in"], tmp_path / "out", filter_stage.FilterSettings(), executor, 1 << 20)
+    ledger = read_table(list_shards(tmp_path / "out" / "ledger"), LEDGER_SCHEMA).to_pylist()
+    assert {(r["id"], r["reason"]) for r in ledger} == {(rows[0]["id"], "too_short_chars"), (rows[1]["id"], "lang_not_en:de")}
+    kept = docs_of(tmp_path / "out")
+    assert kept.num_rows == 18 and set(kept["lang"].to_pylist()) == {"en"}
+
+
+def test_dedup_exact_text_and_pmid_across_sources_keeps_the_best_copy(parsed, tmp_path):
+    real = docs_of(parsed).to_pylist()
+    a, b, c = real[0], real[1], real[2]
+    copy_text = dict(b, id="replay/test:1", source="replay/test", subset="replay", pmid=None, text=b["text"].upper() + "  ")
+    paper = dict(c, id="pmc:PMC0000001", source="pmc", subset="papers", text="Full text of the paper. " + c["text"])
+    other = dict(a, id="replay/test:2", source="replay/test", subset="replay", pmid=None)
+    write_table_atomic(pa.Table.from_pylist([copy_text, paper, other], schema=DOCUMENT_SCHEMA), tmp_path / "extra" / "b.parquet")
+    inputs = [parsed, tmp_path / "extra" / "b.parquet"]
+    with Executor(scheduler="sync") as executor:
+        dedup.run(inputs, tmp_path / "out", executor, 1 << 20)
+    ledger = {r["id"]: r["reason"] for r in read_table(list_shards(tmp_path / "out" / "ledger"), LEDGER_SCHEMA).to_pylist()}
+    assert ledger == {
+        "replay/test:1": f"exact_duplicate_of:{b['id']}",  # abstract beats replay; case/space-insensitive
+        "replay/test:2": f"exact_duplicate_of:{a['id']}",
+        c["id"]: "pmid_duplicate_of:pmc:PMC0000001",  # full text beats the abstract of the same PMID
+    }
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["documents_in"] == stats["documents_out"] + 3
+
+
+def test_mix_split_is_by_id_and_card_counts_come_from_shards(parsed, tmp_path):
+    settings = mix.MixSettings(validation_share={"abstracts": 0.2})
+    with Executor(scheduler="sync") as executor:
+        mix.run([parsed], tmp_path / "mix", settings, executor, 1 << 20)
+    train, validation = docs_of(tmp_path / "mix" / "train"), docs_of(tmp_path / "mix" / "validation")
+    total = docs_of(parsed).num_rows
+    assert train.num_rows + validation.num_rows == total
+    assert 0.1 < validation.num_rows / total < 0.3
+    assert all(assign_split(i, 0.2, "medcurate") == "validation" for i in validation["id"].to_pylist())
+    summary = card.run(tmp_path / "mix", tmp_path / "card", [parsed], "test corpus")
+    assert summary["documents"] == {"train": train.num_rows, "validation": validation.num_rows}
+    text = (tmp_path / "card" / "README.md").read_text()
+    assert text.startswith("---\n") and "pretty_name: test corpus" in text
+    assert f"| pubmed | {train.num_rows:,} |" in text
+    parse_stats = json.loads((parsed / "stats.json").read_text())
+    assert f"no_abstract: {parse_stats['reasons']['no_abstract']:,}" in text

@@ -1,0 +1,176 @@
+"""`medcurate pubmed parse` as a stage: every record accounted for, deletions, versions, resume."""
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from lxml import etree
+
+from conftest import CORPORA, FIXTURES, REPO
+from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
+from curation.shards import list_shards, read_table
+from pipelines.executor import Executor
+from pipelines.stages import pubmed_parse
+
+PUBMED_INPUTS = [FIXTURES / "pubmed_xml", CORPORA / "pubmed_xml"]
+UPDATE_1335 = FIXTURES / "pubmed_xml" / "updatefiles" / "pubmed26n1335.xml.gz"
+BASELINE_1334 = FIXTURES / "pubmed_xml" / "baseline" / "pubmed26n1334.xml.gz"
+
+
+def read_xml(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def independent_pmids(path: Path) -> list[str]:
+    """PMIDs of every PubmedArticle, counted with plain lxml (not our parser)."""
+    root = etree.fromstring(read_xml(path), etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True))
+    return [a.findtext("MedlineCitation/PMID") for a in root.iter("PubmedArticle")]
+
+
+def deleted_pmids(path: Path) -> list[str]:
+    root = etree.fromstring(read_xml(path), etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True))
+    return [p.text for p in root.iterfind("DeleteCitation/PMID")]
+
+
+def run_parse(inputs, out: Path) -> dict:
+    with Executor(scheduler="sync") as executor:
+        pubmed_parse.run(inputs, out, executor, shard_bytes=1 << 20)
+    return json.loads((out / "stats.json").read_text())
+
+
+def tables(out: Path):
+    docs = read_table(list_shards(out), DOCUMENT_SCHEMA)
+    ledger = read_table(list_shards(out / "ledger"), LEDGER_SCHEMA)
+    errors = read_table(list_shards(out / "errors"), ERROR_SCHEMA)
+    return docs, ledger, errors
+
+
+def test_every_pubmed_article_in_shared_becomes_a_document_or_a_ledger_entry(tmp_path):
+    stats = run_parse(PUBMED_INPUTS, tmp_path / "out")
+    files = [p for p in pubmed_parse.order_inputs(PUBMED_INPUTS)]
+    expected = sum(len(independent_pmids(p)) for p in files)
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert stats["documents_in"] == expected
+    assert docs.num_rows + ledger.num_rows + stats["record_errors"] == expected
+    assert stats["input_errors"] == 0 and stats["inputs"] == len(files)
+    assert set(ledger["reason"].to_pylist()) <= {"no_abstract", "no_text"} | {
+        r for r in ledger["reason"].to_pylist() if r.startswith(("superseded", "deleted_by_update"))
+    }
+    assert all(docs["id"][i].as_py() == f"pubmed:{docs['pmid'][i].as_py()}" for i in range(docs.num_rows))
+    assert len(set(docs["id"].to_pylist())) == docs.num_rows
+
+
+def test_release_order_puts_baseline_before_updates_by_number():
+    names = [
+        Path("raw/updatefiles/pubmed26n1335.xml.gz"),
+        Path("raw/efetch-0001.xml"),
+        Path("raw/baseline/pubmed26n1334.xml.gz"),
+        Path("raw/baseline/pubmed21n0001.xml.gz"),
+        Path("raw/updatefiles/pubmed20n1203_sample.xml.gz"),
+    ]
+    ordered = [p.name for p in sorted(names, key=pubmed_parse.release_order)]
+    assert ordered == ["pubmed20n1203_sample.xml.gz", "pubmed21n0001.xml.gz", "pubmed26n1334.xml.gz", "pubmed26n1335.xml.gz", "efetch-0001.xml"]
+
+
+def write_records(path: Path, pmids: list[str], version: str = "1") -> None:
+    """Real baseline records from pubmed26n1334, renumbered to the given PMIDs."""
+    root = etree.fromstring(read_xml(BASELINE_1334), etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True))
+    articles = [a for a in root.iter("PubmedArticle") if a.find("MedlineCitation/Article/Abstract") is not None]
+    out = etree.Element("PubmedArticleSet")
+    for pmid, article in zip(pmids, articles):
+        pmid_el = article.find("MedlineCitation/PMID")
+        pmid_el.text, pmid_el.attrib["Version"] = pmid, version
+        for article_id in article.iterfind("PubmedData/ArticleIdList/ArticleId[@IdType='pubmed']"):
+            article_id.text = pmid
+        out.append(article)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(etree.tostring(out, xml_declaration=True, encoding="UTF-8"), mtime=0))
+
+
+def test_delete_citation_of_the_real_update_removes_earlier_records(tmp_path):
+    doomed = deleted_pmids(UPDATE_1335)
+    assert len(doomed) == 6
+    raw = tmp_path / "raw"
+    write_records(raw / "baseline" / "pubmed26n0001.xml.gz", doomed + ["99000001"])
+    (raw / "updatefiles").mkdir()
+    shutil.copy(UPDATE_1335, raw / "updatefiles" / UPDATE_1335.name)
+    run_parse([raw], tmp_path / "out")
+    docs, ledger, _ = tables(tmp_path / "out")
+    assert not set(doomed) & set(docs["pmid"].to_pylist())
+    assert "99000001" in docs["pmid"].to_pylist()
+    reasons = {row["pmid"]: row["reason"] for row in ledger.to_pylist() if row["pmid"] in doomed}
+    assert reasons == {pmid: "deleted_by_update:pubmed26n1335.xml.gz" for pmid in doomed}
+
+
+def test_highest_version_wins_and_later_files_replace_earlier(tmp_path):
+    raw = tmp_path / "raw"
+    write_records(raw / "baseline" / "pubmed26n0001.xml.gz", ["99000001", "99000002"])
+    write_records(raw / "updatefiles" / "pubmed26n0002.xml.gz", ["99000001"], version="2")
+    write_records(raw / "updatefiles" / "pubmed26n0003.xml.gz", ["99000002"])
+    run_parse([raw], tmp_path / "out")
+    docs, ledger, _ = tables(tmp_path / "out")
+    by_pmid = {row["pmid"]: row for row in docs.to_pylist()}
+    assert json.loads(by_pmid["99000001"]["meta"])["version"] == 2
+    assert "pubmed26n0003" in json.loads(by_pmid["99000002"]["provenance"])["file"]
+    assert sorted(ledger["reason"].to_pylist()) == ["superseded", "superseded"]
+
+
+def test_bad_files_go_to_the_error_ledger_and_the_run_goes_on(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(BASELINE_1334, raw / "pubmed26n1334.xml.gz")
+    data = BASELINE_1334.read_bytes()
+    (raw / "pubmed26n1336.xml.gz").write_bytes(data[: len(data) // 2])  # truncated download
+    (raw / "empty.xml").write_bytes(b"")
+    (raw / "xxe.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>&x;</ArticleTitle>"
+        "</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+    )
+    stats = run_parse([raw], tmp_path / "out")
+    docs, ledger, errors = tables(tmp_path / "out")
+    failed = {Path(p).name for p in errors["input"].to_pylist()}
+    assert failed == {"pubmed26n1336.xml.gz", "empty.xml", "xxe.xml"}
+    assert stats["input_errors"] == 3 and stats["inputs_parsed"] == 1
+    assert "root:" not in " ".join(docs["text"].to_pylist() + errors["error"].to_pylist())
+    assert docs.num_rows + ledger.num_rows >= len(independent_pmids(BASELINE_1334))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_then_rerun_gives_identical_bytes(tmp_path):
+    raw = tmp_path / "raw"
+    for copy in range(6):  # enough tasks that a kill lands in the middle
+        for source in pubmed_parse.order_inputs(PUBMED_INPUTS):
+            target = raw / f"copy{copy}" / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    params = tmp_path / "params.yaml"
+    params.write_text("run:\n  shard_mb: 0.02\n")
+    cmd = [sys.executable, "-m", "pipelines.cli", "pubmed", "parse", str(raw), "--scheduler", "sync", "--params", str(params)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    subprocess.run(cmd + ["--out", str(tmp_path / "reference")], check=True, env=env, capture_output=True)
+    reference = snapshot(tmp_path / "reference")
+
+    out = tmp_path / "interrupted"
+    victim = subprocess.Popen(cmd + ["--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((out / "_tasks").glob("0*.json"))) < 5:
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    done = len(list((out / "_tasks").glob("0*.json")))
+    assert 0 < done < len(pubmed_parse.order_inputs([raw])), "the kill should land mid-run"
+    subprocess.run(cmd + ["--out", str(out)], check=True, env=env, capture_output=True)
+    assert snapshot(out) == reference
