@@ -1,0 +1,164 @@
+"""The shared SentencePiece tokenizer: train it on shards' `text`, load it, count tokens.
+
+Training is deterministic so that `medcurate tokenizer train` run twice on the same shards writes
+the same `tokenizer.model` bytes: the input is sampled by us (documents at a fixed stride over the
+shards in name order, never SentencePiece's own random sampler), the trainer runs on one thread
+with a fixed seed and no shuffling.
+
+Special tokens such as MEDITRON's `[bib_ref] ... [/formula]` are user-defined symbols: each is
+always one piece, never split, and they get fixed ids right after the control tokens.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import pyarrow.parquet as pq
+
+from curation.shards import list_shards_many
+
+# MEDITRON added these markers (left in its cleaned full texts) to Llama-2's vocabulary.
+MEDITRON_SPECIAL_TOKENS = ["[bib_ref]", "[/bib_ref]", "[fig_ref]", "[/fig_ref]", "[formula]", "[/formula]"]
+
+MODEL_FILE = "tokenizer.model"
+PARAMS_FILE = "tokenizer.json"
+
+
+@dataclass
+class TokenizerParams:
+    vocab_size: int = 32000
+    model_type: str = "bpe"  # Llama-2 is a SentencePiece BPE model with byte fallback
+    special_tokens: list[str] = field(default_factory=list)
+    character_coverage: float = 0.9999
+    byte_fallback: bool = True
+    max_documents: int = 200_000  # documents sampled from the shards for training
+    max_sentence_length: int = 16384  # bytes; longer lines are cut (SentencePiece would skip them)
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TokenizerParams":
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown tokenizer parameters: {sorted(unknown)}")
+        return cls(**values)
+
+
+def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "text") -> list[str]:
+    """Up to `max_documents` texts, taken at an even stride across all shards (deterministic)."""
+    counts = []
+    for path in shards:
+        meta = pq.ParquetFile(path)
+        if column not in meta.schema_arrow.names:
+            raise ValueError(f"{path}: no {column!r} column (columns: {meta.schema_arrow.names})")
+        counts.append(meta.metadata.num_rows)
+    total = sum(counts)
+    if total == 0:
+        raise ValueError("no documents to train a tokenizer on")
+    stride = max(1, -(-total // max_documents))  # ceil
+    texts: list[str] = []
+    offset = 0
+    for path, n in zip(shards, counts):
+        # Global row indices that are multiples of `stride`, expressed inside this shard.
+        first = (-offset) % stride
+        if first < n:
+            column_values = pq.read_table(path, columns=[column]).column(column).to_pylist()
+            texts.extend(t for t in column_values[first::stride] if t)
+        offset += n
+    return texts[:max_documents]
+
+
+def _lines(texts: Iterable[str], max_bytes: int) -> Iterator[str]:
+    # SentencePiece trains on "sentences"; paragraphs are a good unit for documents.
+    for text in texts:
+        for line in text.split("\n"):
+            line = line.strip()
+            if line:
+                yield line.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def train_tokenizer(inputs: Sequence[Path], out_dir: Path, params: TokenizerParams | None = None) -> Path:
+    """Train on the `text` column of the shards in `inputs` (files or folders); returns the model path."""
+    import sentencepiece as spm
+
+    params = params or TokenizerParams()
+    shards = list_shards_many(inputs)
+    if not shards:
+        raise ValueError(f"no Parquet shards in {[str(p) for p in inputs]}")
+    texts = sample_documents(shards, params.max_documents)
+    model = io.BytesIO()
+    spm.set_random_generator_seed(params.seed)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=_lines(texts, params.max_sentence_length),
+        model_writer=model,
+        vocab_size=params.vocab_size,
+        model_type=params.model_type,
+        character_coverage=params.character_coverage,
+        byte_fallback=params.byte_fallback,
+        user_defined_symbols=params.special_tokens,
+        max_sentence_length=params.max_sentence_length,
+        input_sentence_size=0,  # we sampled already: use every line given
+        shuffle_input_sentence=False,
+        num_threads=1,  # multi-threaded training is not bit-reproducible
+        # Llama-2 conventions: unk 0, bos 1, eos 2, no pad; digits split; no whitespace collapsing.
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        split_digits=True,
+        allow_whitespace_only_pieces=True,
+        remove_extra_whitespaces=False,
+        normalization_rule_name="identity",
+        minloglevel=2,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / MODEL_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(model.getvalue())
+    tmp.replace(path)
+    info = asdict(params) | {"documents": len(texts), "shards": [str(s) for s in shards]}
+    (out_dir / PARAMS_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+class Tokenizer:
+    """A loaded `tokenizer.model` with the few operations training and the card need."""
+
+    def __init__(self, path: Path | str):
+        import sentencepiece as spm
+
+        self.path = Path(path)
+        if self.path.is_dir():
+            self.path = self.path / MODEL_FILE
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no tokenizer model at {self.path}")
+        self.sp = spm.SentencePieceProcessor(model_file=str(self.path))
+        self.vocab_size = self.sp.get_piece_size()
+        self.bos_id = self.sp.bos_id()
+        self.eos_id = self.sp.eos_id()
+        if self.eos_id < 0:
+            raise ValueError(f"{self.path}: the tokenizer has no EOS token; packing needs one")
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        # Batch encode runs in C++ and releases the GIL.
+        return self.sp.encode(texts)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.sp.decode(ids)
+
+    def piece_to_id(self, piece: str) -> int:
+        return self.sp.piece_to_id(piece)
+
+    def count_tokens(self, texts: Iterable[str], batch: int = 1024) -> int:
+        total, chunk = 0, []
+        for text in texts:
+            chunk.append(text)
+            if len(chunk) == batch:
+                total += sum(map(len, self.encode(chunk)))
+                chunk = []
+        if chunk:
+            total += sum(map(len, self.encode(chunk)))
+        return total
+
+
+def load_tokenizer(path: Path | str) -> Tokenizer:
+    return Tokenizer(path)

@@ -1,0 +1,144 @@
+"""One attention interface over several backends, chosen once per run.
+
+Packed rows hold several documents. With document masking (the default) a token attends only to
+earlier tokens of its own document; the boundaries come from `positions`, which restart at 0 at
+each document start (and at each row start). Backends:
+
+- `flash_attn`: flash-attn's `flash_attn_varlen_func` with `cu_seqlens` (CUDA, optional extra `[gpu]`);
+- `varlen`: PyTorch's own `varlen_attn` (CUDA only, torch >= 2.10), same `cu_seqlens` contract;
+- `sdpa`: `scaled_dot_product_attention`. Plain causal when attending across documents (cuDNN or
+  flash kernels on GPU); with document masking it takes a boolean block-diagonal causal mask,
+  which works everywhere (it is the CPU path and the reference the others are checked against).
+
+FlexAttention is deliberately absent: its backward is not implemented on CPU (torch 2.13), so it
+could never be tested here.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+IMPLS = ("auto", "sdpa", "varlen", "flash_attn")
+
+
+def _flash_attn_varlen():
+    """flash-attn is an optional GPU extra; import it only when asked for."""
+    try:
+        from flash_attn import flash_attn_varlen_func
+    except ImportError:
+        return None
+    return flash_attn_varlen_func
+
+
+def _torch_varlen():
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return None
+    return varlen_attn
+
+
+def resolve_impl(requested: str, device: torch.device) -> str:
+    """The backend that will run: `auto` prefers flash-attn, then varlen, then SDPA; CPU always SDPA."""
+    if requested not in IMPLS:
+        raise ValueError(f"attn_impl must be one of {IMPLS}, got {requested!r}")
+    on_cuda = device.type == "cuda"
+    if requested == "auto":
+        if on_cuda and _flash_attn_varlen() is not None:
+            return "flash_attn"
+        if on_cuda and _torch_varlen() is not None:
+            return "varlen"
+        return "sdpa"
+    if requested == "flash_attn" and (not on_cuda or _flash_attn_varlen() is None):
+        raise RuntimeError("attn_impl=flash_attn needs CUDA and the flash-attn package (pip install medcurate[gpu])")
+    if requested == "varlen" and (not on_cuda or _torch_varlen() is None):
+        raise RuntimeError("attn_impl=varlen needs CUDA and torch>=2.10 (torch.nn.attention.varlen)")
+    return requested
+
+
+@dataclass
+class AttnMeta:
+    """Per-batch attention inputs, built outside the model (once per step, shared by all layers)."""
+
+    impl: str
+    mask: torch.Tensor | None = None  # (B, 1, T, T) bool, sdpa with document masking
+    cu_seqlens: torch.Tensor | None = None  # (n_docs + 1,) int32 over the flattened batch
+    max_seqlen: int = 0
+
+
+def doc_ids_from_positions(positions: torch.Tensor) -> torch.Tensor:
+    """(B, T) document index within each row: a new document starts wherever position == 0."""
+    return torch.cumsum((positions == 0).to(torch.int32), dim=1)
+
+
+def block_causal_mask(positions: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T, T) boolean mask, True where query i may attend to key j (same document, j <= i)."""
+    doc = doc_ids_from_positions(positions)
+    t = positions.size(1)
+    causal = torch.ones(t, t, dtype=torch.bool, device=positions.device).tril()
+    same_doc = doc.unsqueeze(2) == doc.unsqueeze(1)
+    return (same_doc & causal).unsqueeze(1)
+
+
+def cu_seqlens_from_positions(positions: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Cumulative document lengths over the flattened (B*T) batch, and the longest document."""
+    flat = positions.reshape(-1)
+    starts = torch.nonzero(flat == 0).flatten()
+    # Every row starts a document (position 0), so row boundaries are document boundaries too.
+    ends = torch.cat([starts, torch.tensor([flat.numel()], device=flat.device)])
+    lengths = ends[1:] - ends[:-1]
+    # One host sync per step: the kernels need max_seqlen as a Python int.
+    return ends.to(torch.int32), int(lengths.max().item())
+
+
+def build_attn_meta(positions: torch.Tensor, impl: str, document_masking: bool) -> AttnMeta:
+    if not document_masking:
+        return AttnMeta(impl="sdpa_causal")  # MEDITRON's choice: attend across packed documents
+    if impl == "sdpa":
+        return AttnMeta(impl="sdpa", mask=block_causal_mask(positions))
+    cu, max_len = cu_seqlens_from_positions(positions)
+    return AttnMeta(impl=impl, cu_seqlens=cu, max_seqlen=max_len)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, meta: AttnMeta) -> torch.Tensor:
+    """q: (B, Hq, T, D); k, v: (B, Hkv, T, D) with Hq a multiple of Hkv (GQA). Returns (B, Hq, T, D)."""
+    gqa = k.size(1) != q.size(1)
+    if meta.impl == "sdpa_causal":
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
+    if meta.impl == "sdpa":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=meta.mask, enable_gqa=gqa)
+    b, hq, t, d = q.shape
+    # varlen kernels take (total_tokens, heads, head_dim).
+    qf, kf, vf = (x.transpose(1, 2).reshape(b * t, x.size(1), d) for x in (q, k, v))
+    if meta.impl == "flash_attn":
+        out = _flash_attn_varlen()(
+            qf, kf, vf, meta.cu_seqlens, meta.cu_seqlens, meta.max_seqlen, meta.max_seqlen, causal=True
+        )  # flash-attn handles GQA natively
+    elif meta.impl == "varlen":
+        out = _torch_varlen()(
+            qf, kf, vf, meta.cu_seqlens, meta.cu_seqlens, meta.max_seqlen, meta.max_seqlen,
+            window_size=(-1, 0), enable_gqa=gqa,  # (-1, 0): unlimited left context, no right = causal
+        )
+    else:
+        raise ValueError(f"unknown attention impl {meta.impl!r}")
+    return out.reshape(b, t, hq, d).transpose(1, 2)
+
+
+def per_document_reference(q, k, v, positions) -> torch.Tensor:
+    """Attention computed document by document with plain causal SDPA: the ground truth for tests."""
+    out = torch.zeros_like(q)
+    doc = doc_ids_from_positions(positions)
+    gqa = k.size(1) != q.size(1)
+    for b in range(q.size(0)):
+        for d in doc[b].unique():
+            idx = (doc[b] == d).nonzero().flatten()
+            sl = slice(int(idx[0]), int(idx[-1]) + 1)
+            out[b, :, sl] = F.scaled_dot_product_attention(
+                q[b : b + 1, :, sl], k[b : b + 1, :, sl], v[b : b + 1, :, sl], is_causal=True, enable_gqa=gqa
+            )[0]
+    return out

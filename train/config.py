@@ -1,0 +1,168 @@
+"""The training configuration: nested dataclasses loaded from one YAML file.
+
+Unknown keys are errors (a typo must not silently fall back to a default). Relative paths in
+the YAML are taken relative to the current directory, as DVC runs stages from the repo root.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from train.model import ModelArgs
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run, or that does not match a checkpoint or tokenizer."""
+
+
+@dataclass
+class DataConfig:
+    train: list[str] = field(default_factory=lambda: ["data/mix/train"])
+    validation: list[str] = field(default_factory=lambda: ["data/mix/validation"])
+    tokenizer: str = "data/mix/tokenizer/tokenizer.model"
+    column: str = "text"  # or "tokens" for pre-tokenized shards (list<int32>)
+    seq_len: int = 2048
+    micro_batch_size: int = 1  # rows per device per forward
+    num_workers: int = 0  # loader worker processes per rank
+    shuffle: bool = True
+    seed: int = 0
+
+
+@dataclass
+class OptimConfig:
+    preset: str | None = None  # "meditron-7b" / "meditron-70b" fill the fields below
+    lr: float = 3e-4
+    min_lr_ratio: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-5
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    warmup_steps: int = 2000
+    # The cosine horizon, independent of how many steps are trained (MEDITRON: 2 epochs of
+    # schedule, 1 trained). Give steps, or tokens (converted with the global batch).
+    horizon_steps: int | None = None
+    horizon_tokens: int | None = None
+
+
+@dataclass
+class ParallelConfig:
+    mixed_precision: str = "auto"  # auto = bf16 params + fp32 reduce on CUDA, fp32 on CPU
+    activation_checkpointing: bool = False
+    compile: bool = False
+    reshard_after_forward: bool = True
+
+
+@dataclass
+class CheckpointConfig:
+    folder: str = "models/train/checkpoints"
+    every: int = 0  # steps; 0 = only at the end
+    keep_last: int = 2
+    resume: str = "auto"  # auto (latest under folder) | never | a step-N folder
+    init_from: str | None = None  # weights only: a Hugging Face folder or a step-N folder
+    export_hf: str | None = None  # write the final weights here in Hugging Face format
+    export_dtype: str = "bfloat16"
+
+
+@dataclass
+class MetricsConfig:
+    folder: str = "models/train"
+    log_every: int = 1
+    val_every: int = 0  # steps; 0 = only at the end
+    val_batches: int = 4
+    peak_flops: float | None = None  # override the device table (FLOP/s) for MFU
+    tensorboard: bool = True  # used only when tensorboard is installed
+    dvc_metrics: str = "metrics/train.json"
+
+
+@dataclass
+class TrainConfig:
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    steps: int = 100
+    global_batch_tokens: int | None = None  # None = one micro-batch per device, no accumulation
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    attn_impl: str = "auto"  # auto | sdpa | varlen | flash_attn
+    document_masking: bool = True  # False = attend across packed documents (MEDITRON)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _build(cls, values: Any, where: str):
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    if cls is ModelArgs:
+        try:
+            return ModelArgs.from_dict(values)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    names = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name) if name in names else None
+        if is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f"{where}.{name}")
+        elif name in ("train", "validation") and isinstance(value, str):
+            kwargs[name] = [value]
+        elif name == "betas":
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no training config at {path}")
+    values = yaml.safe_load(path.read_text()) or {}
+    for dotted, value in (overrides or {}).items():  # "optim.lr": 1e-3
+        node = values
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    cfg = _build(TrainConfig, values, str(path))
+    if cfg.optim.preset:
+        from train.optim import resolve_preset  # optim imports this module
+
+        resolve_preset(cfg.optim, explicit=set(values.get("optim") or {}))
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    if cfg.steps <= 0:
+        raise ConfigError("steps must be positive")
+    if cfg.data.seq_len > cfg.model.max_seq_len:
+        raise ConfigError(f"data.seq_len {cfg.data.seq_len} exceeds model.max_seq_len {cfg.model.max_seq_len}")
+    if cfg.data.column not in ("text", "tokens"):
+        raise ConfigError("data.column must be 'text' or 'tokens'")
+    if cfg.checkpoint.resume not in ("auto", "never") and not Path(cfg.checkpoint.resume).exists():
+        raise ConfigError(f"checkpoint.resume: {cfg.checkpoint.resume} does not exist")
+    if cfg.parallel.mixed_precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError("parallel.mixed_precision must be auto, bf16 or fp32")
+
+
+def check_vocab(model_vocab: int, tokenizer_vocab: int, tokenizer_path: str) -> None:
+    """A tokenizer with more pieces than the embedding would index past it; fewer wastes rows but
+    usually means the wrong tokenizer was given (e.g. Llama's 32000 vs a 32k-from-scratch model)."""
+    if model_vocab != tokenizer_vocab:
+        raise ConfigError(
+            f"tokenizer/vocabulary mismatch: {tokenizer_path} has {tokenizer_vocab} pieces but the model's "
+            f"vocab_size is {model_vocab}; set model.vocab_size to {tokenizer_vocab} or use the model's tokenizer "
+            "(added special tokens are handled by resizing when loading a Hugging Face checkpoint)"
+        )

@@ -1,0 +1,202 @@
+"""Hugging Face format in and out: config.json + safetensors (single file or sharded with an index).
+
+Weight names map one to one (see `_hf_to_ours`); our RoPE uses HF's rotate-half layout, so no q/k
+permutation is needed. `resize_vocab` grows the embedding (and untied head) when special tokens
+are added to the tokenizer, as MEDITRON did for `[bib_ref]` and friends.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from train.model import ModelArgs
+
+CONFIG = "config.json"
+SINGLE = "model.safetensors"
+INDEX = "model.safetensors.index.json"
+
+_LAYER = {
+    "self_attn.q_proj": "attention.wq",
+    "self_attn.k_proj": "attention.wk",
+    "self_attn.v_proj": "attention.wv",
+    "self_attn.o_proj": "attention.wo",
+    "mlp.gate_proj": "feed_forward.w1",
+    "mlp.up_proj": "feed_forward.w3",
+    "mlp.down_proj": "feed_forward.w2",
+    "input_layernorm": "attention_norm",
+    "post_attention_layernorm": "ffn_norm",
+}
+_TOP = {"model.embed_tokens": "tok_embeddings", "model.norm": "norm", "lm_head": "output"}
+_HF_LAYER = re.compile(r"^model\.layers\.(\d+)\.(.+)\.weight$")
+_OUR_LAYER = re.compile(r"^layers\.(\d+)\.(.+)\.weight$")
+
+
+def _hf_to_ours(name: str) -> str:
+    if m := _HF_LAYER.match(name):
+        if m.group(2) in _LAYER:
+            return f"layers.{m.group(1)}.{_LAYER[m.group(2)]}.weight"
+    elif name.endswith(".weight") and name[: -len(".weight")] in _TOP:
+        return _TOP[name[: -len(".weight")]] + ".weight"
+    raise KeyError(f"unexpected weight in the Hugging Face checkpoint: {name}")
+
+
+def _ours_to_hf(name: str) -> str:
+    inverse_layer = {v: k for k, v in _LAYER.items()}
+    inverse_top = {v: k for k, v in _TOP.items()}
+    if m := _OUR_LAYER.match(name):
+        return f"model.layers.{m.group(1)}.{inverse_layer[m.group(2)]}.weight"
+    return inverse_top[name[: -len(".weight")]] + ".weight"
+
+
+def args_from_hf_config(config: dict, max_seq_len: int | None = None) -> ModelArgs:
+    if config.get("model_type") not in ("llama", None):
+        raise ValueError(f"only Llama checkpoints are supported, not model_type={config.get('model_type')!r}")
+    if config.get("rope_scaling"):
+        raise ValueError(f"rope_scaling {config['rope_scaling']} is not supported by train/model.py")
+    if config.get("attention_bias") or config.get("mlp_bias"):
+        raise ValueError("checkpoints with attention or MLP biases are not supported")
+    if config.get("hidden_act", "silu") != "silu":
+        raise ValueError(f"hidden_act {config['hidden_act']!r} is not SwiGLU/silu")
+    heads = config["num_attention_heads"]
+    return ModelArgs(
+        vocab_size=config["vocab_size"],
+        dim=config["hidden_size"],
+        n_layers=config["num_hidden_layers"],
+        n_heads=heads,
+        n_kv_heads=config.get("num_key_value_heads") or heads,
+        hidden_dim=config["intermediate_size"],
+        norm_eps=config.get("rms_norm_eps", 1e-5),
+        rope_theta=config.get("rope_theta", 10000.0),
+        max_seq_len=max_seq_len or config.get("max_position_embeddings", 4096),
+        tie_embeddings=bool(config.get("tie_word_embeddings", False)),
+    )
+
+
+def hf_config_from_args(args: ModelArgs, dtype: torch.dtype, bos_id: int = 1, eos_id: int = 2) -> dict:
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": args.vocab_size,
+        "hidden_size": args.dim,
+        "intermediate_size": args.hidden_dim,
+        "num_hidden_layers": args.n_layers,
+        "num_attention_heads": args.n_heads,
+        "num_key_value_heads": args.n_kv_heads,
+        "hidden_act": "silu",
+        "rms_norm_eps": args.norm_eps,
+        "rope_theta": args.rope_theta,
+        "rope_scaling": None,
+        "max_position_embeddings": args.max_seq_len,
+        "tie_word_embeddings": args.tie_embeddings,
+        "attention_bias": False,
+        "mlp_bias": False,
+        "bos_token_id": bos_id,
+        "eos_token_id": eos_id,
+        "torch_dtype": str(dtype).removeprefix("torch."),
+    }
+
+
+def load_hf_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a (possibly sharded) safetensors checkpoint, under HF names."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if (folder / INDEX).is_file():
+        weight_map = json.loads((folder / INDEX).read_text())["weight_map"]
+        files = sorted(set(weight_map.values()))
+    elif (folder / SINGLE).is_file():
+        files = [SINGLE]
+    else:
+        raise FileNotFoundError(f"{folder}: neither {SINGLE} nor {INDEX}")
+    tensors: dict[str, torch.Tensor] = {}
+    for name in files:
+        tensors.update(load_file(folder / name))
+    return tensors
+
+
+def load_hf(folder: Path, max_seq_len: int | None = None) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
+    """(model args, state dict under our names) from a local HF checkpoint folder."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise FileNotFoundError(f"{folder}: no {CONFIG}; is this a Hugging Face checkpoint?")
+    args = args_from_hf_config(json.loads((folder / CONFIG).read_text()), max_seq_len)
+    state = {_hf_to_ours(k): v for k, v in load_hf_state_dict(folder).items() if not k.endswith("rotary_emb.inv_freq")}
+    if args.tie_embeddings:
+        state.pop("output.weight", None)  # some exporters write the tied head anyway
+    elif "output.weight" not in state:
+        raise ValueError(f"{folder}: tie_word_embeddings is false but there is no lm_head.weight")
+    return args, state
+
+
+def save_hf(
+    folder: Path,
+    args: ModelArgs,
+    state: dict[str, torch.Tensor],
+    dtype: torch.dtype = torch.bfloat16,
+    max_shard_bytes: int = 5 * 1024**3,
+    bos_id: int = 1,
+    eos_id: int = 2,
+) -> list[Path]:
+    """Write config.json and safetensors shards (with an index when there is more than one)."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    hf = {}
+    for name, tensor in state.items():
+        if args.tie_embeddings and name == "output.weight":
+            continue
+        hf[_ours_to_hf(name)] = tensor.detach().to("cpu", dtype).contiguous()
+    # Greedy shards in name order; a tensor never spans two files.
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name in sorted(hf):
+        nbytes = hf[name].numel() * hf[name].element_size()
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = hf[name]
+        size += nbytes
+    written = []
+    meta = {"format": "pt"}
+    if len(shards) == 1:
+        save_file(shards[0], folder / SINGLE, metadata=meta)
+        written.append(folder / SINGLE)
+    else:
+        weight_map = {}
+        for i, shard in enumerate(shards, 1):
+            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+            save_file(shard, folder / name, metadata=meta)
+            written.append(folder / name)
+            weight_map.update({k: name for k in shard})
+        total = sum(t.numel() * t.element_size() for t in hf.values())
+        index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+        (folder / INDEX).write_text(json.dumps(index, indent=2) + "\n")
+    (folder / CONFIG).write_text(json.dumps(hf_config_from_args(args, dtype, bos_id, eos_id), indent=2) + "\n")
+    return written
+
+
+@torch.no_grad()
+def resize_vocab(args: ModelArgs, state: dict[str, torch.Tensor], new_vocab_size: int) -> tuple[ModelArgs, dict]:
+    """Grow the embedding (and untied head) to `new_vocab_size` rows.
+
+    New rows start at the mean of the existing rows (HF's `mean_resizing`): a new token's logit then
+    starts near the average instead of at a random value, and existing tokens are unchanged.
+    Shrinking would silently drop trained tokens, so it is refused.
+    """
+    old = args.vocab_size
+    if new_vocab_size < old:
+        raise ValueError(f"refusing to shrink the vocabulary from {old} to {new_vocab_size}")
+    if new_vocab_size == old:
+        return args, state
+    state = dict(state)
+    names = ["tok_embeddings.weight"] + ([] if args.tie_embeddings else ["output.weight"])
+    for name in names:
+        weight = state[name]
+        extra = weight.float().mean(0, keepdim=True).expand(new_vocab_size - old, -1).to(weight.dtype)
+        state[name] = torch.cat([weight, extra], dim=0)
+    new_args = ModelArgs.from_dict(args.to_dict() | {"vocab_size": new_vocab_size})
+    return new_args, state
