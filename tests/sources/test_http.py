@@ -1,0 +1,324 @@
+"""The polite HTTP client against a local server that misbehaves on purpose."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import traceback
+from email.utils import formatdate
+
+import pytest
+
+from sources.errors import ChecksumError, FetchError
+from sources.http import (
+    USER_AGENT,
+    HttpClient,
+    RateLimiter,
+    file_digests,
+    parse_retry_after,
+    redact,
+    register_secret,
+)
+
+try:
+    from tests.sources.ncbi_server import PUBMED_XML, LocalServer, Reply, Request, file_reply
+except ImportError:  # tests/ is not a package: pytest put this folder on sys.path
+    from ncbi_server import PUBMED_XML, LocalServer, Reply, Request, file_reply
+
+DATA = (PUBMED_XML / "baseline" / "pubmed26n1334.xml.gz").read_bytes()
+SECRET = "s3cr3t-key-0123456789abcdef"
+
+
+def make_client(**kwargs) -> HttpClient:
+    """Real backoff arithmetic, tiny numbers; sleeps are recorded rather than slept."""
+    sleeps: list[float] = []
+    options = dict(retries=4, backoff=0.001, backoff_max=0.01, retry_after_max=0.01, sleep=sleeps.append, seed=1)
+    options.update(kwargs)
+    client = HttpClient(**options)
+    client.sleeps = sleeps  # type: ignore[attr-defined]
+    return client
+
+
+def scripted(*replies: Reply) -> "callable":
+    """A route answering the given replies in turn, then repeating the last one."""
+    queue = list(replies)
+
+    def route(request: Request) -> Reply:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return route
+
+
+# --- retries -------------------------------------------------------------------------------------------
+def test_retries_500_503_429_then_succeeds_and_honours_retry_after():
+    route = scripted(
+        Reply(503), Reply(429, {"Retry-After": "7"}), Reply(500), Reply(200, {}, b"payload")
+    )
+    with LocalServer(routes={"/x": route}) as server:
+        client = make_client(retry_after_max=30.0)
+        result = client.get(server.url("/x"))
+    assert result.status == 200 and result.content == b"payload"
+    assert len(server.seen("/x")) == 4
+    # the 429's Retry-After (7 s) wins over the tiny exponential backoff of the others
+    assert len(client.sleeps) == 3 and client.sleeps[1] == pytest.approx(7.0)
+    assert client.sleeps[0] < 0.01 and client.sleeps[2] < 0.01
+
+
+def test_retry_after_is_capped_and_backoff_grows():
+    route = scripted(Reply(429, {"Retry-After": "100000"}), Reply(503), Reply(503), Reply(200, {}, b"ok"))
+    with LocalServer(routes={"/x": route}) as server:
+        client = make_client(backoff=0.01, backoff_max=1.0, jitter=0.0, retry_after_max=0.5)
+        client.get(server.url("/x"))
+    assert client.sleeps == pytest.approx([0.5, 0.02, 0.04])
+
+
+def test_retry_after_header_forms():
+    now = time.time()
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_gives_up_with_one_line_fetch_error():
+    with LocalServer(routes={"/down": scripted(Reply(503))}) as server:
+        client = make_client(retries=3)
+        with pytest.raises(FetchError) as info:
+            client.get(server.url("/down"))
+    message = str(info.value)
+    assert "\n" not in message and "HTTP 503" in message and "4 attempts" in message
+    assert len(server.seen("/down")) == 4
+
+
+def test_client_error_is_not_retried():
+    with LocalServer() as server:
+        client = make_client()
+        with pytest.raises(FetchError, match="HTTP 404"):
+            client.get(server.url("/missing"))
+    assert len(server.seen("/missing")) == 1
+
+
+@pytest.mark.parametrize("fault", ["drop", "truncate", "truncate_chunked"])
+def test_dropped_connections_and_truncated_bodies_are_retried(fault, monkeypatch):
+    with LocalServer(files={"/f": DATA}) as server:
+        # the first request meets the fault, the next ones are clean
+        monkeypatch.setattr(server.plan, "schedule", [fault] + [None] * 50)
+        client = make_client()
+        result = client.get(server.url("/f"))
+    assert result.content == DATA
+    assert [entry.fault for entry in server.seen("/f")] == [fault, None]
+
+
+def test_connection_refused_is_retried_then_fails():
+    with LocalServer() as server:
+        url = server.url("/gone")
+    client = make_client(retries=2)
+    with pytest.raises(FetchError, match="3 attempts"):
+        client.get(url)
+    assert len(client.sleeps) == 2
+
+
+def test_body_size_is_capped():
+    with LocalServer(files={"/big": DATA}) as server:
+        with pytest.raises(FetchError, match="larger than"):
+            make_client(max_body_bytes=1000).get(server.url("/big"))
+
+
+# --- politeness --------------------------------------------------------------------------------------
+def test_user_agent_identifies_the_project():
+    with LocalServer(files={"/f": b"x"}) as server:
+        make_client().get(server.url("/f"))
+    agent = server.seen("/f")[0].request.headers["User-Agent"]
+    assert agent == USER_AGENT and agent.startswith("medcurate/") and "(+https://github.com/medcurate/medcurate)" in agent
+
+
+def test_rate_limit_is_measured_per_host():
+    with LocalServer(files={"/f": b"x"}) as server:
+        client = HttpClient(rates={"127.0.0.1": 5.0})
+        started = time.monotonic()
+        for _ in range(4):
+            client.get(server.url("/f"))
+        limited = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(4):
+            client.get(server.url("/f", host="localhost"))  # another host: its own bucket, no limit
+        free = time.monotonic() - started
+    assert limited >= 3 / 5.0
+    assert free < 0.3
+
+
+def test_rate_limiter_is_thread_safe():
+    limiter = RateLimiter({"h": 20.0})
+    started = time.monotonic()
+    threads = [threading.Thread(target=lambda: [limiter.wait("h") for _ in range(3)]) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started >= 8 / 20.0
+
+
+# --- conditional requests ------------------------------------------------------------------------------
+def test_conditional_get_and_download_answer_304(tmp_path):
+    with LocalServer(files={"/f": DATA}) as server:
+        client = make_client()
+        first = client.get(server.url("/f"))
+        again = client.get(server.url("/f"), etag=first.etag)
+        assert again.status == 304 and again.content == b""
+        dest = tmp_path / "f.bin"
+        got = client.download(server.url("/f"), dest)
+        stamp = dest.stat().st_mtime_ns
+        unchanged = client.download(server.url("/f"), dest, etag=got.etag, last_modified=got.last_modified)
+    assert got.status == 200 and unchanged.status == 304
+    assert unchanged.sha256 == got.sha256 and dest.stat().st_mtime_ns == stamp
+    assert server.seen("/f")[-1].request.headers["If-None-Match"] == got.etag
+
+
+# --- resumable downloads --------------------------------------------------------------------------------
+def test_download_verifies_and_reports(tmp_path):
+    with LocalServer(files={"/f": DATA}) as server:
+        result = make_client().download(
+            server.url("/f"), tmp_path / "f.gz",
+            md5=hashlib.md5(DATA).hexdigest(), sha256=hashlib.sha256(DATA).hexdigest(),
+        )
+    assert (tmp_path / "f.gz").read_bytes() == DATA
+    assert (result.status, result.size, result.sha256) == (200, len(DATA), hashlib.sha256(DATA).hexdigest())
+    assert result.etag and result.last_modified
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
+
+
+def test_partial_file_is_resumed_with_range_and_if_range(tmp_path, monkeypatch):
+    dest = tmp_path / "f.gz"
+    with LocalServer(files={"/f": DATA}) as server:
+        monkeypatch.setattr(server.plan, "schedule", ["truncate"] + [None] * 50)
+        result = make_client().download(server.url("/f"), dest, md5=hashlib.md5(DATA).hexdigest())
+    first, second = server.seen("/f")
+    assert first.fault == "truncate" and first.status == 200
+    have = len(DATA) // 2
+    assert second.request.headers["Range"] == f"bytes={have}-"
+    assert second.request.headers["If-Range"].startswith('"') and second.status == 206
+    assert result.status == 206 and dest.read_bytes() == DATA
+
+
+def test_leftover_part_from_an_earlier_run_is_resumed(tmp_path):
+    dest = tmp_path / "f.gz"
+    (tmp_path / "f.gz.part").write_bytes(DATA[:1000])
+    with LocalServer(files={"/f": DATA}) as server:
+        result = make_client().download(server.url("/f"), dest)
+    assert server.seen("/f")[0].request.headers["Range"] == "bytes=1000-"
+    assert result.status == 206 and dest.read_bytes() == DATA and not (tmp_path / "f.gz.part").exists()
+
+
+def test_server_without_ranges_restarts_from_scratch(tmp_path):
+    (tmp_path / "f.gz.part").write_bytes(b"garbage that is not the start of the file")
+    with LocalServer(files={"/f": DATA}, ranges=False) as server:
+        result = make_client().download(server.url("/f"), tmp_path / "f.gz")
+    assert result.status == 200 and (tmp_path / "f.gz").read_bytes() == DATA
+
+
+def test_changed_file_if_range_mismatch_restarts(tmp_path):
+    (tmp_path / "f.gz.part").write_bytes(b"old version")
+    with LocalServer(files={"/f": DATA}) as server:
+        url = server.url("/f")
+        (tmp_path / "f.gz.part.json").write_text(json.dumps({"url": url, "validator": '"stale"'}))
+        result = make_client().download(url, tmp_path / "f.gz")
+    assert server.seen("/f")[0].request.headers["If-Range"] == '"stale"'
+    assert result.status == 200 and (tmp_path / "f.gz").read_bytes() == DATA
+
+
+def test_complete_part_meets_416(tmp_path):
+    (tmp_path / "f.gz.part").write_bytes(DATA)
+    with LocalServer(files={"/f": DATA}) as server:
+        result = make_client().download(server.url("/f"), tmp_path / "f.gz", md5=hashlib.md5(DATA).hexdigest())
+    assert server.seen("/f")[0].status == 416
+    assert (tmp_path / "f.gz").read_bytes() == DATA and result.size == len(DATA)
+
+
+def test_overlong_part_meets_416_and_restarts(tmp_path):
+    (tmp_path / "f.gz.part").write_bytes(DATA + b"extra")
+    with LocalServer(files={"/f": DATA}) as server:
+        make_client().download(server.url("/f"), tmp_path / "f.gz")
+    assert [entry.status for entry in server.seen("/f")] == [416, 200]
+    assert (tmp_path / "f.gz").read_bytes() == DATA
+
+
+def test_checksum_mismatch_leaves_nothing_behind(tmp_path):
+    with LocalServer(files={"/f": DATA}) as server:
+        with pytest.raises(ChecksumError, match="md5 mismatch"):
+            make_client().download(server.url("/f"), tmp_path / "f.gz", md5="0" * 32)
+        with pytest.raises(ChecksumError, match="sha256 mismatch"):
+            make_client().download(server.url("/f"), tmp_path / "f.gz", sha256="0" * 64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_digests(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    assert file_digests(path) == (hashlib.md5(DATA).hexdigest(), hashlib.sha256(DATA).hexdigest(), len(DATA))
+
+
+# --- redirects --------------------------------------------------------------------------------------------
+def redirect(to: str, status: int = 302):
+    return lambda request: Reply(status, {"Location": to})
+
+
+def test_redirect_to_the_same_host_is_followed():
+    with LocalServer(files={"/real": b"here"}, routes={"/moved": redirect("/real", 301)}) as server:
+        result = make_client().get(server.url("/moved"))
+    assert result.content == b"here" and result.url.endswith("/real")
+
+
+def test_redirect_to_another_host_is_refused():
+    with LocalServer(files={"/real": b"here"}) as server:
+        server.routes["/moved"] = redirect(server.url("/real", host="localhost"))
+        with pytest.raises(FetchError, match="not in the allowlist"):
+            make_client().get(server.url("/moved"))
+        assert server.seen("/real") == []  # the other host was never contacted
+        # an explicit allowlist lets it through
+        assert make_client(allowed_hosts=["localhost"]).get(server.url("/moved")).content == b"here"
+
+
+def test_redirect_scheme_and_hop_limits():
+    with LocalServer(routes={"/ftp": redirect("ftp://127.0.0.1/x"), "/loop": redirect("/loop")}) as server:
+        with pytest.raises(FetchError, match="scheme 'ftp' not allowed"):
+            make_client().get(server.url("/ftp"))
+        with pytest.raises(FetchError, match="more than 3 redirects"):
+            make_client(max_redirects=3).get(server.url("/loop"))
+    assert len(server.seen("/loop")) == 4
+
+
+# --- secrets ----------------------------------------------------------------------------------------------
+def test_redact():
+    assert redact("https://h/e.fcgi?db=pubmed&api_key=abc123&query_key=1") == (
+        "https://h/e.fcgi?db=pubmed&api_key=REDACTED&query_key=1"
+    )
+    assert redact("GET /x?API_KEY=abc&token=t1 HTTP/1.1") == "GET /x?API_KEY=REDACTED&token=REDACTED HTTP/1.1"
+    assert redact("a?resumptionToken=keep&WebEnv=MCID_1") == "a?resumptionToken=keep&WebEnv=MCID_1"
+    assert redact("x?session=abc", names=["session"]) == "x?session=REDACTED"
+    register_secret(SECRET)
+    assert SECRET not in redact(f"header said {SECRET}")
+
+
+def test_api_key_never_reaches_logs_or_errors(caplog):
+    client, once = make_client(retries=2), make_client(retries=0)
+    caplog.set_level(logging.DEBUG)
+    # the client put urllib3 at WARNING; force DEBUG, where urllib3 prints whole URLs, to test the filter
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    routes = {"/e": scripted(Reply(500)), "/r": redirect("http://elsewhere.example/x?api_key=" + SECRET)}
+    with LocalServer(routes=routes) as server:
+        for path in ("/e", "/r"):
+            with pytest.raises(FetchError) as info:
+                client.get(server.url(path), params={"api_key": SECRET, "db": "pubmed"})
+            text = "".join(traceback.format_exception(info.value))
+            assert SECRET not in text and "api_key=REDACTED" in text
+        with pytest.raises(FetchError) as info:  # a connection error's text carries the URL too
+            once.get("http://127.0.0.1:1/e", params={"api_key": SECRET})
+        assert SECRET not in "".join(traceback.format_exception(info.value))
+        assert server.seen("/e")[0].request.query["api_key"] == SECRET  # it was sent, just never shown
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("api_key=REDACTED" in message for message in messages)
+    assert any(record.name.startswith("urllib3") for record in caplog.records)
+    assert all(SECRET not in message for message in messages)
+    assert SECRET not in caplog.text
