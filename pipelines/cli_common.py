@@ -1,0 +1,65 @@
+"""The `medcurate` command line: the app, shared options and error handling.
+
+Commands live in pipelines/commands/, one module per group, each registering on `app`.
+
+Every option defaults to params.yaml (`--params FILE` for another); heavy imports happen inside
+the commands so that `--help` stays fast. Exit status 0 when the stage completed (also when some
+inputs went to the error ledger), 1 with a one-line message when it could not run.
+"""
+import contextlib
+import json
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from pipelines.params import param, pick
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="medcurate: build a medical continued-pretraining corpus (PubMed, PMC, guidelines, replay) and train on it.",
+)
+
+ParamsOpt = typer.Option(None, "--params", help="params file (default: ./params.yaml)")
+WorkersOpt = typer.Option(None, "--workers", help="Dask worker processes on this machine [params: run.workers; default: cores]")
+SchedulerOpt = typer.Option(
+    None,
+    "--scheduler",
+    envvar="MEDCURATE_SCHEDULER",
+    help="address of an existing Dask scheduler (tcp://host:8786), or 'sync' to run in-process [params: run.scheduler]",
+)
+OutOpt = typer.Option(..., "--out", help="output folder")
+MetricsOpt = typer.Option(None, "--metrics", help="also write the stage's stats.json here (a DVC metrics file)")
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the failures a user can act on into one line and exit status 1."""
+    from curation.accounting import AccountingError
+    from pipelines.params import ParamsError
+    from pipelines.stages.inputs import NoInputsError
+    from sources.errors import SourceError
+
+    try:
+        yield
+    except (SourceError, ParamsError, NoInputsError, AccountingError, OSError, ValueError) as error:
+        typer.echo(f"medcurate: error: {error}", err=True)
+        raise typer.Exit(1)
+
+
+def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str]):
+    from pipelines.executor import Executor
+
+    return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"))
+
+
+def shard_bytes(params: dict) -> int:
+    return int(param(params, "run.shard_mb", 64) * 1024 * 1024)
+
+
+def copy_metrics(out: Path, metrics: Optional[Path]) -> None:
+    if metrics is not None:
+        from curation.task_output import write_json_atomic
+
+        write_json_atomic(metrics, json.loads((out / "stats.json").read_text(encoding="utf-8")))

@@ -1,0 +1,1 @@
+"""Command groups of the `medcurate` CLI, one module each; importing a module registers it."""
