@@ -3,7 +3,7 @@ import logging
 import sys
 
 from pipelines.cli_common import app
-from pipelines.commands import curate, pubmed  # noqa: F401  (importing registers the commands)
+from pipelines.commands import curate, mix, pubmed  # noqa: F401  (importing registers the commands)
 
 
 def main() -> None:
