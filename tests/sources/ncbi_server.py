@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 PUBMED_XML = FIXTURES / "pubmed_xml"
+CORPUS_BASELINE = ROOT.parent / "shared" / "corpora" / "pubmed_xml" / "net-synergy_pubmedparser"
 EUTILS = FIXTURES / "eutils"
 LAST_MODIFIED = "Mon, 01 Dec 2025 12:00:00 GMT"
 
