@@ -125,7 +125,9 @@ def load_hf(folder: Path, max_seq_len: int | None = None) -> tuple[ModelArgs, di
     args = args_from_hf_config(json.loads((folder / CONFIG).read_text()), max_seq_len)
     state = {_hf_to_ours(k): v for k, v in load_hf_state_dict(folder).items() if not k.endswith("rotary_emb.inv_freq")}
     if args.tie_embeddings:
-        state.pop("output.weight", None)  # some exporters write the tied head anyway
+        # One tensor under both names, as the model's own state_dict has it (some exporters
+        # also write the tied head; the embedding is the one that counts).
+        state["output.weight"] = state["tok_embeddings.weight"]
     elif "output.weight" not in state:
         raise ValueError(f"{folder}: tie_word_embeddings is false but there is no lm_head.weight")
     return args, state
@@ -198,5 +200,7 @@ def resize_vocab(args: ModelArgs, state: dict[str, torch.Tensor], new_vocab_size
         weight = state[name]
         extra = weight.float().mean(0, keepdim=True).expand(new_vocab_size - old, -1).to(weight.dtype)
         state[name] = torch.cat([weight, extra], dim=0)
+    if args.tie_embeddings and "output.weight" in state:
+        state["output.weight"] = state["tok_embeddings.weight"]
     new_args = ModelArgs.from_dict(args.to_dict() | {"vocab_size": new_vocab_size})
     return new_args, state

@@ -1,0 +1,171 @@
+"""Two-process gloo runs of the real trainer (torchrun as a subprocess on 127.0.0.1)."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(args: list[str], nproc: int = 2, timeout: int = 180) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
+           "--master_addr=127.0.0.1", f"--master_port={free_port()}", *args]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc
+
+
+def tiny_config(path: Path, mix_dir: Path, tokenizer_dir: Path, run_dir: Path, **overrides) -> Path:
+    config = {
+        "model": {"vocab_size": 512, "dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "hidden_dim": 160,
+                  "max_seq_len": 64},
+        "data": {"train": str(mix_dir / "train"), "validation": str(mix_dir / "validation"),
+                 "tokenizer": str(tokenizer_dir / "tokenizer.model"), "seq_len": 64, "micro_batch_size": 4,
+                 "num_workers": 2, "seed": 5},
+        "optim": {"lr": 3e-3, "warmup_steps": 3, "min_lr_ratio": 0.1, "horizon_steps": 40},
+        "checkpoint": {"folder": str(run_dir / "ckpt"), "every": 6, "keep_last": 0,
+                       "export_hf": str(run_dir / "hf"), "export_dtype": "float32"},
+        "metrics": {"folder": str(run_dir), "dvc_metrics": str(run_dir / "metrics.json"), "val_batches": 2},
+        "steps": 12,
+        "global_batch_tokens": 2 * 4 * 64 * 2,  # 2 ranks x 4 rows x 64 tokens x 2 micro-batches
+        "seed": 1,
+    }
+    for dotted, value in overrides.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def losses(run_dir: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def first_run(mix_dir, tokenizer_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run_a")
+    config = tiny_config(run_dir / "config.yaml", mix_dir, tokenizer_dir, run_dir)
+    proc = torchrun(["-m", "train.launch", "--config", str(config)])
+    return run_dir, config, proc
+
+
+def test_loss_decreases_on_real_shards(first_run):
+    run_dir, _, proc = first_run
+    loss = losses(run_dir)
+    assert sorted(loss) == list(range(1, 13))
+    first, last = sum(loss[s] for s in (1, 2, 3)) / 3, sum(loss[s] for s in (10, 11, 12)) / 3
+    assert last < first - 0.3, loss
+    assert loss[1] == pytest.approx(torch.log(torch.tensor(512.0)).item(), abs=0.3)  # starts near uniform
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["steps"] == 12 and metrics["world_size"] == 2 and metrics["val_loss"] is not None
+    assert metrics["tokens"] == 12 * 1024 and metrics["mfu"] is None  # no bf16 peak on CPU
+    assert "training summary" in proc.stdout and "MFU" in proc.stdout
+
+
+def test_resume_gives_bit_identical_losses_and_stores_the_data_position(first_run, tmp_path):
+    run_dir, config, _ = first_run
+    step6 = run_dir / "ckpt" / "step-00000006"
+    assert (step6 / ".metadata").is_file() and (step6 / "meta.json").is_file()
+    resumed = tmp_path / "resumed"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["checkpoint"] |= {"resume": str(step6), "folder": str(resumed / "ckpt"), "export_hf": None}
+    cfg["metrics"] |= {"folder": str(resumed), "dvc_metrics": str(resumed / "metrics.json")}
+    (tmp_path / "resume.yaml").write_text(yaml.safe_dump(cfg))
+    torchrun(["-m", "train.launch", "--config", str(tmp_path / "resume.yaml")])
+    before, after = losses(run_dir), losses(resumed)
+    assert sorted(after) == list(range(7, 13))
+    assert all(after[s] == before[s] for s in range(7, 13)), (before, after)  # exact, not approx
+
+    # The data position of each rank is in the checkpoint, mid-epoch.
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    dcp_to_torch_save(step6, tmp_path / "step6.pt")
+    saved = torch.load(tmp_path / "step6.pt", weights_only=False)
+    for rank in (0, 1):
+        blob = saved[f"rank_{rank}"]
+        per_rank = pickle.loads(blob.getvalue() if hasattr(blob, "getvalue") else blob)
+        data = per_rank["data"]
+        assert data["rank"] == rank and data["world_size"] == 2 and data["num_workers"] == 2
+        assert any(s["cursor"] > 0 or s["row"] > 0 for s in data["states"])
+        assert all(s["epoch"] == 0 for s in data["states"])  # still inside the first epoch
+        assert "rng" in per_rank
+    assert saved["train"]["step"] == 6 and saved["train"]["tokens"] == 6 * 1024
+
+
+def test_parameters_are_sharded_across_two_ranks(tmp_path):
+    torchrun([str(HERE / "dist_sharding.py"), str(tmp_path / "shard")])
+    ranks = [json.loads((tmp_path / f"shard.rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == 2
+    for name, info0 in ranks[0]["params"].items():
+        info1 = ranks[1]["params"][name]
+        assert info0["dtensor"] and info0["sharded_dim0"], name
+        rows = info0["full_shape"][0]
+        assert info0["local_shape"][0] + info1["local_shape"][0] == rows
+        assert info0["local_shape"][0] == (rows + 1) // 2 < rows
+        assert info0["full_matches"] and info1["full_matches"]  # the all-gather gives the original
+        if "norm" not in name:  # norms start at all ones; the rest must be different halves
+            assert info0["local_sum"] != info1["local_sum"], name
+
+
+def test_exported_weights_load_as_hugging_face_and_start_a_run(first_run, mix_dir, tokenizer_dir, tmp_path):
+    """The export of the 2-rank run initialises a 1-process run (weights only, fresh optimizer)."""
+    from train import hf_io
+    from train.launch import run
+
+    run_dir, _, _ = first_run
+    args, state = hf_io.load_hf(run_dir / "hf")
+    assert args.vocab_size == 512 and args.n_kv_heads == 2 and "layers.1.feed_forward.w2.weight" in state
+    config = tiny_config(tmp_path / "init.yaml", mix_dir, tokenizer_dir, tmp_path, **{
+        "checkpoint.init_from": str(run_dir / "hf"), "checkpoint.export_hf": None, "checkpoint.every": 0,
+        "data.num_workers": 0, "steps": 2, "global_batch_tokens": None,
+    })
+    summary = run(config)
+    fresh = losses(run_dir)[1]
+    # Started from trained weights: the first loss is far below the from-scratch first loss.
+    assert summary.losses[0] < fresh - 0.3
+    assert summary.start_step == 0
+
+
+def test_config_mismatch_with_checkpoint_is_a_clear_error(first_run, mix_dir, tokenizer_dir, tmp_path):
+    from train.config import ConfigError
+    from train.launch import run
+
+    run_dir, _, _ = first_run
+    config = tiny_config(tmp_path / "bad.yaml", mix_dir, tokenizer_dir, tmp_path, **{
+        "model.hidden_dim": 96, "checkpoint.resume": str(run_dir / "ckpt" / "step-00000006"), "data.num_workers": 0,
+    })
+    with pytest.raises(ConfigError) as err:
+        run(config)
+    assert "does not match the config" in str(err.value)
+    assert "model.hidden_dim: checkpoint 160 != config 96" in str(err.value)
+    assert "world_size: checkpoint 2 != config 1" in str(err.value)
+
+
+def test_tokenizer_vocabulary_mismatch_is_a_clear_error(mix_dir, tokenizer_dir, tmp_path):
+    from train.config import ConfigError
+    from train.launch import run
+
+    config = tiny_config(tmp_path / "vocab.yaml", mix_dir, tokenizer_dir, tmp_path, **{"model.vocab_size": 32000})
+    with pytest.raises(ConfigError, match="tokenizer/vocabulary mismatch: .* 512 pieces .* vocab_size is 32000"):
+        run(config)
