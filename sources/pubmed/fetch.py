@@ -140,28 +140,23 @@ def store_path(url: str) -> str:
     return "/".join(urlsplit(url).path.split("/")[-2:])
 
 
-def read_manifest(path: Path) -> dict[str, dict]:
-    """Manifest entries keyed by store path, so that a new base URL (a mirror) still finds them."""
+def read_manifest(path: Path) -> list[dict]:
+    """The entries of a raw store's JSONL manifest (none when it does not exist yet)."""
     if not path.is_file():
-        return {}
-    entries = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            entries[store_path(entry["url"])] = entry
-    return entries
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def write_manifest(path: Path, entries: dict[str, dict]) -> None:
-    """Rewrite the manifest atomically, sorted by url; identical content is not rewritten at all."""
-    ordered = sorted(entries.values(), key=lambda entry: entry["url"])
+def write_manifest(path: Path, entries: Iterable[dict]) -> None:
+    """Rewrite a manifest atomically, sorted by url; identical content is not rewritten at all."""
+    ordered = sorted(entries, key=lambda entry: entry["url"])
     text = "".join(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n" for entry in ordered)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
@@ -240,7 +235,7 @@ class _BulkFetcher:
     @staticmethod
     def _keep_md5(dest: Path, served: bytes | None) -> None:
         if served is not None:
-            _write_atomic(dest.with_name(dest.name + ".md5"), served)
+            write_atomic(dest.with_name(dest.name + ".md5"), served)
 
 
 def fetch_bulk(
@@ -261,7 +256,8 @@ def fetch_bulk(
     out_dir = Path(out_dir)
     client = client or HttpClient()
     report = FetchReport(out_dir / MANIFEST)
-    entries = read_manifest(report.manifest)
+    # keyed by store path, so that a new base URL (a mirror) still finds what is verified
+    entries = {store_path(entry["url"]): entry for entry in read_manifest(report.manifest)}
     remote_files = list_remote(client, base_url, dirs, limit)
     fetcher = _BulkFetcher(client, out_dir, checksum_attempts, require_md5)
     logger.info("pubmed fetch: %d files listed under %s", len(remote_files), redact(base_url))
@@ -287,8 +283,8 @@ def fetch_bulk(
             entry = entries[key]
             logger.info("%s: %d bytes (HTTP %s, md5 %s)", progress, entry["size"], entry["status"] or "-",
                         "ok" if entry["md5_ok"] else "not published")
-        write_manifest(report.manifest, entries)  # after each file, so a killed run loses nothing
-    write_manifest(report.manifest, entries)
+        write_manifest(report.manifest, entries.values())  # after each file: a killed run loses nothing
+    write_manifest(report.manifest, entries.values())
     logger.info("%s", report.summary())
     return report
 
