@@ -218,3 +218,19 @@ def test_dates():
     for bad in ("yesterday", "2020/13", "2020/02/30"):
         with pytest.raises(InputError):
             parse_date(bad, end=False)
+
+
+# --- the command ------------------------------------------------------------------------------------------
+def test_search_command_uses_params_and_refuses_a_key_in_them(tmp_path):
+    from pipelines.cli_pubmed_remote import search_command
+
+    with LocalServer(routes={ESEARCH: recorded(HISTORY), EFETCH: efetch_recorded}) as server:
+        params = tmp_path / "params.yaml"
+        settings = f"http:\n  retries: 1\npubmed:\n  eutils_url: {eutils(server)}\n  email: ops@example.org\n"
+        params.write_text(settings)
+        report = search_command("cancer", tmp_path / "raw", 1, None, None, params)
+        assert report.records == BODIES[0].count(b"<PubmedArticle>") and len(report.files) == 1
+        assert {entry.request.query["email"] for entry in server.seen()} == {"ops@example.org"}
+        params.write_text(settings + "  api_key: oops\n")
+        with pytest.raises(InputError, match="NCBI_API_KEY"):
+            search_command("cancer", tmp_path / "raw", 1, None, None, params)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.errors import FetchError
+from sources.errors import FetchError, InputError
 from sources.http import HttpClient
 from sources.pubmed.fetch import MANIFEST, fetch_bulk, index_links, parse_md5, sort_key
 
@@ -191,3 +191,33 @@ def test_md5_files_and_ordering():
     assert sorted(names, key=sort_key) == [
         "pubmed20n1203_sample.xml.gz", "pubmed26n0999.xml.gz", "pubmed26n1335.xml.gz", "zzz.xml.gz",
     ]
+
+
+# --- the command ----------------------------------------------------------------------------------------
+def test_fetch_command_takes_defaults_from_params_and_fails_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app  # the app with every command group registered
+    from pipelines.cli_pubmed_remote import fetch_command
+
+    files = published(with_wrong_md5=False)
+    with LocalServer(files) as server:
+        params = tmp_path / "params.yaml"
+        params.write_text(f"pubmed:\n  base_url: {server.url('/pubmed')}\n  limit: 2\nhttp:\n  retries: 1\n  timeout: 5\n")
+        report = fetch_command(None, tmp_path / "raw", None, params)
+        assert report.fetched == GOOD[:2]
+        assert fetch_command(None, tmp_path / "raw", 1, params).skipped == GOOD[:1]  # --limit wins
+
+        # a file that stays unreachable: exit status 1 and one line naming it
+        server.routes[f"/pubmed/{GOOD[0]}"] = lambda request: Reply(503)
+        result = CliRunner().invoke(
+            app, ["pubmed", "fetch", "--base-url", server.url("/pubmed"), "--out", str(tmp_path / "other"),
+                  "--limit", "1", "--params", str(params)],
+        )
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"medcurate: error: 1 file(s) unreachable after retries: {GOOD[0]} (a re-run resumes)"
+    )
+    params.write_text("http:\n  retries: 1\n")
+    with pytest.raises(InputError, match="no base URL"):
+        fetch_command(None, tmp_path / "raw", None, params)
