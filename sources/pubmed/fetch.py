@@ -37,7 +37,7 @@ MANIFEST = "manifest.jsonl"
 # Names we accept from an index page: a plain file name, so a hostile page cannot steer a write
 # outside the store.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.xml\.gz")
-NUMBER_RE = re.compile(r"pubmed(\d+)n(\d+)")
+NUMBER_RE = re.compile(r"pubmed[a-z_]*?(\d+)n(\d+)")  # pubmed26n1334, also pubmedsample18n0001
 MD5_RE = re.compile(r"MD5\s*\((?P<name>[^)]+)\)\s*=\s*(?P<hex>[0-9a-fA-F]{32})|(?P<hex2>[0-9a-fA-F]{32})\s+\*?(?P<name2>\S+)")
 
 

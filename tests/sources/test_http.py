@@ -23,9 +23,9 @@ from sources.http import (
 )
 
 try:
-    from tests.sources.ncbi_server import PUBMED_XML, LocalServer, Reply, Request, file_reply
+    from tests.sources.ncbi_server import PUBMED_XML, LocalServer, Reply, Request
 except ImportError:  # tests/ is not a package: pytest put this folder on sys.path
-    from ncbi_server import PUBMED_XML, LocalServer, Reply, Request, file_reply
+    from ncbi_server import PUBMED_XML, LocalServer, Reply, Request
 
 DATA = (PUBMED_XML / "baseline" / "pubmed26n1334.xml.gz").read_bytes()
 SECRET = "s3cr3t-key-0123456789abcdef"
@@ -146,7 +146,7 @@ def test_rate_limit_is_measured_per_host():
             client.get(server.url("/f", host="localhost"))  # another host: its own bucket, no limit
         free = time.monotonic() - started
     assert limited >= 3 / 5.0
-    assert free < 0.3
+    assert free < 0.5  # a limit of 5/s would take at least 0.6 s
 
 
 def test_rate_limiter_is_thread_safe():

@@ -187,9 +187,11 @@ def test_md5_files_and_ordering():
     assert parse_md5("3cf53ba34ff73126e42d1d8391330e73  a.xml.gz\n", "a.xml.gz") == "3cf53ba34ff73126e42d1d8391330e73"
     with pytest.raises(Exception, match="no md5"):
         parse_md5("MD5(other.xml.gz)= 3cf53ba34ff73126e42d1d8391330e73", "pubmed26n1334.xml.gz")
-    names = ["pubmed26n1335.xml.gz", "pubmed26n0999.xml.gz", "pubmed20n1203_sample.xml.gz", "zzz.xml.gz"]
+    names = ["pubmed26n1335.xml.gz", "pubmed26n0999.xml.gz", "pubmed20n1203_sample.xml.gz", "zzz.xml.gz",
+             "pubmedsample18n0001.xml.gz"]
     assert sorted(names, key=sort_key) == [
-        "pubmed20n1203_sample.xml.gz", "pubmed26n0999.xml.gz", "pubmed26n1335.xml.gz", "zzz.xml.gz",
+        "pubmedsample18n0001.xml.gz", "pubmed20n1203_sample.xml.gz", "pubmed26n0999.xml.gz", "pubmed26n1335.xml.gz",
+        "zzz.xml.gz",
     ]
 
 
