@@ -1,0 +1,1 @@
+"""PubMed Central Open Access: listing, packages, fetch, JATS to training text, licences."""

@@ -1,0 +1,237 @@
+"""PMC article XML into a raw store: OA packages, efetch db=pmc batches, OAI-PMH GetRecord.
+
+Raw store layout (what `pmc parse` reads):
+    OUT/articles/PMCnnn.nxml      the article XML of an OA package (media are never kept)
+    OUT/efetch/pmc-<first>-<last>.xml   one efetch batch (<pmc-articleset>)
+    OUT/oai/PMCnnn.xml            one OAI-PMH GetRecord answer
+    OUT/manifest.jsonl            one JSON object per remote resource, sorted by url
+
+Packages download through the shared HttpClient to `OUT/packages/PMCnnn.tar.gz(.part)`, so an
+interrupted download resumes; the .nxml is then read member by member (packages.py) and written
+under a name built from the PMCID alone (never from a member name), and the package is removed
+unless `keep_packages`. An entry that the manifest vouches for, with its files in place, is
+skipped without any request, so a re-run on a complete store changes no byte.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit
+
+from sources.errors import FetchError, InputError, RemoteError
+from sources.http import HttpClient, get_logger, redact, register_secret
+from sources.pmc.listing import OaRecord, normalize_pmcid
+from sources.pmc.packages import read_package
+from sources.pubmed.fetch import read_manifest, write_manifest
+from sources.safe_xml import parse_bytes_safe
+
+logger = get_logger("medcurate.pmc.fetch")
+
+MANIFEST = "manifest.jsonl"
+OAI_NS = "{http://www.openarchives.org/OAI/2.0/}"
+
+
+@dataclass
+class FetchReport:
+    manifest: Path
+    fetched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)  # {"id", "reason"}
+
+    def summary(self) -> str:
+        text = f"pmc fetch: {len(self.fetched)} fetched, {len(self.skipped)} skipped, {len(self.failed)} failed"
+        if self.failed:
+            text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
+        return text
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _vouched(entry: dict | None, out_dir: Path) -> bool:
+    return bool(entry) and not entry.get("error") and all((out_dir / p).is_file() for p in entry.get("paths") or [None])
+
+
+def package_url(base_url: str, link: str) -> str:
+    """Where a listed package lives under `base_url` (the root holding oa_package/).
+
+    Lists give `oa_package/xx/yy/PMCn.tar.gz` or `ftp://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_package/…`;
+    both are served over HTTPS under the configured root, which is what a mirror or the demo replaces.
+    """
+    path = urlsplit(link).path if "://" in link else link
+    marker = path.find("oa_package/")
+    relative = path[marker:] if marker >= 0 else path.lstrip("/")
+    return base_url.rstrip("/") + "/" + relative
+
+
+class _Run:
+    """One fetch run: the manifest, the report, the after-each-item manifest write."""
+
+    def __init__(self, out_dir: Path | str):
+        self.out_dir = Path(out_dir)
+        self.report = FetchReport(self.out_dir / MANIFEST)
+        self.entries = {entry["url"]: entry for entry in read_manifest(self.report.manifest)}
+
+    def done(self, key: str, label: str) -> bool:
+        if _vouched(self.entries.get(key), self.out_dir):
+            self.report.skipped.append(label)
+            return True
+        return False
+
+    def record(self, key: str, label: str, entry: dict) -> None:
+        self.entries[key] = {"url": key, "fetched_at": _now(), **entry}
+        if entry.get("error"):
+            self.report.failed.append({"id": label, "reason": entry["error"]})
+            logger.error("%s: FAILED: %s", label, entry["error"])
+        else:
+            self.report.fetched.append(label)
+        write_manifest(self.report.manifest, self.entries.values())  # after each item: a killed run loses nothing
+
+    def finish(self) -> FetchReport:
+        write_manifest(self.report.manifest, self.entries.values())
+        logger.info("%s", self.report.summary())
+        return self.report
+
+
+# --- OA packages -------------------------------------------------------------------------------------------
+def fetch_packages(
+    records: Iterable[OaRecord],
+    base_url: str,
+    out_dir: Path | str,
+    *,
+    client: HttpClient | None = None,
+    limit: int | None = None,
+    keep_packages: bool = False,
+) -> FetchReport:
+    """Download the tgz package of each record and keep its article XML."""
+    client = client or HttpClient()
+    run = _Run(out_dir)
+    chosen = [r for r in records if r.links.get("tgz")][: limit if limit is not None else None]
+    for number, record in enumerate(chosen, 1):
+        url = package_url(base_url, record.links["tgz"])
+        key = redact(url)
+        if run.done(key, record.pmcid):
+            continue
+        logger.info("[%d/%d] %s", number, len(chosen), record.pmcid)
+        run.record(key, record.pmcid, _fetch_package(client, url, record, run.out_dir, keep_packages))
+    return run.finish()
+
+
+def _fetch_package(client: HttpClient, url: str, record: OaRecord, out_dir: Path, keep: bool) -> dict:
+    listed = {"pmcid": record.pmcid, "license": record.license, "license_code": record.license_code}
+    package = out_dir / "packages" / f"{record.pmcid}.tar.gz"
+    try:
+        result = client.download(url, package)
+    except FetchError as exc:  # the .part stays, so the next run resumes it
+        return {**listed, "paths": None, "error": str(exc)}
+    try:
+        members = read_package(package)
+    except InputError as exc:  # corrupt or hostile: nothing of it stays in the store
+        package.unlink(missing_ok=True)
+        return {**listed, "paths": None, "sha256": result.sha256, "size": result.size, "error": str(exc)}
+    paths, written = [], []
+    for index, member in enumerate(members):
+        name = f"{record.pmcid}.nxml" if index == 0 else f"{record.pmcid}.{index + 1}.nxml"
+        target = out_dir / "articles" / name
+        _write_atomic(target, member.data)
+        paths.append(f"articles/{name}")
+        written.append({"member": member.name, "path": f"articles/{name}", "sha256": hashlib.sha256(member.data).hexdigest()})
+    if not keep:
+        package.unlink(missing_ok=True)
+    return {**listed, "paths": paths, "members": written, "sha256": result.sha256, "size": result.size,
+            "status": result.status, "etag": result.etag, "last_modified": result.last_modified}
+
+
+# --- efetch db=pmc -----------------------------------------------------------------------------------------
+def _api_params(api_key: str | None) -> dict:
+    api_key = api_key or os.environ.get("NCBI_API_KEY")
+    if api_key:
+        register_secret(api_key)
+        return {"api_key": api_key}
+    return {}
+
+
+def fetch_efetch(
+    pmcids: Iterable[str],
+    eutils_url: str,
+    out_dir: Path | str,
+    *,
+    client: HttpClient | None = None,
+    batch_size: int = 100,
+    email: str | None = None,
+    api_key: str | None = None,
+) -> FetchReport:
+    """efetch db=pmc in batches of numeric ids; an answer without `<pmc-articleset>` is a failure."""
+    client = client or HttpClient()
+    run = _Run(out_dir)
+    numbers = sorted({int(p[3:]) for p in (normalize_pmcid(x) for x in pmcids) if p})
+    url = eutils_url.rstrip("/") + "/efetch.fcgi"
+    extra = {**_api_params(api_key), **({"email": email} if email else {}), "tool": "medcurate"}
+    for start in range(0, len(numbers), max(1, batch_size)):
+        batch = numbers[start:start + batch_size]
+        name = f"efetch/pmc-{batch[0]}-{batch[-1]}.xml"
+        key = redact(f"{url}?db=pmc&id={','.join(map(str, batch))}")
+        if run.done(key, name):
+            continue
+        try:
+            answer = client.post(url, data={"db": "pmc", "id": ",".join(map(str, batch)), "retmode": "xml", **extra})
+            root = parse_bytes_safe(answer.content, name)
+            if root.tag != "pmc-articleset":
+                message = " ".join("".join(root.itertext()).split())[:200]
+                raise RemoteError(f"efetch answered <{root.tag}>: {message}")
+        except (FetchError, InputError, RemoteError) as exc:
+            run.record(key, name, {"paths": None, "error": str(exc)})
+            continue
+        _write_atomic(run.out_dir / name, answer.content)
+        run.record(key, name, {"paths": [name], "ids": len(batch), "articles": len(root.findall("article")),
+                               "sha256": hashlib.sha256(answer.content).hexdigest(), "size": len(answer.content),
+                               "status": answer.status})
+    return run.finish()
+
+
+# --- OAI-PMH GetRecord -------------------------------------------------------------------------------------
+def fetch_oai(
+    pmcids: Iterable[str],
+    oai_url: str,
+    out_dir: Path | str,
+    *,
+    client: HttpClient | None = None,
+    metadata_prefix: str = "pmc",
+) -> FetchReport:
+    """One GetRecord per article; OAI errors (idDoesNotExist, cannotDisseminateFormat) are failures."""
+    client = client or HttpClient()
+    run = _Run(out_dir)
+    for pmcid in sorted({p for p in (normalize_pmcid(x) for x in pmcids) if p}, key=lambda p: int(p[3:])):
+        params = {"verb": "GetRecord", "identifier": f"oai:pubmedcentral.nih.gov:{pmcid[3:]}", "metadataPrefix": metadata_prefix}
+        name = f"oai/{pmcid}.xml"
+        key = redact(f"{oai_url}?verb=GetRecord&identifier={params['identifier']}&metadataPrefix={metadata_prefix}")
+        if run.done(key, pmcid):
+            continue
+        try:
+            answer = client.get(oai_url, params=params)
+            root = parse_bytes_safe(answer.content, name)
+            error = root.find(f"{OAI_NS}error")
+            if error is not None:
+                raise RemoteError(f"OAI-PMH error {error.get('code')}: {' '.join((error.text or '').split())}")
+        except (FetchError, InputError, RemoteError) as exc:
+            run.record(key, pmcid, {"paths": None, "error": str(exc)})
+            continue
+        _write_atomic(run.out_dir / name, answer.content)
+        run.record(key, pmcid, {"paths": [name], "sha256": hashlib.sha256(answer.content).hexdigest(),
+                                "size": len(answer.content), "status": answer.status})
+    return run.finish()
