@@ -1,0 +1,89 @@
+"""`medcurate pmc parse`: JATS articles (.nxml, efetch/OAI .xml, OA .tar.gz packages) -> documents.
+
+Inputs are sorted and cut into tasks of `files_per_task` files (a million one-article files must
+not become a million tasks and marker files); the mapping is fixed, so a re-run writes the same
+shards. Every article becomes a document or a ledger entry (not an article, no text, licence not
+selected); a file that cannot be read is an error-ledger entry, an unreadable article inside an
+efetch batch a record error.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from curation.task_output import TaskOutput
+from pipelines.executor import Executor
+from pipelines.runner import run_stage
+from pipelines.stages.inputs import expand_inputs
+from sources.errors import InputError
+from sources.pmc import licenses
+from sources.pmc.jats import Article, ArticleError, JatsOptions, parse_bytes
+from sources.pmc.packages import read_package
+from sources.safe_io import read_input, sha256_file
+
+STAGE = "pmc.parse"
+SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
+PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
+MAX_ARTICLE_BYTES = 256 << 20  # an efetch batch of several hundred articles stays well under this
+
+
+def is_pmc_input(path: Path) -> bool:
+    return path.name.lower().endswith(SUFFIXES)
+
+
+def parse_file(path: str, options: JatsOptions) -> list[Article | ArticleError]:
+    """Every article of one raw file; InputError when the file itself cannot be read."""
+    digest = sha256_file(path)
+    if path.lower().endswith(PACKAGE_SUFFIXES):
+        items: list[Article | ArticleError] = []
+        for member in read_package(path):
+            prov = {"file": path, "member": member.name, "sha256": digest}
+            items.extend(parse_bytes(member.data, prov, options, name=f"{path}:{member.name}"))
+        return items
+    return parse_bytes(read_input(path, max_bytes=MAX_ARTICLE_BYTES), {"file": path, "sha256": digest}, options)
+
+
+def parse_work(payload: tuple[list[str], dict, list[str] | None], output: TaskOutput) -> None:
+    paths, option_values, families = payload
+    options = JatsOptions.from_mapping(option_values)
+    for path in paths:
+        try:
+            items = parse_file(path, options)
+        except InputError as error:  # HostileInputError included: refused, recorded, run goes on
+            output.input_failed(path, error)
+            continue
+        for item in items:
+            if isinstance(item, ArticleError):
+                output.record_failed(path, item.record, item.error)
+            elif item.drop_reason:
+                output.drop(item.doc, item.drop_reason, item.detail)
+            elif families is not None and not licenses.allowed(item.doc["license"], families):
+                output.drop(item.doc, f"license_not_selected:{item.doc['license']}", "pmc.parse.licenses")
+            else:
+                output.emit(item.doc)
+        output.input_parsed()
+
+
+def plan(inputs: Iterable[Path | str], files_per_task: int) -> list[list[str]]:
+    files = [str(p) for p in expand_inputs(inputs, is_pmc_input)]
+    size = max(1, int(files_per_task))
+    return [files[i:i + size] for i in range(0, len(files), size)]
+
+
+def run(
+    inputs: Iterable[Path | str],
+    out_dir: Path,
+    executor: Executor,
+    shard_bytes: int,
+    *,
+    options: JatsOptions | None = None,
+    license_families: Iterable[str] | None = None,
+    files_per_task: int = 500,
+) -> None:
+    """Parse every input; `license_families` (e.g. ["CC BY", "CC0"]) ledgers other licences."""
+    options = options or JatsOptions()
+    families = sorted(licenses.normalize_families(license_families)) if license_families is not None else None
+    chunks = plan(inputs, files_per_task)
+    payloads = [(chunk, options.to_dict(), families) for chunk in chunks]
+    run_stage(STAGE, out_dir, payloads, parse_work, executor, shard_bytes=shard_bytes,
+              settings={"options": options.to_dict(), "licenses": families})
