@@ -6,6 +6,8 @@ pages, checksums, ranges, conditional requests) without the internet:
     /pubmed/baseline/      index page + ../shared/fixtures/pubmed_xml/baseline/* and the
                            baseline-like files of ../shared/corpora/pubmed_xml/*.xml.gz
     /pubmed/updatefiles/   index page + ../shared/fixtures/pubmed_xml/updatefiles/*
+    /pmc/oa_file_list.csv  a file list of the .nxml articles in ../shared/fixtures/pmc_jats, and
+    /pmc/oa_package/xx/yy/PMCnnn.tar.gz   a package per article, built here (see pmc_tree)
 
 A data file without a published .md5 gets one computed here, in NCBI's format.
 Usage: python -m pipelines.demo_server [--shared ../shared] [--port N | --params params.yaml]
@@ -14,9 +16,13 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import gzip
 import hashlib
 import html
+import io
+import json
 import os
+import tarfile
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +62,46 @@ def pubmed_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
     _add_folder(tree, "/pubmed/baseline/", baseline)
     _add_folder(tree, "/pubmed/updatefiles/", list((fixtures / "updatefiles").glob("*.xml.gz")))
     return tree
+
+
+def pmc_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
+    """Virtual path -> bytes for a PMC-like tree: OA packages and the file list that names them.
+
+    Packages are built in memory from the .nxml fixtures, byte for byte the same at every start
+    (fixed tar and gzip timestamps); each list row states the article's own licence the way NCBI's
+    list spells it, so licence selection has something real to select on.
+    """
+    from sources.pmc.jats import parse_bytes
+    from sources.pmc.licenses import family
+
+    spelled = {"CC0": "CC0", "CC-BY": "CC BY", "CC-BY-SA": "CC BY-SA", "CC-BY-ND": "CC BY-ND", "CC-BY-NC": "CC BY-NC",
+               "CC-BY-NC-SA": "CC BY-NC-SA", "CC-BY-NC-ND": "CC BY-NC-ND"}
+    tree: dict[str, Entry] = {}
+    rows = ["File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License"]
+    for path in sorted((shared / "fixtures" / "pmc_jats").glob("*.nxml")):
+        data = path.read_bytes()
+        doc = parse_bytes(data, path.name)[0].doc
+        if not doc["pmcid"]:
+            continue
+        pmcid = doc["pmcid"]
+        digest = hashlib.md5(pmcid.encode()).hexdigest()
+        package = f"oa_package/{digest[:2]}/{digest[2:4]}/{pmcid}.tar.gz"
+        tree[f"/pmc/{package}"] = Entry(_tar_gz({f"{pmcid}/{path.name}": data}), path.stat().st_mtime)
+        licence = spelled.get(family(doc["license"]) or "", "NO-CC CODE")
+        citation = (json.loads(doc["meta"]).get("journal") or "").replace(",", " ")
+        rows.append(f"{package},{citation} {doc['date'] or ''},{pmcid},2024-01-01 00:00:00,{doc['pmid'] or ''},{licence}")
+    tree["/pmc/oa_file_list.csv"] = Entry(("\n".join(rows) + "\n").encode(), 0.0)
+    return tree
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def index_page(tree: dict[str, Entry], folder: str) -> bytes | None:
@@ -159,7 +205,7 @@ def main() -> None:
     if not args.shared.is_dir():
         raise SystemExit(f"demo_server: shared data folder not found: {args.shared}")
     port = args.port if args.port is not None else _port_from_params(args.params or Path("params.yaml"))
-    server = make_server(pubmed_tree(args.shared), port)
+    server = make_server({**pubmed_tree(args.shared), **pmc_tree(args.shared)}, port)
     print(f"demo_server: serving {args.shared} on http://127.0.0.1:{server.server_address[1]} (pid {os.getpid()})", flush=True)
     try:
         server.serve_forever()
