@@ -8,7 +8,9 @@ from pipelines.commands import pmc  # noqa: F401
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    # Our own progress at INFO; libraries (Dask's scheduler chatter) only when they warn.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("medcurate").setLevel(logging.INFO)
     app()
 
 
