@@ -1,0 +1,51 @@
+"""Text cleaning that keeps medical notation intact.
+
+MEDITRON's cleaner deleted everything between `<` and `>` on a line ("age <5 ... >2"), every
+bracketed span ("[95% CI 1.2-3.4]") and turned every line starting with "o" into a list item
+("often" -> "-ften"). Here only numeric citation markers are removed:
+    [1]  [2,3]  [4-6]  [1, 4–6]  [12]         bracketed reference numbers
+    ( 1 )  ( 2,3 )                            MMWR's HTML conversion: spaces inside the parentheses
+Comparisons, confidence intervals, dosages and ordinary parenthesised numbers ("(16 confirmed"),
+"criterion (2)") are left alone. Bullets (•, ▪, , *) become `- `; "o " at a line start stays text
+unless it is a bullet glyph inside a list (an indented "o " under a `- ` item).
+"""
+from __future__ import annotations
+
+import re
+
+_NUM_LIST = r"\d{1,3}(?:\s*[-–,]\s*\d{1,3})*"
+_BRACKET_CITATION = re.compile(rf"\s?\[{_NUM_LIST}\](?!\()")
+_MMWR_CITATION = re.compile(rf"\s?\(\s+{_NUM_LIST}\s+\)")
+_BULLET = re.compile(r"^(\s*)(?:[•▪◦●■]|\uf0b7|\*(?=\s))\s*")
+_SUBLIST_O = re.compile(r"^(\s+)o\s+")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_SPACE_BEFORE_PUNCT = re.compile(r" +([.,;:](?:\s|$))")
+
+
+def strip_citations(text: str) -> str:
+    text = _BRACKET_CITATION.sub("", text)
+    return _MMWR_CITATION.sub("", text)
+
+
+def normalise_lists(text: str) -> str:
+    lines = []
+    previous_is_item = False
+    for line in text.split("\n"):
+        line = _BULLET.sub(lambda m: f"{m.group(1)}- ", line)
+        if previous_is_item and _SUBLIST_O.match(line):  # a Word "o" sub-bullet under a list item
+            line = _SUBLIST_O.sub(lambda m: f"{m.group(1)}- ", line)
+        previous_is_item = line.lstrip().startswith("- ")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def clean_text(text: str) -> str:
+    text = strip_citations(text)
+    text = normalise_lists(text)
+    lines = []
+    for line in text.split("\n"):
+        indent = re.match(r"^\s*", line).group(0) if line.lstrip().startswith("- ") else ""
+        body = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", line).strip())
+        lines.append(indent + body if body else "")
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

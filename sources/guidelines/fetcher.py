@@ -1,0 +1,120 @@
+"""One guarded fetch: robots.txt, resume, caps and the raw store around the project's HTTP client.
+
+Every adapter (the link crawler and the API modules) fetches through `Fetcher.fetch`, so the
+rules hold for all of them:
+- a URL the store marks done is served from the store and never requested again (resume);
+  with `refresh`, stored pages are revalidated with a conditional request instead (304 keeps them);
+- robots.txt (per host, cached for the crawl) is obeyed, and its Crawl-delay lowers the rate;
+- redirects go only to the site's hosts, bodies are capped at the site's `max_page_bytes`, and
+  only the content types an adapter asked for are stored (all enforced by HttpClient or here);
+- every failure is a manifest entry with a kind: robots_disallowed, redirect_refused, too_large,
+  http_status, content_type, fetch_failed (the last is transient and retried on the next run).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sources.errors import FetchError
+from sources.guidelines.robots import Robots, fetch_robots
+from sources.guidelines.site import Site
+from sources.guidelines.store import PageStore, StoredPage, media_type
+from sources.http import HttpClient, get_logger, host_of, redact
+
+logger = get_logger("medcurate.guidelines.fetch")
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+PDF_TYPES = ("application/pdf",)
+XML_TYPES = ("text/xml", "application/xml")
+JSON_TYPES = ("application/json",)
+
+# FetchError messages of sources.http, mapped to a stable failure kind; None = transient.
+_FAILURE_KINDS = (
+    (re.compile(r"redirect from .* refused|more than \d+ redirects"), "redirect_refused"),
+    (re.compile(r"body larger than"), "too_large"),
+    (re.compile(r": HTTP \d{3}$"), "http_status"),
+)
+
+
+def failure_kind(message: str) -> str:
+    for pattern, kind in _FAILURE_KINDS:
+        if pattern.search(message):
+            return kind
+    return "fetch_failed"
+
+
+@dataclass
+class FetchReport:
+    fetched: int = 0
+    revalidated: int = 0
+    from_store: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+
+    def summary(self, site: str) -> str:
+        failed = ", ".join(f"{k} {v}" for k, v in sorted(self.failed.items())) or "none"
+        return (f"guidelines fetch --site {site}: {self.fetched} fetched, {self.revalidated} revalidated, "
+                f"{self.from_store} already stored, failed: {failed}")
+
+
+class Fetcher:
+    def __init__(self, site: Site, store: PageStore, client: HttpClient, *, refresh: bool = False):
+        self.site = site
+        self.store = store
+        self.client = client
+        self.refresh = refresh
+        self.report = FetchReport()
+        self._robots: dict[str, Robots] = {}
+        # The client is this crawl's own: its caps become the site's.
+        client.max_body_bytes = min(client.max_body_bytes, site.max_page_bytes)
+        client.allowed_hosts = frozenset(client.allowed_hosts | site.hosts)
+
+    def robots(self, url: str) -> Robots:
+        host = host_of(url)
+        if host not in self._robots:
+            robots = fetch_robots(self.client, url)
+            rate = self.site.rate
+            delay = robots.crawl_delay()
+            if delay:
+                rate = min(rate, 1.0 / delay) if rate else 1.0 / delay
+            self.client.set_rate(host, rate)
+            self._robots[host] = robots
+        return self._robots[host]
+
+    def fetch(self, url: str, role: str, accept: Iterable[str] = HTML_TYPES, meta: dict | None = None) -> StoredPage | None:
+        """The stored response for `url` (fetched now or by an earlier run), or None after a failure."""
+        stored = self.store.page(url)
+        if self.store.is_done(url) and not (self.refresh and stored is not None):
+            if stored is not None:
+                self.report.from_store += 1
+            return stored
+        robots = self.robots(url)
+        if not robots.allowed(url):
+            why = robots.unreachable or f"disallowed by {robots.url}"
+            return self._fail(url, role, "robots_disallowed", why, done=robots.unreachable is None, meta=meta)
+        try:
+            result = self.client.get(
+                url,
+                etag=stored.etag if stored else None,
+                last_modified=stored.last_modified if stored else None,
+            )
+        except FetchError as error:
+            kind = failure_kind(str(error))
+            return self._fail(url, role, kind, str(error), done=kind != "fetch_failed", meta=meta)
+        if result.status == 304 and stored is not None:
+            self.report.revalidated += 1
+            return self.store.touch(stored)
+        ctype = result.headers.get("Content-Type", "")
+        if media_type(ctype) not in accept:
+            return self._fail(url, role, "content_type", f"{redact(url)}: unexpected Content-Type {ctype!r}", done=True, meta=meta)
+        self.report.fetched += 1
+        return self.store.save(
+            url, role, result.status, ctype, result.content,
+            etag=result.etag, last_modified=result.last_modified, meta=meta,
+        )
+
+    def _fail(self, url: str, role: str, kind: str, message: str, *, done: bool, meta: dict | None) -> None:
+        logger.warning("%s %s: %s", kind, redact(url), message)
+        self.report.failed[kind] = self.report.failed.get(kind, 0) + 1
+        self.store.fail(url, role, kind, redact(message), done=done, meta=meta)
+        return None
