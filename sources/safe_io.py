@@ -1,0 +1,178 @@
+"""Bounded reading of raw input files: transparent gunzip with a cap on decompressed bytes.
+
+Every source opens its raw files through `open_input`, so a gzip bomb, a truncated download or an
+empty file is an `InputError` (an error-ledger entry) rather than a crash or an exhausted disk.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from sources.errors import HostileInputError, InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Largest PubMed baseline files decompress to a few hundred MB; JATS articles to a few MB.
+DEFAULT_MAX_BYTES = 4 * 1024**3
+_HASH_CHUNK = 1 << 20
+_RAW_CHUNK = 1 << 16
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer (CRC32, size) checked by zlib
+
+
+class BoundedReader(io.RawIOBase):
+    """A read-only stream that stops with HostileInputError once `max_bytes` have been produced.
+
+    """
+
+    def __init__(self, inner: BinaryIO, max_bytes: int, name: str):
+        super().__init__()
+        self._inner = inner
+        self._left = max_bytes
+        self._max = max_bytes
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            # Chunked, so "read everything" never allocates the cap up front.
+            parts = []
+            while chunk := self.read(_HASH_CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        # Never ask the inner stream for more than one byte past the cap: a bomb is detected
+        # without ever materialising it.
+        want = min(size, self._left + 1)
+        data = self._inner.read(want)
+        if len(data) > self._left:
+            raise HostileInputError(f"{self.name}: decompressed size exceeds {self._max} bytes")
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # io.RawIOBase protocol
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
+def open_input(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> BoundedReader:
+    """Open `path` for reading, gunzipping it when its first bytes are the gzip magic.
+
+    The file name is not trusted (a renamed `.gz` still decompresses, a plain `.xml.gz` still
+    reads). Raises InputError for a missing or empty file; reading raises InputError for a
+    corrupt/truncated gzip and HostileInputError past `max_bytes` of output.
+    """
+    name = os.fspath(path)
+    try:
+        raw = open(name, "rb")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot open ({exc.strerror or exc})") from None
+    try:
+        return _bounded(raw, name, max_bytes)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def open_bytes(data: bytes, name: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES) -> BoundedReader:
+    """`open_input` for bytes already in memory (an HTTP body, a test document)."""
+    return _bounded(io.BytesIO(data), name, max_bytes)
+
+
+def _bounded(raw: BinaryIO, name: str, max_bytes: int) -> BoundedReader:
+    magic = raw.read(2)
+    if not magic:
+        raise InputError(f"{name}: empty file")
+    raw.seek(0)
+    if magic == GZIP_MAGIC:
+        return BoundedReader(_Gunzip(raw, name), max_bytes, name)
+    return BoundedReader(raw, max_bytes, name)
+
+
+class _Gunzip:
+    """Streaming gunzip of a raw file (members in sequence, zero padding allowed).
+
+    zlib checks each member's CRC and length itself. Output per call is bounded by `size`, so a
+    bomb never inflates past what was asked for. A truncated or corrupt stream first returns what
+    decompressed cleanly and raises InputError on the next read, so callers keep every record
+    before the damage.
+    """
+
+    def __init__(self, raw: BinaryIO, name: str):
+        self._raw, self._name = raw, name
+        self._inflate = zlib.decompressobj(_GZIP_WBITS)
+        self._input = b""  # compressed bytes not yet consumed by the decompressor
+        self._error: InputError | None = None
+
+    def read(self, size: int) -> bytes:
+        if self._error is not None:
+            raise self._error
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            if self._inflate.eof:
+                rest = self._inflate.unused_data or self._raw.read(_RAW_CHUNK)
+                if not rest:
+                    break  # clean end of the last member
+                if not rest.strip(b"\0"):
+                    self._skip_padding()
+                    break
+                self._inflate = zlib.decompressobj(_GZIP_WBITS)
+                self._input = rest
+                continue
+            if not self._input:
+                self._input = self._raw.read(_RAW_CHUNK)
+                if not self._input:
+                    return self._fail(parts, "truncated gzip (the stream ends inside a member)")
+            try:
+                data = self._inflate.decompress(self._input, size - got)
+            except zlib.error as exc:
+                return self._fail(parts, f"corrupt gzip ({exc})")
+            self._input = self._inflate.unconsumed_tail
+            if data:
+                parts.append(data)
+                got += len(data)
+        return b"".join(parts)
+
+    def _skip_padding(self) -> None:
+        """Accept trailing zeros (gzip padding) to the end of the file, and nothing else."""
+        while chunk := self._raw.read(_RAW_CHUNK):
+            if chunk.strip(b"\0"):
+                raise InputError(f"{self._name}: corrupt gzip (data after zero padding)")
+
+    def _fail(self, parts: list[bytes], message: str) -> bytes:
+        self._error = InputError(f"{self._name}: {message}")
+        if parts:
+            return b"".join(parts)
+        raise self._error
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def read_input(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The whole (decompressed) content of a small input, with the same caps and errors."""
+    with open_input(path, max_bytes=max_bytes) as stream:
+        data = stream.read()
+    if not data:
+        raise InputError(f"{os.fspath(path)}: empty after decompression")
+    return data
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of the file's bytes as stored (compressed bytes for a .gz)."""
+    digest = hashlib.sha256()
+    with open(Path(path), "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
