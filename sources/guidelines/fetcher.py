@@ -72,12 +72,13 @@ class Fetcher:
     def robots(self, url: str) -> Robots:
         host = host_of(url)
         if host not in self._robots:
+            self.client.set_rate(host, self.site.rate)  # robots.txt itself is a request to the site
             robots = fetch_robots(self.client, url)
-            rate = self.site.rate
             delay = robots.crawl_delay()
-            if delay:
-                rate = min(rate, 1.0 / delay) if rate else 1.0 / delay
-            self.client.set_rate(host, rate)
+            if delay and 1.0 / delay < self.site.rate:
+                self.client.set_rate(host, 1.0 / delay)
+                # Count the robots.txt request at the new rate, so the next one waits a full delay.
+                self.client.limiter.wait(host)
             self._robots[host] = robots
         return self._robots[host]
 

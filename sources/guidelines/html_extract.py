@@ -47,10 +47,14 @@ class ExtractedHtml:
     rights: str | None  # a rights statement the page carries (<meta name="DC.Rights...">)
 
 
-def parse_html(data: bytes) -> lxml.html.HtmlElement:
+def parse_html(data: bytes, encoding: str | None = None) -> lxml.html.HtmlElement:
+    """`encoding` from the HTTP Content-Type wins; without it lxml reads the page's <meta charset>."""
     if not data.strip():
         raise InputError("empty HTML body")
-    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+    try:
+        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, encoding=encoding)
+    except LookupError:  # a charset name Python does not know: let lxml guess
+        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
@@ -58,8 +62,9 @@ def parse_html(data: bytes) -> lxml.html.HtmlElement:
     return root
 
 
-def extract_html(data: bytes, *, body: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> ExtractedHtml:
-    root = parse_html(data)
+def extract_html(data: bytes, *, body: tuple[str, ...] = (), remove: tuple[str, ...] = (),
+                 encoding: str | None = None) -> ExtractedHtml:
+    root = parse_html(data, encoding)
     title = _page_title(root)
     date = _meta_date(root)
     rights = _meta(root, ("dc.rights.copyright", "dc.rights", "dcterms.rights"))

@@ -7,6 +7,7 @@ cleaning -> title first -> the not-a-guideline checks -> a schema document whose
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -72,6 +73,11 @@ def finish(site: Site, page: StoredPage, *, url: str, title: str, text: str, dat
     return Outcome(doc, verdict.reason, verdict.detail)
 
 
+def charset(content_type: str | None) -> str | None:
+    match = re.search(r"charset=[\"']?([\w.-]+)", content_type or "", re.I)
+    return match.group(1) if match else None
+
+
 def parse_page(site: Site, page: StoredPage, options: ParseOptions = ParseOptions()) -> Iterator[Outcome]:
     """An HTML or PDF guideline page (the link crawler's pages and the API modules' full texts)."""
     kind = media_type(page.content_type)
@@ -82,7 +88,7 @@ def parse_page(site: Site, page: StoredPage, options: ParseOptions = ParseOption
         yield finish(site, page, url=page.url, title=page.meta.get("title") or pdf.title, text=pdf.text,
                      date=page.meta.get("date"), meta=meta, license=page.meta.get("license"))
     elif kind in HTML_TYPES:
-        html = extract_html(data, body=site.body, remove=site.remove)
+        html = extract_html(data, body=site.body, remove=site.remove, encoding=charset(page.content_type))
         meta = {"body_matched": html.body_matched, **({"rights": html.rights} if html.rights else {}), **page.meta}
         yield finish(site, page, url=page.url, title=html.title, text=html.text, date=html.date,
                      meta=meta, link_density=html.link_density)

@@ -12,6 +12,7 @@ Tested on responses built from the MediaWiki Action API's documented format
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Iterator
 from urllib.parse import quote, urlencode
 
@@ -87,9 +88,9 @@ class MediaWiki:
         if not isinstance(html, str):
             raise InputError(f"{page.url}: no parse.text in the response")
         title = parsed.get("title") or page.meta.get("title") or ""
-        extracted = extract_html(f"<html><body>{html}</body></html>".encode("utf-8"),
-                                 body=("//div[contains(@class,'mw-parser-output')]",), remove=REMOVE)
-        text = f"# {title}\n\n{extracted.text}" if extracted.text and not extracted.text.startswith("# ") else extracted.text
-        yield finish(site, page, url=self.canonical_url(site, title), title=title, text=text,
+        # The title as <h1> inside the body, so the article's own h2 sections rank below it.
+        document = f"<html><body><main><h1>{escape(title)}</h1>{html}</main></body></html>".encode("utf-8")
+        extracted = extract_html(document, body=("//main",), remove=REMOVE, encoding="utf-8")
+        yield finish(site, page, url=self.canonical_url(site, title), title=title, text=extracted.text,
                      meta={"revid": parsed.get("revid"), "pageid": parsed.get("pageid")},
                      link_density=extracted.link_density)
