@@ -151,8 +151,11 @@ def load_weights_only(path: Path, model) -> None:
 
 
 def load_full_weights(model, full_state: dict[str, torch.Tensor]) -> None:
-    """A full (unsharded) state dict, e.g. from a Hugging Face checkpoint, into the sharded model."""
-    set_model_state_dict(model, full_state, options=StateDictOptions(full_state_dict=True, strict=True))
+    """A full (unsharded) state dict held by rank 0 only (the other ranks pass {}) into the
+    sharded model: rank 0 broadcasts each tensor and every rank keeps its shard."""
+    multi = dist.get_world_size() > 1
+    options = StateDictOptions(full_state_dict=True, strict=True, broadcast_from_rank0=multi)
+    set_model_state_dict(model, full_state, options=options)
 
 
 def gather_full_weights(model) -> dict[str, torch.Tensor]:

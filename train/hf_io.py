@@ -117,12 +117,16 @@ def load_hf_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def load_hf(folder: Path, max_seq_len: int | None = None) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
-    """(model args, state dict under our names) from a local HF checkpoint folder."""
+def load_hf(folder: Path, max_seq_len: int | None = None, weights: bool = True) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
+    """(model args, state dict under our names) from a local HF checkpoint folder.
+
+    `weights=False` reads only config.json and returns an empty state dict."""
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise FileNotFoundError(f"{folder}: no {CONFIG}; is this a Hugging Face checkpoint?")
     args = args_from_hf_config(json.loads((folder / CONFIG).read_text()), max_seq_len)
+    if not weights:
+        return args, {}
     state = {_hf_to_ours(k): v for k, v in load_hf_state_dict(folder).items() if not k.endswith("rotary_emb.inv_freq")}
     if args.tie_embeddings:
         # One tensor under both names, as the model's own state_dict has it (some exporters

@@ -55,8 +55,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # same init on every rank
 
         self.tokenizer = Tokenizer(cfg.data.tokenizer)
+        check_vocab(cfg.model.vocab_size, self.tokenizer.vocab_size, cfg.data.tokenizer)
         self.model_args, hf_state = self._model_args()
-        check_vocab(self.model_args.vocab_size, self.tokenizer.vocab_size, cfg.data.tokenizer)
         self.model = self._build_model(hf_state)
 
         self.attn_impl = resolve_impl(cfg.attn_impl, self.device)
@@ -83,7 +83,10 @@ class Trainer:
         source = cfg.checkpoint.init_from
         if not source or not (Path(source) / hf_io.CONFIG).is_file():
             return cfg.model, None
-        hf_args, state = hf_io.load_hf(Path(source), max_seq_len=cfg.model.max_seq_len)
+        # Only rank 0 reads the tensors (a 70B checkpoint per rank would not fit in host memory);
+        # the others get them broadcast while loading (checkpoint.load_full_weights).
+        hf_args, state = hf_io.load_hf(Path(source), max_seq_len=cfg.model.max_seq_len,
+                                       weights=self.dist.is_main)
         diffs = [f"{k}: checkpoint {getattr(hf_args, k)!r} != config {getattr(cfg.model, k)!r}"
                  for k in _SHAPE_KEYS if getattr(hf_args, k) != getattr(cfg.model, k)]
         if diffs:
@@ -94,7 +97,10 @@ class Trainer:
                 f"fewer than the checkpoint's {hf_args.vocab_size}; is it the checkpoint's tokenizer?"
             )
         # Added special tokens: grow the embedding to the tokenizer (MEDITRON's [bib_ref] etc.).
-        hf_args, state = hf_io.resize_vocab(hf_args, state, self.tokenizer.vocab_size)
+        if state:
+            hf_args, state = hf_io.resize_vocab(hf_args, state, self.tokenizer.vocab_size)
+        else:
+            hf_args = ModelArgs.from_dict(hf_args.to_dict() | {"vocab_size": self.tokenizer.vocab_size})
         return hf_args, state
 
     def _build_model(self, hf_state: dict | None) -> torch.nn.Module:
@@ -208,9 +214,10 @@ class Trainer:
         resumed = self.maybe_resume()
         logger = MetricsLogger(Path(c.metrics.folder), is_main, c.metrics.tensorboard, resume=resumed is not None)
         summary = RunSummary(start_step=self.step, attn_impl=self.attn_impl)
+        params = sum(p.numel() for p in self.model.parameters())  # DTensor numel is the global size
         if is_main:
             log.info("model %.1fM parameters, %d ranks on %s, attention %s, %d micro-batches/step, %d tokens/step%s",
-                     self.model_args_params() / 1e6, self.dist.world_size, self.device, self.attn_impl, self.accum,
+                     params / 1e6, self.dist.world_size, self.device, self.attn_impl, self.accum,
                      self.tokens_per_step, f", resumed from {resumed}" if resumed else "")
         batches = iter(self.train_loader)
         timer = StepTimer()
@@ -258,7 +265,7 @@ class Trainer:
             write_dvc_metrics(Path(c.metrics.dvc_metrics), self.dvc_metrics(summary))
         return summary
 
-    def model_args_params(self) -> int:
+    def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
     def export_hf(self, folder: Path) -> str:
@@ -285,7 +292,7 @@ class Trainer:
             "data_share": round(s.data_share, 4),
             "world_size": self.dist.world_size,
             "device": str(self.device.type),
-            "params": self.model_args_params(),
+            "params": self.num_params(),
         }
 
 

@@ -2,64 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def torchrun(args: list[str], nproc: int = 2, timeout: int = 180) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
-           "--master_addr=127.0.0.1", f"--master_port={free_port()}", *args]
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    return proc
-
-
-def tiny_config(path: Path, mix_dir: Path, tokenizer_dir: Path, run_dir: Path, **overrides) -> Path:
-    config = {
-        "model": {"vocab_size": 512, "dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "hidden_dim": 160,
-                  "max_seq_len": 64},
-        "data": {"train": str(mix_dir / "train"), "validation": str(mix_dir / "validation"),
-                 "tokenizer": str(tokenizer_dir / "tokenizer.model"), "seq_len": 64, "micro_batch_size": 4,
-                 "num_workers": 2, "seed": 5},
-        "optim": {"lr": 3e-3, "warmup_steps": 3, "min_lr_ratio": 0.1, "horizon_steps": 40},
-        "checkpoint": {"folder": str(run_dir / "ckpt"), "every": 6, "keep_last": 0,
-                       "export_hf": str(run_dir / "hf"), "export_dtype": "float32"},
-        "metrics": {"folder": str(run_dir), "dvc_metrics": str(run_dir / "metrics.json"), "val_batches": 2},
-        "steps": 12,
-        "global_batch_tokens": 2 * 4 * 64 * 2,  # 2 ranks x 4 rows x 64 tokens x 2 micro-batches
-        "seed": 1,
-    }
-    for dotted, value in overrides.items():
-        node = config
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def losses(run_dir: Path) -> dict[int, float]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in rows}
+from train_helpers import HERE, losses, tiny_config, torchrun
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +78,8 @@ def test_parameters_are_sharded_across_two_ranks(tmp_path):
 
 
 def test_exported_weights_load_as_hugging_face_and_start_a_run(first_run, mix_dir, tokenizer_dir, tmp_path):
-    """The export of the 2-rank run initialises a 1-process run (weights only, fresh optimizer)."""
+    """The export of the first run initialises a new 2-rank run (weights only, broadcast from rank 0)."""
     from train import hf_io
-    from train.launch import run
 
     run_dir, _, _ = first_run
     args, state = hf_io.load_hf(run_dir / "hf")
@@ -140,11 +88,13 @@ def test_exported_weights_load_as_hugging_face_and_start_a_run(first_run, mix_di
         "checkpoint.init_from": str(run_dir / "hf"), "checkpoint.export_hf": None, "checkpoint.every": 0,
         "data.num_workers": 0, "steps": 2, "global_batch_tokens": None,
     })
-    summary = run(config)
-    fresh = losses(run_dir)[1]
-    # Started from trained weights: the first loss is far below the from-scratch first loss.
-    assert summary.losses[0] < fresh - 0.3
-    assert summary.start_step == 0
+    torchrun(["-m", "train.launch", "--config", str(config)])
+    fresh, started = losses(run_dir), losses(tmp_path)
+    # Started from the trained weights: the first loss is near where the first run ended,
+    # far below a from-scratch start; and it is a new run (step 1, not 13).
+    assert sorted(started) == [1, 2]
+    assert started[1] < fresh[1] - 0.3
+    assert abs(started[1] - fresh[12]) < 0.3
 
 
 def test_config_mismatch_with_checkpoint_is_a_clear_error(first_run, mix_dir, tokenizer_dir, tmp_path):
