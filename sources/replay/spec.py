@@ -1,0 +1,104 @@
+"""A replay source as params.yaml names it, the inputs it expands to, and the reader for each.
+
+    replay:
+      sources:
+        reuters:                      # documents get source `replay/reuters`
+          format: reuters_sgml        # reuters_sgml | newsgroups_tar | jsonl | parquet | hf
+          path: ../shared/corpora/general_english/reuters21578   # file, folder or glob
+          license: other
+          share: 0.005                # of the train tokens of the final mix (or `tokens: N`)
+        web:
+          format: hf
+          path: json                  # a packaged builder or a local dataset folder
+          data_files: data/web/*.jsonl.gz
+          fields: {text: content, id: url, url: url}
+
+`share`/`tokens` are read by the mix (the token budget); everything else by the reader.
+"""
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from sources.replay import newsgroups, records, reuters
+
+# Which files of a folder each file-based format reads.
+_SUFFIXES = {
+    "reuters_sgml": (".sgm",),
+    "newsgroups_tar": (".tar.gz", ".tgz", ".tar"),
+    "jsonl": (".jsonl", ".jsonl.gz", ".json", ".json.gz"),
+    "parquet": (".parquet",),
+}
+FORMATS = (*_SUFFIXES, "hf")
+_READER_KEYS = {"format", "path", "license", "fields", "data_files", "split", "config", "streaming", "share", "tokens", "max_members"}
+
+
+@dataclass(frozen=True)
+class ReplaySource:
+    name: str
+    format: str
+    path: str
+    license: str | None = "other"
+    fields: dict = field(default_factory=dict)
+    data_files: Any = None
+    split: str = "train"
+    config: str | None = None
+    streaming: bool = True
+    max_members: int = newsgroups.MAX_MEMBERS
+
+    @classmethod
+    def from_params(cls, name: str, values: Mapping[str, Any]) -> "ReplaySource":
+        unknown = set(values) - _READER_KEYS
+        if unknown:
+            raise ValueError(f"replay source {name!r}: unknown keys {sorted(unknown)}")
+        if values.get("format") not in FORMATS:
+            raise ValueError(f"replay source {name!r}: format must be one of {list(FORMATS)}, not {values.get('format')!r}")
+        if not values.get("path"):
+            raise ValueError(f"replay source {name!r}: no path")
+        records.Fields.from_dict(values.get("fields"))  # fail early on a typo
+        kept = {k: v for k, v in values.items() if k not in ("share", "tokens")}
+        return cls(name=name, **kept)
+
+    def inputs(self) -> list[str]:
+        """The files to read, one task each, sorted; an `hf` source is one input (its path)."""
+        if self.format == "hf":
+            return [self.path]
+        path = Path(self.path)
+        if path.is_file():
+            return [str(path)]
+        if path.is_dir():
+            found = [p for p in path.rglob("*") if p.is_file() and p.name.endswith(_SUFFIXES[self.format])]
+        else:
+            found = [Path(p) for p in glob.glob(self.path, recursive=True) if Path(p).is_file()]
+        if not found:
+            raise ValueError(f"replay source {self.name!r}: no {self.format} input at {self.path}")
+        return sorted(str(p) for p in found)
+
+    def read(self, input: str) -> Iterator[Any]:
+        """Documents, Skipped and BadRecord items of one input; InputError if it cannot be read."""
+        fields = records.Fields.from_dict(self.fields)
+        if self.format == "reuters_sgml":
+            return reuters.iter_file(input, self.name, self.license)
+        if self.format == "newsgroups_tar":
+            return newsgroups.iter_file(input, self.name, self.license, max_members=self.max_members)
+        if self.format == "jsonl":
+            return records.iter_jsonl(input, self.name, fields, self.license)
+        if self.format == "parquet":
+            return records.iter_parquet(input, self.name, fields, self.license)
+        return records.iter_hf_dataset(
+            input, self.name, fields, self.license, self.data_files, self.split, self.config, self.streaming
+        )
+
+
+def budgets_from_params(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
+    """{`replay/<name>`: {"share": x} or {"tokens": n}} for the sources that set a budget."""
+    budgets = {}
+    for name, values in sources.items():
+        given = {k: values[k] for k in ("share", "tokens") if values.get(k) is not None}
+        if len(given) > 1:
+            raise ValueError(f"replay source {name!r}: give `share` or `tokens`, not both")
+        if given:
+            budgets[f"replay/{name}"] = given
+    return budgets
