@@ -101,7 +101,7 @@ class JatsOptions:
     captions: str = "tagged"  # tagged ([fig] … [/fig], [table] … [/table]) | plain | drop
     tables: str = "drop"  # drop (caption only) | linearize (rows as "cell | cell" lines)
     formulas: str = "tagged"  # display formulas: tagged ([formula] … [/formula]) | plain | drop; inline math stays text
-    abstract_types: frozenset = frozenset()  # other abstracts to keep: summary, graphical, teaser, …
+    abstract_types: frozenset = frozenset()  # other abstracts to keep: summary, graphical, teaser, …, or "all"
     back_matter: bool = False  # keep acknowledgements, funding, contributions, … sections
     sub_articles: bool = False  # keep reviewer reports, decision letters, responses
     abstract_only: bool = True  # an article with an abstract but no body is still a document
@@ -465,7 +465,7 @@ class _Renderer:
         for abstract in meta_el.iterfind("abstract"):
             kind = (abstract.get("abstract-type") or "").lower()
             is_main = kind in _MAIN_ABSTRACT_TYPES and not main_done
-            if not is_main and kind not in self.o.abstract_types:
+            if not is_main and kind not in self.o.abstract_types and "all" not in self.o.abstract_types:
                 continue
             heading = self.inline_text(abstract.find("title")) or ("Abstract" if is_main else kind.replace("-", " ").capitalize())
             blocks = self.container(abstract, depth=2)

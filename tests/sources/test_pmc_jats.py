@@ -1,0 +1,323 @@
+"""JATS to training text on every real article we have: coverage, cleanliness, modes, fidelity."""
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from conftest import CORPORA, FIXTURES
+from sources.errors import HostileInputError, InputError
+from sources.pmc.jats import Article, ArticleError, JatsOptions, parse_bytes
+
+JATS = FIXTURES / "pmc_jats"
+EFETCH = FIXTURES / "eutils" / "efetch_pmc_8435807_correction.xml"
+FILES = sorted(JATS.iterdir()) + sorted((CORPORA / "fulltext").rglob("*.*ml")) + [EFETCH]
+CORPUS = sorted((CORPORA / "fulltext").rglob("*.*ml"))
+# Everything kept: what the fidelity test compares with an independent reading of the XML.
+KEEP_ALL = JatsOptions(back_matter=True, abstract_types=frozenset({"all"}))
+ESCAPED = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
+MARKERS = re.compile(r"\[/?(?:fig|table|formula|bib_ref|fig_ref)\]")
+PLAIN = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+@lru_cache(maxsize=None)
+def parsed(path: Path, options: JatsOptions = JatsOptions()) -> tuple:
+    return tuple(parse_bytes(path.read_bytes(), str(path), options))
+
+
+def doc_of(path: Path, options: JatsOptions = JatsOptions()) -> dict:
+    (item,) = parsed(path, options)
+    return item.doc
+
+
+def all_items(options: JatsOptions = JatsOptions()):
+    return [(path, item) for path in FILES for item in parsed(path, options)]
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def test_every_file_gives_documents_or_ledger_entries():
+    items = all_items()
+    assert not [i for _, i in items if isinstance(i, ArticleError)]
+    assert len(items) == len(FILES)  # one article per file in all of them
+    reasons = {p.name: i.drop_reason for p, i in items if i.drop_reason}
+    assert reasons == {
+        "PMC10000000_oai-pmh-getrecord.xml": "no_text",  # scanned item: no abstract, no body
+        "efetch_pmc_8435807_correction.xml": "not_article:correction",
+        "journal.pone.0097541.xml": "not_article:correction",
+        "journal.pone.0108198.xml": "not_article:correction",
+        "journal.pcbi.0030158.xml": "not_article:retraction",
+        "journal.ppat.1005207.xml": "not_article:retraction",
+        "plos.correction.3155a3e9-5fbe-435c-a07a-e9a4846ec0b6.xml": "not_article:retraction",
+    }
+    docs = [i.doc for _, i in items if not i.drop_reason]
+    assert all(len(d["text"]) > 1000 and d["text"].startswith(d["title"]) for d in docs)
+
+
+def test_metadata_of_the_three_wrappers():
+    oai = doc_of(JATS / "PMC6500000_oai-pmh-getrecord.xml")
+    assert (oai["id"], oai["pmcid"], oai["license"]) == ("pmc:PMC6500000", "PMC6500000", "CC-BY-4.0")
+    assert oai["pmid"] and oai["doi"] == oai["doi"].lower() and oai["url"] == "https://pmc.ncbi.nlm.nih.gov/articles/PMC6500000/"
+    nxml = doc_of(JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml")
+    assert (nxml["pmcid"], nxml["pmid"], nxml["doi"], nxml["date"]) == ("PMC3166277", "21810267", "10.1186/1471-2180-11-174", "2011-08-02")
+    assert '"journal":"BMC Microbiology"' in nxml["meta"] and '"article_type":"research-article"' in nxml["meta"]
+    (correction,) = parsed(EFETCH)
+    assert correction.doc["pmcid"] == "PMC8435807" and correction.doc["date"] == "2021-09-13"
+    plos = doc_of(CORPUS[0])  # publisher JATS outside PMC: no PMCID, the DOI identifies it
+    assert plos["pmcid"] is None and plos["id"] == f"pmc:doi:{plos['doi']}" and plos["url"].startswith("https://doi.org/")
+
+
+def test_hostile_and_foreign_documents_are_refused():
+    bomb = b'<?xml version="1.0"?><!DOCTYPE article [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><article>&b;</article>'
+    with pytest.raises(HostileInputError):
+        parse_bytes(bomb)
+    with pytest.raises(InputError):
+        parse_bytes(b"<PubmedArticleSet/>")
+    with pytest.raises(InputError):
+        parse_bytes(b"<article><front>")
+
+
+# --------------------------------------------------------------------------- cleanliness
+
+
+@lru_cache(maxsize=None)
+def _debris(path: Path) -> re.Pattern:
+    """A start or end tag of any element the source file uses ("0.69<r2>0.39" is real text)."""
+    root = etree.fromstring(path.read_bytes(), PLAIN)
+    names = {etree.QName(el).localname for el in root.iter() if isinstance(el.tag, str)}
+    return re.compile(r"</?(?:[\w-]+:)?(?:%s)(?:[\s/>])" % "|".join(sorted(map(re.escape, names), key=len, reverse=True)))
+
+
+@pytest.mark.parametrize("options", [JatsOptions(), KEEP_ALL, JatsOptions(citations="meditron", figure_refs="meditron", tables="linearize")],
+                         ids=["default", "keep-all", "meditron"])
+def test_no_xml_debris_entities_or_mathml(options):
+    for path, item in all_items(options):
+        text = item.doc["text"]
+        assert not _debris(path).search(text), (path.name, _debris(path).search(text).group(0))
+        assert not ESCAPED.search(text), (path.name, ESCAPED.search(text).group(0))
+        assert "mml:" not in text and "\\documentclass" not in text and "\ue000" not in text, path.name
+        assert text.count("[fig]") == text.count("[/fig]") and text.count("[formula]") == text.count("[/formula]")
+
+
+def test_no_reference_list_text():
+    """No cited title (of 6+ words) shows up in a document unless the article's own text names it."""
+    for path, item in all_items():
+        root = etree.fromstring(path.read_bytes(), PLAIN)
+        titles = [" ".join("".join(t.itertext()).split()).lower().rstrip(".") for t in root.iterfind(".//{*}ref//{*}article-title")]
+        for ref_list in root.iterfind(".//{*}ref-list"):
+            ref_list.getparent().remove(ref_list)
+        outside_refs = " ".join(" ".join(root.itertext()).split()).lower()
+        text = " ".join(item.doc["text"].split()).lower()
+        leaked = [t for t in titles if len(t.split()) >= 6 and t in text and t not in outside_refs]
+        assert not leaked, (path.name, leaked[:2])
+        assert "\n# references" not in item.doc["text"].lower()
+
+
+def test_authors_affiliations_and_correspondence_are_removed():
+    text = doc_of(JATS / "PMC1790863_plos-one_pone.0000217.nxml")["text"]
+    for removed in ("Tenaillon", "INSERM", "To whom correspondence", "Olivier.Tenaillon@bichat.inserm.fr",
+                    "Competing Interests", "We would like to thank Art Poon", "McShea"):
+        assert removed not in text
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def test_citations_removed_by_default_or_meditron_style():
+    path = JATS / "PMC1790863_plos-one_pone.0000217.nxml"
+    plain = doc_of(path)["text"]
+    assert "course of evolution. Although significant progress" in plain  # "[1]–[5]" gone with its dash
+    assert "[bib_ref]" not in plain and not re.search(r"\[\d+\]", plain)
+    meditron = doc_of(path, JatsOptions(citations="meditron"))["text"]
+    assert "[bib_ref] The Genetical Theory of Natural Selection, Fisher [/bib_ref]" in meditron
+    assert meditron.count("[bib_ref]") == meditron.count("[/bib_ref]") > 30
+
+
+def test_narrative_author_year_citations_keep_their_words():
+    xml = (b'<article><front><article-meta><title-group><article-title>T</article-title></title-group></article-meta></front>'
+           b'<body><p>As <xref ref-type="bibr" rid="r1">Smith et al. (2001)</xref> showed, cells divide '
+           b'(<xref ref-type="bibr" rid="r1">Smith et al., 2001</xref>; <xref ref-type="bibr" rid="r2">Lee 2003</xref>).'
+           b' Numbers go<sup><xref ref-type="bibr" rid="r1">1</xref>,<xref ref-type="bibr" rid="r2">2</xref></sup> too '
+           b'[<xref ref-type="bibr" rid="r1">1</xref>\xe2\x80\x93<xref ref-type="bibr" rid="r2">3</xref>], at 10<sup>5</sup> cells.</p></body></article>')
+    (item,) = parse_bytes(xml)
+    assert item.doc["text"] == "T\n\nAs Smith et al. (2001) showed, cells divide. Numbers go too, at 10^5 cells."
+
+
+def test_figure_references_plain_or_tagged():
+    path = JATS / "PMC1790863_plos-one_pone.0000217.nxml"
+    assert "(Fig. 1)" in doc_of(path)["text"]
+    tagged = doc_of(path, JatsOptions(figure_refs="meditron"))["text"]
+    assert "[fig_ref] Figure 1: Fisher's geometric model in two-dimensional phenotypic space. [/fig_ref]" in tagged
+
+
+def test_caption_modes():
+    path = JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml"
+    caption = "Figure 1: Schematic presentation of two models of holin hole formation."
+    tagged, plain, dropped = (doc_of(path, JatsOptions(captions=m))["text"] for m in ("tagged", "plain", "drop"))
+    assert f"[fig] {caption}" in tagged and tagged.count("[fig]") == 4 and tagged.count("[table]") == 3
+    assert caption in plain and "[fig]" not in plain and "[table]" not in plain
+    assert "Schematic presentation of two models" not in dropped and "[fig]" not in dropped
+
+
+def test_table_bodies_dropped_by_default_or_linearised():
+    path = JATS / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"
+    row = "Functional limitation (9) | 10.6 | 7.8 | 1.2 | 0.9"
+    assert row not in doc_of(path)["text"]
+    linear = doc_of(path, JatsOptions(tables="linearize"))["text"]
+    assert row in linear and "[table] Table 1: Mean total scores" in linear
+
+
+def test_formula_modes_tex_mathml_and_image_only():
+    tex_path = JATS / "PMC10200000_oai-pmh-getrecord.xml"
+    tex = doc_of(tex_path)["text"]
+    assert "[formula] E\\left( {{\\text{Li}}} \\right)_{{{\\text{morse}}}} = D_{0}" in tex  # TeX preferred, preamble gone
+    assert "\\begin{document}" not in tex and "$$" not in tex
+    plain = doc_of(tex_path, JatsOptions(formulas="plain"))["text"]
+    assert "E\\left( {{\\text{Li}}}" in plain and "[formula]" not in plain
+    assert "E\\left( {{\\text{Li}}}" not in doc_of(tex_path, JatsOptions(formulas="drop"))["text"]
+    # MathML only (PLOS): flattened to its tokens.
+    mathml = [doc_of(p)["text"] for p in CORPUS if "journal.pcbi.1004082" in p.name][0]
+    assert re.search(r"\[formula\] [^\[]*σ[^\[]*\[/formula\]", mathml)
+    # Image-only formulas cannot be recovered: dropped and counted.
+    image = doc_of(JATS / "PMC1790863_plos-one_pone.0000217.nxml")
+    assert "[formula]" not in image["text"] and '"formulas_image_only":24' in image["meta"]
+
+
+def test_other_abstract_types_are_opt_in():
+    path = JATS / "PMC9500000_oai-pmh-getrecord.xml"
+    default = doc_of(path)["text"]
+    assert "[fig]" in default and "Huntington" in default
+    more = doc_of(path, JatsOptions(abstract_types=frozenset({"teaser", "graphical"})))["text"]
+    assert len(more) > len(default) and more.count("\n# ") > default.count("\n# ")
+    summary = doc_of(JATS / "PMC3585041_plos-ntd_pntd.0002065.nxml", JatsOptions(abstract_types=frozenset({"summary"})))["text"]
+    assert "# Author Summary" in summary and "# Author Summary" not in doc_of(JATS / "PMC3585041_plos-ntd_pntd.0002065.nxml")["text"]
+
+
+def test_back_matter_dropped_by_default_and_kept_on_request():
+    path = JATS / "PMC1790863_plos-one_pone.0000217.nxml"
+    assert "We would like to thank Art Poon" in doc_of(path, JatsOptions(back_matter=True))["text"]
+    supplementary = JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml"
+    assert "Additional file 1" not in doc_of(supplementary)["text"]
+    assert "Additional file 1" in doc_of(supplementary, JatsOptions(back_matter=True))["text"]
+    # Metadata footnotes stay out even then.
+    assert "The authors have declared that no competing interests exist" not in doc_of(path, JatsOptions(back_matter=True))["text"]
+
+
+def test_sections_headings_lists():
+    text = doc_of(JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml")["text"]
+    assert "\n# Abstract\n\n## Background\n\nDespite identical genotypes" in text
+    assert "\n# Results\n" in text and "\n## Effect of allelic variation in holin sequence\n" in text
+    plos = [doc_of(p)["text"] for p in CORPUS if "journal.pcbi.1004082" in p.name][0]
+    assert "\n### Linear readout model\n" in plos
+    listed = [t for t in (doc_of(p)["text"] for p in CORPUS if parsed(p)[0].drop_reason is None) if "\n- " in t]
+    assert len(listed) >= 5
+
+
+def _article(body: bytes, extra: bytes = b"") -> bytes:
+    return (b'<article article-type="research-article"><front><article-meta><article-id pub-id-type="pmc">1</article-id>'
+            b'<title-group><article-title>Title</article-title></title-group>'
+            b'<abstract><p>The abstract says enough.</p></abstract></article-meta></front>' + body + extra + b"</article>")
+
+
+def test_abstract_only_articles_and_sub_articles():
+    (item,) = parse_bytes(_article(b""))
+    assert item.drop_reason is None and item.doc["text"] == "Title\n\n# Abstract\n\nThe abstract says enough."
+    (item,) = parse_bytes(_article(b""), options=JatsOptions(abstract_only=False))
+    assert item.drop_reason == "no_body"
+    sub = (b'<sub-article article-type="reviewer-report"><front-stub><title-group><article-title>Reviewer report'
+           b'</article-title></title-group></front-stub><body><p>The reviewer liked it.</p></body></sub-article>')
+    xml = _article(b"<body><p>Main text.</p></body>", sub)
+    assert "reviewer" not in parse_bytes(xml)[0].doc["text"]
+    assert "# Reviewer report\n\nThe reviewer liked it." in parse_bytes(xml, options=JatsOptions(sub_articles=True))[0].doc["text"]
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError):
+        JatsOptions(citations="keep")
+    with pytest.raises(ValueError):
+        JatsOptions.from_mapping({"caption": "tagged"})
+    assert JatsOptions.from_mapping({"abstract_types": ["Teaser"], "tables": None}).abstract_types == {"teaser"}
+
+
+# --------------------------------------------------------------------------- fidelity
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W\d_]+", MARKERS.sub(" ", text).lower())
+
+
+def _shingles(words: list[str], n: int = 3) -> set:
+    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def _text_without_nested(el, skip=("p",)) -> str:
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and etree.QName(child).localname not in skip:
+            parts.append(_text_without_nested(child, skip))
+        parts.append(child.tail or "")
+    return " ".join(parts)
+
+
+@lru_cache(maxsize=None)
+def independent_reading(path: Path) -> tuple[list[str], set]:
+    """(every <p> of the abstracts and body plus every figure/table caption, shingles of the whole article).
+
+    Plain lxml and itertext: nothing of the parser under test is used.
+    """
+    root = etree.fromstring(path.read_bytes(), PLAIN)
+    article = next(el for el in root.iter("{*}article"))
+    units: list[str] = []
+
+    def walk(el, in_scope: bool, in_table: bool) -> None:
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            name = etree.QName(child).localname
+            if name in ("sub-article", "back", "ref-list"):
+                continue
+            if in_scope and name == "p" and not in_table:
+                units.append(_text_without_nested(child, skip=("p", "fig", "table-wrap", "caption")))
+            if in_scope and name == "caption" and etree.QName(el).localname in ("fig", "table-wrap"):
+                units.append(" ".join(child.itertext()))
+                continue
+            walk(child, in_scope or name in ("abstract", "body", "floats-group"),
+                 in_table or name in ("table", "table-wrap-foot"))
+
+    walk(article, False, False)
+    return units, _shingles(_words(" ".join(article.itertext())))
+
+
+def fidelity(options: JatsOptions) -> tuple[float, float, int]:
+    """(share of XML paragraphs found in the documents, share of document text found in the XML, paragraphs)."""
+    found = total = doc_hits = doc_total = 0
+    for path in CORPUS:
+        item = parsed(path, options)[0]
+        if item.drop_reason:
+            continue
+        doc_shingles = _shingles(_words(item.doc["text"]))
+        units, xml_shingles = independent_reading(path)
+        for unit in units:
+            words = _words(unit)
+            if len(words) < 4:
+                continue  # "Fig 1" and the like say nothing about fidelity
+            wanted = _shingles(words)
+            total += 1
+            found += len(wanted & doc_shingles) >= 0.8 * len(wanted)
+        doc_total += len(doc_shingles)
+        doc_hits += len(doc_shingles & xml_shingles)
+    return found / total, doc_hits / doc_total, total
+
+
+def test_fidelity_against_an_independent_reading(capsys):
+    recall, precision, paragraphs = fidelity(KEEP_ALL)
+    default_recall, default_precision, _ = fidelity(JatsOptions())
+    with capsys.disabled():
+        print(f"\n[pmc fidelity] {paragraphs} XML paragraphs+captions in {len(CORPUS)} articles: "
+              f"found in documents {recall:.4f} (keep-all) / {default_recall:.4f} (defaults); "
+              f"document 3-grams found in the XML {precision:.4f} / {default_precision:.4f}")
+    assert recall >= 0.98, recall  # nearly every paragraph appears
+    assert precision >= 0.98, precision  # almost nothing is invented
+    assert default_precision >= 0.98
