@@ -1,0 +1,109 @@
+"""`medcurate pmc` as stages: every article accounted for, hostile inputs ledgered, same bytes on re-run."""
+import gzip
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from conftest import CORPORA, FIXTURES, SHARED
+from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
+from curation.shards import list_shards, read_table
+from pipelines.cli_common import app
+from pipelines.commands import pmc  # noqa: F401  (registers the command group)
+from pipelines.demo_server import pmc_tree, serve_in_thread
+from pipelines.executor import Executor
+from pipelines.stages import pmc_parse
+from sources.pmc.jats import JatsOptions
+
+INPUTS = [FIXTURES / "pmc_jats", CORPORA / "fulltext", FIXTURES / "eutils" / "efetch_pmc_8435807_correction.xml"]
+NXML = (FIXTURES / "pmc_jats" / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml").read_bytes()
+
+
+def package(members: dict) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def run(inputs, out: Path, **kwargs) -> dict:
+    with Executor(scheduler="sync") as executor:
+        pmc_parse.run(inputs, out, executor, shard_bytes=1 << 20, files_per_task=40, **kwargs)
+    return json.loads((out / "stats.json").read_text())
+
+
+def tables(out: Path):
+    return (read_table(list_shards(out), DOCUMENT_SCHEMA), read_table(list_shards(out / "ledger"), LEDGER_SCHEMA),
+            read_table(list_shards(out / "errors"), ERROR_SCHEMA))
+
+
+def shard_bytes_of(out: Path) -> dict:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+def test_every_article_is_accounted_for_and_hostile_inputs_are_ledgered(tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "PMC2329613.tar.gz").write_bytes(package({"PMC2329613/a.nxml": NXML, "PMC2329613/f1.jpg": b"x" * 10}))
+    (extra / "evil.tar.gz").write_bytes(package({"../../evil.nxml": NXML}))
+    (extra / "xxe.nxml").write_bytes(b'<!DOCTYPE article [<!ENTITY x SYSTEM "file:///etc/passwd">]><article>&x;</article>')
+    (extra / "truncated.nxml").write_bytes(NXML[:5000])
+    stats = run(INPUTS + [extra], tmp_path / "out")
+    files = pmc_parse.plan(INPUTS + [extra], 10_000)[0]
+    assert stats["inputs"] == len(files) == 11 + 135 + 1 + 4
+    assert stats["input_errors"] == 3 and stats["inputs_parsed"] == len(files) - 3
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert stats["documents_in"] == docs.num_rows + ledger.num_rows == len(files) - 3
+    assert sorted(Path(e).name for e in errors["input"].to_pylist()) == ["evil.tar.gz", "truncated.nxml", "xxe.nxml"]
+    assert sorted(r.split(":")[0] for r in ledger["reason"].to_pylist()) == ["no_text"] + ["not_article"] * 6
+    packaged = [(i, json.loads(p)["member"]) for p, i in zip(docs["provenance"].to_pylist(), docs["id"].to_pylist())
+                if "member" in json.loads(p)]
+    assert packaged == [("pmc:PMC2329613", "PMC2329613/a.nxml")]
+
+
+def test_licence_selection_in_parse_and_identical_rerun(tmp_path):
+    inputs = [FIXTURES / "pmc_jats"]
+    stats = run(inputs, tmp_path / "a", license_families=["CC BY", "CC0"])
+    docs, ledger, _ = tables(tmp_path / "a")
+    assert set(docs["license"].to_pylist()) <= {"CC-BY", "CC-BY-2.0", "CC-BY-4.0", "CC0-1.0"}
+    not_selected = sorted(r for r in ledger["reason"].to_pylist() if r.startswith("license_not_selected"))
+    assert not_selected == ["license_not_selected:CC-BY-NC-3.0", "license_not_selected:CC-BY-NC-ND-4.0",
+                            "license_not_selected:public-domain"]
+    assert stats["documents_out"] == docs.num_rows
+    first = shard_bytes_of(tmp_path / "a")
+    run(inputs, tmp_path / "b", license_families=["CC BY", "CC0"])
+    assert shard_bytes_of(tmp_path / "b") == first
+    # A change of rendering restarts the folder instead of mixing two renderings.
+    run(inputs, tmp_path / "a", license_families=["CC BY", "CC0"], options=JatsOptions(citations="meditron"))
+    docs, _, _ = tables(tmp_path / "a")
+    assert all("[bib_ref]" in t for t in docs["text"].to_pylist())
+
+
+def test_cli_list_fetch_parse_against_the_demo_tree(tmp_path):
+    server, base = serve_in_thread(pmc_tree(SHARED))
+    runner = CliRunner()
+    try:
+        listing = tmp_path / "listing.jsonl"
+        result = runner.invoke(app, ["pmc", "list", "--base-url", f"{base}/pmc", "--out", str(listing)])
+        assert result.exit_code == 0, result.output
+        listed = [json.loads(line) for line in listing.read_text().splitlines()]
+        assert [r["pmcid"] for r in listed] == ["PMC1790863", "PMC2329613", "PMC3166277", "PMC3585041"]  # CC BY only
+        raw = tmp_path / "raw"
+        result = runner.invoke(app, ["pmc", "fetch", "--base-url", f"{base}/pmc", "--listing", str(listing), "--out", str(raw)])
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in (raw / "articles").iterdir()) == [f"{r['pmcid']}.nxml" for r in listed]
+        result = runner.invoke(app, ["pmc", "parse", str(raw), "--out", str(tmp_path / "parsed"), "--scheduler", "sync",
+                                     "--tables", "linearize", "--citations", "meditron"])
+        assert result.exit_code == 0, result.output
+        docs, _, _ = tables(tmp_path / "parsed")
+        assert sorted(docs["id"].to_pylist()) == [f"pmc:{r['pmcid']}" for r in listed]
+        assert all("[bib_ref]" in t for t in docs["text"].to_pylist())
+        bad = runner.invoke(app, ["pmc", "parse", str(raw), "--out", str(tmp_path / "x"), "--captions", "boxed"])
+        assert bad.exit_code == 1 and "captions" in bad.output
+    finally:
+        server.shutdown()
