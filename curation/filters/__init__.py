@@ -27,3 +27,39 @@ class Filter(Protocol):
     name: str
 
     def check(self, doc: dict) -> Verdict: ...
+
+
+class ScoredFilter:
+    """A rule set whose scoring is separate from its deciding (dolma's tag-then-threshold).
+
+    `score(text)` measures (the expensive part, no thresholds); `decide(scores)` compares with the
+    configured thresholds and returns the first failed rule's code with the numbers that failed.
+    Changing a threshold never needs a different `score`.
+    """
+
+    name = "scored"
+
+    def score(self, text: str) -> dict[str, float]:
+        raise NotImplementedError
+
+    def decide(self, scores: dict[str, float]) -> Verdict:
+        raise NotImplementedError
+
+    def check(self, doc: dict) -> Verdict:
+        return self.decide(self.score(doc["text"]))
+
+
+def config_from(cls, values: dict | None):
+    """A rule set's config dataclass from params, refusing keys it does not know (typos)."""
+    import dataclasses
+
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown settings {sorted(unknown)} (known: {sorted(known)})")
+    for f in dataclasses.fields(cls):
+        # YAML gives lists where the dataclass holds tuples (hashable, comparable).
+        if isinstance(values.get(f.name), list):
+            values[f.name] = tuple(tuple(v) if isinstance(v, list) else v for v in values[f.name])
+    return cls(**values)

@@ -1,55 +1,65 @@
-"""`medcurate filter`: per-document filters, in order; the first that says no decides the reason."""
+"""`medcurate filter`: clean each document, then run its source's filters in order.
+
+The first filter that says no decides the ledger reason; the document is ledgered as it was when
+it was dropped (after cleaning). A document that cleaning empties is ledgered `empty_after_cleaning`.
+Which filters and thresholds apply to a source: curation.filters.chain (params.yaml `filter:`).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.filters.language import LanguageFilter
-from curation.filters.length import MinLength
+from curation.filters.chain import SourceChains
 from curation.schema import DOCUMENT_SCHEMA
 from curation.shards import iter_rows
+from curation.stats import StageStats
 from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import shard_rows, stage_shards
+from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 
 STAGE = "filter"
 
 
 @dataclass(frozen=True)
 class FilterSettings:
-    min_chars: int = 200
-    min_words: int = 30
-    languages: tuple[str, ...] = ("en",)
-    min_lang_score: float = 0.8
+    config: dict = field(default_factory=dict)  # params.yaml `filter:`
     seed: int = 0
-    lang_prefix_chars: int = 2000
-
-    def build(self) -> list:
-        return [
-            MinLength(self.min_chars, self.min_words),
-            LanguageFilter(self.languages, self.min_lang_score, self.seed, self.lang_prefix_chars),
-        ]
 
 
 def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None:
     shard, settings = payload
-    filters = settings.build()
+    chains = SourceChains(settings.config, settings.seed)
+    stats = StageStats()
     try:
         for doc in iter_rows(shard, DOCUMENT_SCHEMA):
-            for step in filters:
+            source = doc["source"]
+            stats.seen(source, doc["text"])
+            chain = chains(source)
+            if chain.cleaner is not None:
+                doc["text"] = chain.cleaner(doc["text"])
+                if not doc["text"]:
+                    output.drop(doc, "empty_after_cleaning")
+                    stats.dropped(source, "empty_after_cleaning")
+                    continue
+            for step in chain.filters:
                 verdict = step.check(doc)
                 if not verdict.keep:
                     output.drop(doc, verdict.reason, verdict.detail)
+                    stats.dropped(source, verdict.reason)
                     break
             else:
                 output.emit(doc)
+                stats.kept(source, doc["text"])
     except OSError as error:
         output.input_failed(shard, error)
         return
     output.input_parsed()
+    save_task_stats(output, stats)
 
 
-def run(inputs: list[Path | str], out_dir: Path, settings: FilterSettings, executor: Executor, shard_bytes: int) -> None:
+def run(inputs: list[Path | str], out_dir: Path, settings: FilterSettings, executor: Executor, shard_bytes: int) -> dict:
     shards = [str(p) for p in stage_shards(inputs)]
     run_stage(STAGE, out_dir, [(s, settings) for s in shards], filter_work, executor, shard_bytes=shard_bytes, settings=settings, expected_documents_in=shard_rows(shards))
+    return merge_stage_stats(out_dir)

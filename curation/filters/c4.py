@@ -1,0 +1,92 @@
+"""C4 rules (Raffel et al. 2020), with datatrove's published defaults (`C4QualityFilter`).
+
+Line rules remove lines and rewrite the text; document rules drop the document:
+- lines: citation markers stripped, lines with a word over `max_word_length`, without terminal
+  punctuation (off by default, as in the FineWeb run), with fewer than `min_words_per_line` words,
+  mentioning javascript, or cookie/privacy/terms-of-use notices are removed;
+- documents: c4_lorem_ipsum, c4_curly_bracket, c4_too_few_sentences.
+Medical overrides (curation.filters.medical): titles, headings and table rows are kept whatever
+their length or punctuation; braces inside LaTeX do not count; a line ending in citation markers
+ends where its text ends. Blank lines are kept (datatrove drops them) so paragraphs survive.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from curation.filters import KEEP, Verdict, drop
+from curation.filters.medical import is_structural, strip_latex, strip_trailing_citations
+
+_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
+END_PUNCTUATION = (".", "?", "!", '"', "'")
+POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+
+
+@dataclass(frozen=True)
+class C4Config:
+    split_paragraph: bool = True
+    remove_citations: bool = True
+    filter_no_terminal_punct: bool = False
+    min_num_sentences: int = 5
+    min_words_per_line: int = 3
+    max_word_length: int = 1000
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    filter_policy: bool = True
+    medical: bool = True
+
+
+def count_sentences(line: str) -> int:
+    return len(_SENTENCE_END.findall(line)) or (1 if line.strip() else 0)
+
+
+class C4Quality:
+    name = "c4"
+
+    def __init__(self, config: C4Config = C4Config()):
+        self.config = config
+
+    def apply(self, text: str) -> tuple[str, dict[str, float], Verdict]:
+        """(kept text, scores, verdict): the line pass and the document rules in one read."""
+        c = self.config
+        kept: list[str] = []
+        sentences = removed = 0
+        for raw in text.split("\n"):
+            line = raw.strip()
+            if not line:
+                kept.append("")
+                continue
+            if c.remove_citations:
+                line = _CITATION.sub("", line).strip()
+            structural = c.medical and is_structural(line)
+            lower = line.lower()
+            if c.filter_lorem_ipsum and "lorem ipsum" in lower:
+                return text, {"lines_removed": removed}, drop("c4_lorem_ipsum")
+            words = line.split()
+            ending = strip_trailing_citations(line) if c.medical else line
+            if (
+                any(len(w) > c.max_word_length for w in words)
+                or (c.filter_no_terminal_punct and not structural and (not ending.endswith(END_PUNCTUATION) or ending.endswith("...")))
+                or (len(words) < c.min_words_per_line and not structural)
+                or (c.filter_javascript and "javascript" in lower)
+                or (c.filter_policy and any(p in lower for p in POLICY))
+            ):
+                removed += 1
+                continue
+            if c.filter_curly_bracket and "{" in (strip_latex(line) if c.medical else line):
+                return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
+            if not structural:
+                sentences += count_sentences(line)
+            kept.append(line)
+        scores = {"lines_removed": removed, "sentences": sentences}
+        if c.min_num_sentences >= 0 and sentences < c.min_num_sentences:
+            return text, scores, drop("c4_too_few_sentences", f"{sentences} sentences < {c.min_num_sentences}")
+        return "\n".join(kept).strip(), scores, KEEP
+
+    def check(self, doc: dict) -> Verdict:
+        text, _, verdict = self.apply(doc["text"])
+        if verdict.keep:
+            doc["text"] = re.sub(r"\n{3,}", "\n\n", text)
+        return verdict

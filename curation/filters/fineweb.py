@@ -1,0 +1,69 @@
+"""FineWeb quality rules (Penedo et al. 2024), with datatrove's published defaults.
+
+Drop codes: fineweb_empty, fineweb_line_punct_ratio, fineweb_short_line_ratio,
+fineweb_char_dup_ratio, fineweb_list_ratio.
+Medical overrides: titles, section headings and table rows are not judged as prose lines (they
+are short and unpunctuated by nature), and trailing citation markers do not hide a full stop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from curation.filters import KEEP, ScoredFilter, Verdict, drop
+from curation.filters.gopher_repetition import find_duplicates
+from curation.filters.medical import is_structural, strip_trailing_citations
+from curation.filters.text import TERMINAL_PUNCTUATION, words
+
+
+@dataclass(frozen=True)
+class FineWebConfig:
+    line_punct_thr: float = 0.12
+    line_punct_exclude_zero: bool = False
+    short_line_thr: float = 0.67
+    short_line_length: int = 30
+    char_duplicates_ratio: float = 0.01
+    new_line_ratio: float = 0.3
+    medical: bool = True
+
+
+class FineWebQuality(ScoredFilter):
+    name = "fineweb"
+
+    def __init__(self, config: FineWebConfig = FineWebConfig()):
+        self.config = config
+        self._stops = tuple(TERMINAL_PUNCTUATION)
+
+    def score(self, text: str) -> dict[str, float]:
+        c = self.config
+        all_lines = [line.strip() for line in text.split("\n") if line.strip()]
+        prose = all_lines
+        if c.medical:
+            prose = [line for line in all_lines if not is_structural(line)] or all_lines
+            ends = [strip_trailing_citations(line) for line in prose]
+        else:
+            ends = prose
+        n_words = len(words(text))
+        if not all_lines:
+            return {"lines": 0}
+        return {
+            "lines": len(all_lines),
+            "line_punct_ratio": sum(e.endswith(self._stops) for e in ends) / len(prose),
+            "short_line_ratio": sum(len(line) <= c.short_line_length for line in prose) / len(prose),
+            "char_dup_ratio": find_duplicates(prose)[1] / max(len(text.replace("\n", "")), 1),
+            "list_ratio": text.count("\n") / n_words if n_words else 1.0,
+        }
+
+    def decide(self, s: dict[str, float]) -> Verdict:
+        c = self.config
+        if not s["lines"]:
+            return drop("fineweb_empty")
+        ratio = s["line_punct_ratio"]
+        if ratio < c.line_punct_thr and not (ratio == 0 and c.line_punct_exclude_zero):
+            return drop("fineweb_line_punct_ratio", f"{ratio:.2f} of lines end in punctuation < {c.line_punct_thr}")
+        if s["short_line_ratio"] > c.short_line_thr:
+            return drop("fineweb_short_line_ratio", f"{s['short_line_ratio']:.2f} of lines <= {c.short_line_length} chars")
+        if s["char_dup_ratio"] > c.char_duplicates_ratio:
+            return drop("fineweb_char_dup_ratio", f"{s['char_dup_ratio']:.3f} of characters in repeated lines")
+        if s["list_ratio"] > c.new_line_ratio:
+            return drop("fineweb_list_ratio", f"{s['list_ratio']:.2f} line breaks per word")
+        return KEEP

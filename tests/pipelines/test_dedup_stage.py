@@ -1,0 +1,199 @@
+"""`medcurate dedup` on real abstracts: exact, identifier and near duplicates, decontamination,
+resume, worker-count independence and accounting."""
+import json
+import random
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curation.dedup.keys import normalize_for_hash
+from curation.dedup.ngrams import ngram_strings
+from curation.schema import DOCUMENT_SCHEMA, LEDGER_SCHEMA
+from curation.shards import list_shards, read_table
+from pipelines.executor import Executor
+from pipelines.stages import dedup
+from realdata import QA, cohen_docs, distinct_abstracts, variant, write_shards
+
+
+def docs_of(folder: Path) -> list[dict]:
+    return read_table(list_shards(folder), DOCUMENT_SCHEMA).to_pylist()
+
+
+def ledger_of(folder: Path) -> list[dict]:
+    return read_table(list_shards(folder / "ledger"), LEDGER_SCHEMA).to_pylist()
+
+
+def folder_bytes(folder: Path) -> dict:
+    files = list_shards(folder) + list_shards(folder / "ledger")
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}
+
+
+@pytest.fixture(scope="module")
+def cohen(tmp_path_factory) -> Path:
+    return write_shards(cohen_docs(), tmp_path_factory.mktemp("cohen") / "in", 2500)
+
+
+def test_exact_and_pmid_dedup_on_cohen_keeps_every_pmid_once(cohen, tmp_path):
+    docs = docs_of(cohen)
+    files_per_pmid: dict = {}
+    for d in docs:
+        files_per_pmid.setdefault(d["pmid"], set()).add(d["provenance"].split("#")[0])
+    repeated = {p for p, files in files_per_pmid.items() if len(files) > 1}
+    assert len(repeated) > 1000  # SOURCES.md: 1,240 PMIDs in more than one file
+    settings = dedup.DedupSettings(near=False)
+    with Executor(scheduler="sync") as executor:
+        stats = dedup.run([cohen], tmp_path / "out", executor, 1 << 26, settings)
+    kept = docs_of(tmp_path / "out")
+    kept_pmids = [d["pmid"] for d in kept]
+    assert len(kept_pmids) == len(set(kept_pmids))
+    texts = [normalize_for_hash(d["text"]) for d in kept]
+    assert len(texts) == len(set(texts))
+    ledger = ledger_of(tmp_path / "out")
+    # A PMID is gone only when its text is another PMID's text (then that copy survives).
+    gone = set(files_per_pmid) - set(kept_pmids)
+    exact = {r["pmid"] for r in ledger if r["reason"].startswith("exact_duplicate_of:")}
+    assert gone <= exact and len(gone) < 10
+    assert repeated - gone <= set(kept_pmids)
+    survivors = {d["id"] for d in kept}
+    assert all(r["reason"].split(":", 1)[1] in survivors for r in ledger)
+    assert {r["reason"].split(":")[0] for r in ledger} <= {"exact_duplicate_of", "pmid_duplicate_of"}
+    assert stats["documents_in"] == len(docs) == stats["documents_out"] + stats["ledgered"]
+    assert stats["by_source"]["pubmed"]["in"] == len(docs)
+
+
+@pytest.mark.slow
+def test_near_duplicates_planted_among_15000_real_abstracts(tmp_path):
+    real = distinct_abstracts()
+    assert len(real) >= 15000
+    rng = random.Random(5)
+    originals = rng.sample(real, 1000)
+    variants = [dict(d, id=f"variant:{d['id']}", pmid=None, text=variant(d["text"], rng)) for d in originals]
+    corpus = real + variants
+    random.Random(1).shuffle(corpus)
+    write_shards(corpus, tmp_path / "in", 2000)
+    with Executor(scheduler="sync") as executor:
+        dedup.run([tmp_path / "in"], tmp_path / "out", executor, 1 << 26)
+    cluster: dict = {}
+    for row in ledger_of(tmp_path / "out"):
+        cluster[row["id"]] = row["reason"].split(":", 1)[1]
+    truth = {v["id"]: o["id"] for v, o in zip(variants, originals)}
+    found = sum(cluster.get(v) == o or cluster.get(o) == v for v, o in truth.items())
+    recall = found / len(truth)
+    groups: dict = {}
+    for member, survivor in cluster.items():
+        groups.setdefault(survivor, {survivor}).add(member)
+    pairs = [(a, b) for g in groups.values() for a in g for b in g if a < b]
+    planted_pairs = sum(truth.get(a) == b or truth.get(b) == a for a, b in pairs)
+    # The real sets hold real near duplicates too (an article and its "Spotlight on" reprint,
+    # Nagtegaal's own flagged duplicates): a merge is false only when the two texts are distinct,
+    # i.e. their exact word 5-gram Jaccard is below 0.5.
+    text = {d["id"]: d["text"] for d in corpus}
+
+    def jaccard(a: str, b: str) -> float:
+        x, y = set(ngram_strings(text[a], 5)), set(ngram_strings(text[b], 5))
+        return len(x & y) / len(x | y)
+
+    correct = sum(truth.get(a) == b or truth.get(b) == a or jaccard(a, b) >= 0.5 for a, b in pairs)
+    precision = correct / len(pairs)
+    print(
+        f"near-duplicate recall {recall:.4f}, pairwise precision {precision:.4f} "
+        f"({len(pairs)} pairs, {planted_pairs} planted, {correct - planted_pairs} real near duplicates)"
+    )
+    assert recall >= 0.95
+    assert precision >= 0.99
+
+
+def test_decontamination_in_the_stage_and_the_ledger_names_the_benchmark(tmp_path):
+    real = distinct_abstracts()[:300]
+    medqa = [json.loads(line) for line in (QA / "medqa" / "test.jsonl").read_text().splitlines()[:3]]
+    docs = [dict(d) for d in real[:10]]
+    docs[0]["text"] += "\n" + medqa[0]["question"]
+    docs[1]["text"] += "\nWhich of the following is the most likely diagnosis?"
+    write_shards(docs + real[10:], tmp_path / "in", 100)
+    settings = dedup.DedupSettings(benchmarks=(str(QA / "medqa" / "test.jsonl"),))
+    with Executor(scheduler="sync") as executor:
+        stats = dedup.run([tmp_path / "in"], tmp_path / "out", executor, 1 << 26, settings)
+    reasons = {r["id"]: r["reason"] for r in ledger_of(tmp_path / "out")}
+    assert reasons[docs[0]["id"]] == "benchmark_contamination:medqa"
+    assert docs[1]["id"] not in reasons
+    assert stats["decontamination"]["documents"] == 1
+
+
+def _small_corpus(tmp_path: Path) -> Path:
+    real = distinct_abstracts()[:1200]
+    rng = random.Random(2)
+    extra = [dict(d, id=f"variant:{d['id']}", pmid=None, text=variant(d["text"], rng)) for d in real[:150]]
+    extra += [dict(real[i], id=f"replay/x:{i}", source="replay/x", subset="replay", pmid=None) for i in range(150, 200)]
+    return write_shards(real + extra, tmp_path / "in", 200)
+
+
+def test_interrupted_dedup_resumes_to_the_same_bytes(tmp_path, monkeypatch):
+    inputs = _small_corpus(tmp_path)
+    with Executor(scheduler="sync") as executor:
+        dedup.run([inputs], tmp_path / "clean", executor, 1 << 26)
+    expected = folder_bytes(tmp_path / "clean")
+
+    real_keys, real_apply = dedup.keys_task, dedup.apply_work
+    calls = {"keys": 0, "apply": 0, "keys_computed": 0}
+
+    def flaky_keys(spec):
+        calls["keys"] += 1
+        calls["keys_computed"] += not (Path(spec[0]) / "keys" / f"{spec[1]:05d}.done").is_file()
+        if calls["keys"] == 4:
+            raise KeyboardInterrupt("killed during the keys pass")
+        return real_keys(spec)
+
+    def flaky_apply(payload, output):
+        calls["apply"] += 1
+        if calls["apply"] == 3:
+            raise KeyboardInterrupt("killed during the apply pass")
+        return real_apply(payload, output)
+
+    monkeypatch.setattr(dedup, "keys_task", flaky_keys)
+    monkeypatch.setattr(dedup, "apply_work", flaky_apply)
+    out = tmp_path / "resumed"
+    for _ in range(3):
+        try:
+            with Executor(scheduler="sync") as executor:
+                dedup.run([inputs], out, executor, 1 << 26)
+            break
+        except KeyboardInterrupt:
+            pass
+    # Each shard's keys were computed once (minus the killed call): finished tasks are not redone.
+    assert calls["keys_computed"] == len(list_shards(inputs)) + 1
+    assert folder_bytes(out) == expected
+    assert not (out / dedup.WORK).exists()
+
+
+def test_one_and_two_workers_give_identical_bytes(tmp_path):
+    inputs = _small_corpus(tmp_path)
+    with Executor(workers=1) as executor:
+        dedup.run([inputs], tmp_path / "one", executor, 1 << 26)
+    with Executor(workers=2) as executor:
+        dedup.run([inputs], tmp_path / "two", executor, 1 << 26)
+    one, two = folder_bytes(tmp_path / "one"), folder_bytes(tmp_path / "two")
+    assert one == two and len(one) > 2
+    stats = json.loads((tmp_path / "two" / "stats.json").read_text())
+    assert stats["documents_in"] == stats["documents_out"] + stats["ledgered"]
+    assert stats["by_source"]["replay/x"]["dropped"] == {"exact_duplicate_of": 50}
+    assert (tmp_path / "two" / "plots" / "length_words.csv").read_text().startswith("words,documents_in,documents_out\n")
+
+
+def test_cli_dedup_with_benchmarks_and_a_scheduler(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    inputs = _small_corpus(tmp_path)
+    result = CliRunner().invoke(app, [
+        "dedup", str(inputs), "--out", str(tmp_path / "out"), "--scheduler", "sync",
+        "--benchmark", str(QA / "medqa" / "test.jsonl"), "--benchmark", f"mcqa={QA / 'medmcqa' / 'test.jsonl'}",
+        "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "plots"),
+    ])
+    assert result.exit_code == 0, result.output
+    stats = json.loads((tmp_path / "m.json").read_text())
+    assert stats["decontamination"]["benchmarks"][1].startswith("mcqa=")
+    assert stats["reasons"]["near_duplicate_of"] >= 140
+    assert (tmp_path / "plots" / "dedup_length_chars.csv").is_file()
+    assert pq.ParquetFile(list_shards(tmp_path / "out")[0]).schema_arrow.equals(DOCUMENT_SCHEMA)
