@@ -19,6 +19,7 @@ import email.utils
 import gzip
 import hashlib
 import html
+from html import escape as html_escape
 import io
 import json
 import os
@@ -37,6 +38,7 @@ DEFAULT_SHARED = REPO.parent / "shared"
 class Entry:
     data: bytes
     mtime: float
+    ctype: str = "application/octet-stream"  # crawled sites need text/html, text/plain, ...
 
 
 def _md5_line(name: str, data: bytes) -> bytes:
@@ -91,6 +93,54 @@ def pmc_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
         citation = (json.loads(doc["meta"]).get("journal") or "").replace(",", " ")
         rows.append(f"{package},{citation} {doc['date'] or ''},{pmcid},2024-01-01 00:00:00,{doc['pmid'] or ''},{licence}")
     tree["/pmc/oa_file_list.csv"] = Entry(("\n".join(rows) + "\n").encode(), 0.0)
+    return tree
+
+
+def guidelines_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
+    """Guideline sites from ../shared/fixtures/guidelines_html, each under /guidelines/<site>/.
+
+    Each site gets listing pages that link the recorded pages at paths of the live site's shape,
+    so `medcurate guidelines fetch --site NAME --base-url http://HOST/guidelines/NAME` crawls them
+    (robots.txt at the root asks for a one-second crawl delay, as a real site might).
+    """
+    pages = shared / "fixtures" / "guidelines_html"
+    html = "text/html; charset=utf-8"
+    sites = {  # site -> {path under the site: fixture file, or a listing's links}
+        "cdc_mmwr": {
+            "/mmwr/mmwr_rr/rr_pvol.html": ["/mmwr/indrr_2001.html", "/mmwr/indrr_2000.html"],
+            "/mmwr/indrr_2001.html": ["/mmwr/preview/mmwrhtml/mm5042a1.htm", "/mmwr/preview/mmwrhtml/mm5043a1.htm"],
+            "/mmwr/indrr_2000.html": ["/mmwr/preview/mmwrhtml/mm4902a1.htm"],
+            "/mmwr/preview/mmwrhtml/mm5042a1.htm": "cdc_mmwr_2001_v50n42p909_anthrax_interim_guidelines_exposure_antimicrobial.html",
+            "/mmwr/preview/mmwrhtml/mm5043a1.htm": "cdc_mmwr_2001_v50n43p941_anthrax_interim_guidelines_clinical_evaluation.html",
+            "/mmwr/preview/mmwrhtml/mm4902a1.htm": "cdc_mmwr_2000_v49n02p25_west_nile_virus_guidelines.html",
+        },
+        "cdc_pcd": {
+            # The recorded table of contents sits at an article-shaped URL, as when a site reuses
+            # a template: the crawler stores it as a page and the parse stage must still ledger it.
+            "/pcd/issues/index.htm": ["/pcd/issues/2024/24_0000.htm", "/pcd/issues/2024/24_0005.htm"],
+            "/pcd/issues/2024/24_0000.htm": "cdc_pcd_2024_TOC_listing_page.html",
+            "/pcd/issues/2024/24_0005.htm": "cdc_pcd_2024_24_0005_status_of_asthma.html",
+        },
+        "ahrq_ngc": {
+            "/syntheses/index": ["/syntheses/cardiology/51014.htm",
+                                 "/commentaries/recommendations-for-initiating-antiretroviral-therapy.htm"],
+            "/summaries/index": [],
+            "/syntheses/cardiology/51014.htm": "ahrq_ngc_synthesis_51014_pharmacological_management_hypertension.html",
+            "/commentaries/recommendations-for-initiating-antiretroviral-therapy.htm":
+                "ahrq_ngc_commentary_500_request_timed_out_error_page.html",
+        },
+    }
+    tree = {"/robots.txt": Entry(b"User-agent: *\nDisallow: /guidelines/private/\nCrawl-delay: 1\n", 0.0, "text/plain")}
+    for site, routes in sites.items():
+        prefix = f"/guidelines/{site}"
+        for path, target in routes.items():
+            if isinstance(target, list):
+                links = "".join(f'<li><a href="{prefix}{link}">{html_escape(link)}</a></li>' for link in target)
+                body = f"<html><head><title>Index</title></head><body><ul>{links}</ul></body></html>".encode()
+                tree[prefix + path] = Entry(body, 0.0, html)
+            else:
+                source = pages / target
+                tree[prefix + path] = Entry(source.read_bytes(), source.stat().st_mtime, html)
     return tree
 
 
@@ -155,7 +205,7 @@ class TreeHandler(BaseHTTPRequestHandler):
             data, status = data[start:], 206
         extra["Last-Modified"] = email.utils.formatdate(entry.mtime, usegmt=True)
         extra["Accept-Ranges"] = "bytes"
-        self._send(status, data, "application/octet-stream", head, etag=etag, extra=extra)
+        self._send(status, data, entry.ctype, head, etag=etag, extra=extra)
 
     def _send(self, status: int, body: bytes, ctype: str | None, head: bool, etag: str | None = None, extra: dict | None = None) -> None:
         self.send_response(status)
@@ -205,7 +255,7 @@ def main() -> None:
     if not args.shared.is_dir():
         raise SystemExit(f"demo_server: shared data folder not found: {args.shared}")
     port = args.port if args.port is not None else _port_from_params(args.params or Path("params.yaml"))
-    server = make_server({**pubmed_tree(args.shared), **pmc_tree(args.shared)}, port)
+    server = make_server({**pubmed_tree(args.shared), **pmc_tree(args.shared), **guidelines_tree(args.shared)}, port)
     print(f"demo_server: serving {args.shared} on http://127.0.0.1:{server.server_address[1]} (pid {os.getpid()})", flush=True)
     try:
         server.serve_forever()

@@ -1,0 +1,93 @@
+"""`medcurate guidelines list-sites|fetch|parse`."""
+from dataclasses import replace
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from pipelines.cli_common import (
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+)
+from pipelines.params import load_params, param, pick
+
+guidelines_app = typer.Typer(no_args_is_help=True, help="Clinical practice guidelines: polite crawling, per-site adapters, extraction.")
+app.add_typer(guidelines_app, name="guidelines")
+
+SiteOpt = typer.Option(..., "--site", help="site name (see `medcurate guidelines list-sites`)")
+
+
+def site_base_url(params: dict, site_name: str, given: Optional[str]) -> Optional[str]:
+    """--base-url, else guidelines.base_url (a root: the site is served under ROOT/<site>), else live."""
+    if given:
+        return given
+    root = param(params, "guidelines.base_url")
+    return f"{root.rstrip('/')}/{site_name}" if root else None
+
+
+@guidelines_app.command("list-sites")
+def list_sites() -> None:
+    """The supported sites (name, licence, redistributable, how tested) and the unsupported ones."""
+    from sources.guidelines.sites import SITES, UNSUPPORTED
+
+    for site in SITES.values():
+        flag = "redistributable" if site.redistributable else "not redistributable"
+        typer.echo(f"{site.name:18} {site.base_url:32} {site.license:20} {flag:20} {site.description}")
+        typer.echo(f"{'':18} tested on: {site.tested_on}")
+    typer.echo("\nunsupported:")
+    for name, why in UNSUPPORTED.items():
+        typer.echo(f"{name:18} {why}")
+
+
+@guidelines_app.command("fetch")
+def guidelines_fetch(
+    site: str = SiteOpt,
+    out: Path = OutOpt,
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="serve the site from this root (a mirror or the demo) [params: guidelines.base_url + /<site>]"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="fetch at most N guideline pages [params: guidelines.limit; default: the site's page cap]"),
+    rate: Optional[float] = typer.Option(None, "--rate", help="requests per second per host, instead of the site's own (robots.txt Crawl-delay still caps it) [params: guidelines.rate]"),
+    refresh: bool = typer.Option(False, "--refresh", help="revalidate stored pages with conditional requests (ETag / Last-Modified)"),
+    params_file: Optional[Path] = ParamsOpt,
+) -> None:
+    """Crawl one site politely (robots.txt, rate limit, retries) into a resumable raw page store."""
+    from sources.errors import FetchError
+    from sources.guidelines.crawl import fetch_site
+    from sources.guidelines.sites import get_site
+    from sources.http import HttpClient
+
+    with cli_errors():
+        params = load_params(params_file)
+        chosen = get_site(site).with_base(site_base_url(params, site, base_url))
+        rate = pick(rate, params, "guidelines.rate")
+        if rate:
+            chosen = replace(chosen, rate=float(rate))
+        client = HttpClient(timeout=float(param(params, "http.timeout", 30)), retries=int(param(params, "http.retries", 6)))
+        with client:
+            report = fetch_site(chosen, out, client=client, limit=pick(limit, params, "guidelines.limit"), refresh=refresh)
+        typer.echo(report.summary(site), err=True)
+        if report.fetched + report.from_store + report.revalidated == 0 and report.failed:
+            raise FetchError(f"nothing could be fetched from {chosen.base_url}: {report.summary(site)}")
+
+
+@guidelines_app.command("parse")
+def guidelines_parse(
+    inputs: List[Path] = typer.Argument(..., help="raw page stores written by `guidelines fetch`"),
+    site: str = SiteOpt,
+    out: Path = OutOpt,
+    grobid_url: Optional[str] = typer.Option(None, "--grobid-url", help="GROBID server for PDFs [params: guidelines.grobid_url; default: pypdf]"),
+    workers: Optional[int] = WorkersOpt,
+    scheduler: Optional[str] = SchedulerOpt,
+    metrics: Optional[Path] = MetricsOpt,
+    params_file: Optional[Path] = ParamsOpt,
+) -> None:
+    """Extract guideline documents from raw pages; not-guidelines go to the ledger with a reason."""
+    from pipelines.stages import guidelines_parse as stage
+    from sources.guidelines.sites import get_site
+
+    with cli_errors():
+        params = load_params(params_file)
+        get_site(site)
+        payloads = stage.plan(site, inputs, int(param(params, "guidelines.task_pages", 100)),
+                              pick(grobid_url, params, "guidelines.grobid_url"))
+        with executor_for(params, workers, scheduler) as executor:
+            stage.run(payloads, out, executor, shard_bytes(params))
+        copy_metrics(out, metrics)
