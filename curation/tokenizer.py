@@ -162,3 +162,51 @@ class Tokenizer:
 
 def load_tokenizer(path: Path | str) -> Tokenizer:
     return Tokenizer(path)
+
+
+# --- using a given model, and per-document counts (the mix's needs) ----------------------------
+
+
+def add_special_tokens(model: bytes, tokens: Sequence[str]) -> bytes:
+    """`model` (a serialised SentencePiece ModelProto) with `tokens` appended as user-defined pieces.
+
+    This is how MEDITRON extended Llama-2's 32,000 pieces: the existing ids do not move, the new
+    tokens take the next ids, and each is always one piece. Tokens already present are skipped.
+    """
+    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+
+    proto = model_pb2.ModelProto()
+    proto.ParseFromString(model)
+    present = {piece.piece for piece in proto.pieces}
+    for token in tokens:
+        if token in present:
+            continue
+        piece = proto.pieces.add()
+        piece.piece, piece.score, piece.type = token, 0.0, model_pb2.ModelProto.SentencePiece.USER_DEFINED
+        present.add(token)
+    return proto.SerializeToString()
+
+
+def adopt_tokenizer(model: Path, out_dir: Path, special_tokens: Sequence[str] = ()) -> Path:
+    """Use a given `tokenizer.model` (e.g. the base model's): copy it, plus any extra special tokens."""
+    import hashlib
+
+    data = Path(model).read_bytes()
+    extended = add_special_tokens(data, special_tokens) if special_tokens else data
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / MODEL_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(extended)
+    tmp.replace(path)
+    Tokenizer(path)  # fails here, not at training time, if the result does not load
+    info = {"given_model": str(model), "given_sha256": hashlib.sha256(data).hexdigest(), "special_tokens": list(special_tokens)}
+    (out_dir / PARAMS_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def count_each(tokenizer: Tokenizer, texts: Sequence[str], batch: int = 1024) -> list[int]:
+    """Tokens of each text (no BOS/EOS: those belong to packing, not to the document)."""
+    counts: list[int] = []
+    for start in range(0, len(texts), batch):
+        counts.extend(map(len, tokenizer.encode(list(texts[start : start + batch]))))
+    return counts
