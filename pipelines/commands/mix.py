@@ -5,49 +5,78 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for,
 )
 from pipelines.params import load_params, param, pick
 
 
+def mix_settings(params: dict, tokenizer: Optional[Path], pretokenized: Optional[bool]):
+    """MixSettings from params.yaml: mix.* plus the per-source budgets of replay.sources."""
+    from pipelines.stages.mix import MixSettings
+    from sources.replay.spec import budgets_from_params
+
+    defaults = MixSettings()
+    budgets = dict(param(params, "mix.budgets", defaults.budgets) or {})
+    budgets.update(budgets_from_params(param(params, "replay.sources", {}) or {}))
+    shard_mb = param(params, "mix.shard_mb", param(params, "run.shard_mb", defaults.shard_bytes / 2**20))
+    return MixSettings(
+        tokenizer=str(pick(tokenizer, params, "mix.tokenizer", defaults.tokenizer)),
+        budgets=budgets,
+        validation_share=param(params, "mix.validation_share", defaults.validation_share),
+        salt=str(param(params, "mix.salt", defaults.salt)),
+        seed=int(param(params, "mix.seed", param(params, "seed", defaults.seed))),
+        shard_bytes=int(float(shard_mb) * 2**20),
+        pretokenized=bool(pick(pretokenized, params, "mix.pretokenized", defaults.pretokenized)),
+    )
+
+
 @app.command("mix")
 def mix_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, every source"),
     out: Path = OutOpt,
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="tokenizer.model to count tokens with [params: mix.tokenizer]"),
+    pretokenized: Optional[bool] = typer.Option(None, "--pretokenized/--no-pretokenized", help="also write token shards [params: mix.pretokenized]"),
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,
     metrics: Optional[Path] = MetricsOpt,
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
-    """Split into DIR/train and DIR/validation by a hash of each id (share per subset)."""
+    """Budget tokens per subset/source, split by a hash of each id, write shuffled train/validation shards.
+
+    Budgets (mix.budgets, replay.sources.<name>.share|tokens): natural, {tokens: N},
+    {factor: f} or {share: s} of the train tokens. DIR/manifest.json has documents and tokens
+    per source and split; left-out documents are in DIR/ledger (reason `downsampled`).
+    """
     from pipelines.stages import mix as stage
 
     with cli_errors():
         params = load_params(params_file)
-        defaults = stage.MixSettings()
-        settings = stage.MixSettings(
-            validation_share=param(params, "mix.validation_share", defaults.validation_share),
-            salt=str(param(params, "mix.salt", defaults.salt)),
-        )
+        settings = mix_settings(params, tokenizer, pretokenized)
         with executor_for(params, workers, scheduler) as executor:
-            stage.run(inputs, out, settings, executor, shard_bytes(params))
+            stage.run(inputs, out, settings, executor)
         copy_metrics(out, metrics)
 
 
 @app.command("card")
 def card_command(
-    mix_dir: Path = typer.Argument(..., help="the mix stage folder (train/, validation/)"),
-    out: Path = OutOpt,
-    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders whose stats.json form the funnel"),
+    mix_dir: Path = typer.Argument(..., help="the mix stage folder (train/, validation/, manifest.json)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where README.md and plots/ go (default: MIX_DIR, making it a dataset repository)"),
+    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel"),
     name: Optional[str] = typer.Option(None, "--name", help="pretty name of the dataset [params: card.name]"),
+    metrics: Optional[Path] = MetricsOpt,
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
-    """Write the dataset card (README.md) from the shards and stage statistics."""
+    """Write the dataset card (README.md + plots/*.png) from the shards and ledgers."""
     from pipelines.stages import card as stage
 
     with cli_errors():
         params = load_params(params_file)
         if not mix_dir.is_dir():
             raise ValueError(f"mix folder not found: {mix_dir}")
-        stage.run(mix_dir, out, upstream, pick(name, params, "card.name", "medcurate corpus"))
-        typer.echo(f"card: {out / 'README.md'}", err=True)
+        target = out or mix_dir
+        numbers = stage.run(mix_dir, target, upstream, pick(name, params, "card.name", "medcurate corpus"), params)
+        if metrics is not None:
+            from curation.task_output import write_json_atomic
+
+            write_json_atomic(metrics, numbers)
+        typer.echo(f"card: {target / 'README.md'}", err=True)

@@ -1,54 +1,53 @@
-"""`medcurate card`: count the mix shards and upstream stats, and write the dataset card."""
+"""`medcurate card`: count the mix and the upstream ledgers, draw the plots, write the card.
+
+Output (default: into the mix folder, so that it is a Hugging Face dataset repository):
+README.md, LICENSE (the per-record licence note the card's `license_link` points at) and
+plots/*.png.
+"""
 from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
 from pathlib import Path
+from typing import Any, Mapping
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from curation.card import render_card
-from curation.shards import list_shards
-from curation.task_output import write_json_atomic
+from curation.card import licensing_text, render_card
+from curation.card_plots import draw_all
+from curation.card_stats import CardStats, collect
 
 STAGE = "card"
+MANIFEST = "manifest.json"
 
 
-def count_split(folder: Path, by_source_split: dict, licenses: dict, split: str) -> None:
-    for shard in list_shards(folder):
-        table = pq.read_table(shard, columns=["source", "text", "license"])
-        lengths = pc.utf8_length(table["text"]).to_pylist()
-        for source, length, license_name in zip(table["source"].to_pylist(), lengths, table["license"].to_pylist()):
-            numbers = by_source_split[source][split]
-            numbers["documents"] += 1
-            numbers["characters"] += length
-            licenses[license_name or "unspecified"] += 1
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
-def run(mix_dir: Path, out_dir: Path, upstream: list[Path], name: str) -> dict:
-    splits = sorted(p.name for p in mix_dir.iterdir() if p.is_dir() and not p.name.startswith("_") and list_shards(p))
-    by_source_split: dict = defaultdict(lambda: defaultdict(lambda: {"documents": 0, "characters": 0}))
-    licenses: dict = defaultdict(int)
-    for split in splits:
-        count_split(mix_dir / split, by_source_split, licenses, split)
-    funnel = []
-    for folder in [*upstream, mix_dir]:
-        stats_file = Path(folder) / "stats.json"
-        if stats_file.is_file():
-            stats = json.loads(stats_file.read_text())
-            funnel.append((stats.get("stage", Path(folder).name), stats))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prefix = os.path.relpath(mix_dir, out_dir).replace(os.sep, "/") + "/"
-    card = render_card(name, by_source_split, licenses, funnel, splits, "" if prefix == "./" else prefix)
-    tmp = out_dir / "README.md.tmp"
-    tmp.write_text(card, encoding="utf-8")
-    tmp.replace(out_dir / "README.md")
-    summary = {
+def summary(stats: CardStats) -> dict:
+    """The card's numbers as JSON (the stage's metrics)."""
+    return {
         "stage": STAGE,
-        "documents": {split: sum(by_source_split[s][split]["documents"] for s in by_source_split) for split in splits},
-        "sources": sorted(by_source_split),
+        "documents": {s: stats.total(s, "documents") for s in stats.splits},
+        "tokens": {s: stats.total(s, "tokens") for s in stats.splits},
+        "sources": {src: {s: vars(cell) for s, cell in per.items()} for src, per in sorted(stats.table.items())},
+        "funnel": [{"stage": f.stage, "documents_in": f.documents_in, "documents_out": f.documents_out,
+                    "reasons": dict(sorted(f.reasons.items()))} for f in stats.funnel],
     }
-    write_json_atomic(out_dir / "stats.json", summary)
-    return summary
+
+
+def run(mix_dir: Path, out_dir: Path, upstream: list[Path], name: str, params: Mapping[str, Any] | None = None) -> dict:
+    mix_dir, out_dir = Path(mix_dir), Path(out_dir)
+    stats = collect(mix_dir, [Path(p) for p in upstream])
+    if not stats.splits:
+        raise ValueError(f"{mix_dir}: no train/ or validation/ shards to describe")
+    manifest_file = mix_dir / MANIFEST
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    draw_all(stats, out_dir / "plots")
+    prefix = os.path.relpath(mix_dir, out_dir).replace(os.sep, "/") + "/"
+    card = render_card(name, stats, manifest, dict(params or {}), "" if prefix == "./" else prefix)
+    _write_text(out_dir / "LICENSE", "# Licences of this dataset\n\n" + licensing_text(stats) + "\n")
+    _write_text(out_dir / "README.md", card)
+    return summary(stats)

@@ -1,0 +1,122 @@
+"""The card's figures (PNG): tokens per source, document lengths, the curation funnel.
+
+Drawn with matplotlib's Agg backend (no display). Counts span orders of magnitude (replay is
+about 1% of the tokens, guidelines far less than papers), so the count axes are logarithmic and
+every bar carries its exact value: a reader never has to guess a small bar's size.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from curation.card_stats import CardStats
+
+COLORS = {"train": "#3b6ea8", "validation": "#e39a3b"}
+DPI = 120
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 10, "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    # Fixed metadata so that the same numbers give the same bytes.
+    fig.savefig(tmp, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    tmp.replace(path)
+    return path
+
+
+def tokens_per_source(stats: CardStats, path: Path) -> Path:
+    plt = _plt()
+    sources = sorted(stats.table, key=lambda s: sum(c.tokens for c in stats.table[s].values()))
+    height = 0.8 / max(1, len(stats.splits))
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.55 * len(sources) * len(stats.splits)))
+    total = {split: stats.total(split, "tokens") or 1 for split in stats.splits}
+    for i, split in enumerate(stats.splits):
+        values = [stats.table[s].get(split).tokens if split in stats.table[s] else 0 for s in sources]
+        ys = [y + i * height for y in range(len(sources))]
+        bars = ax.barh(ys, [max(v, 0.5) for v in values], height=height, color=COLORS[split], label=split)
+        for bar, value in zip(bars, values):
+            if not value:
+                continue
+            ax.text(bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2,
+                    f"{value:,} ({value / total[split]:.1%})", va="center", fontsize=8)
+    ax.set_yticks([y + height * (len(stats.splits) - 1) / 2 for y in range(len(sources))], sources)
+    ax.set_xscale("log")
+    right = max((c.tokens for per in stats.table.values() for c in per.values()), default=1)
+    ax.set_xlim(left=0.8, right=right * 30)
+    ax.set_xlabel("tokens (log scale); in brackets: share of the split's tokens")
+    ax.set_title("Tokens per source and split")
+    ax.legend(loc="lower right", frameon=False)
+    return _save(fig, path)
+
+
+def length_histogram(stats: CardStats, path: Path) -> Path:
+    import numpy as np
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    every = [n for values in stats.row_tokens.values() for n in values]
+    top = max(every, default=1)
+    bins = np.logspace(0, np.log10(max(top, 10)) + 0.05, 40)
+    for subset in sorted(stats.row_tokens):
+        values = stats.row_tokens[subset]
+        ax.hist(values, bins=bins, histtype="step", linewidth=1.8,
+                label=f"{subset}: {len(values):,} rows, median {int(np.median(values)):,} tokens")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens per document (log scale)")
+    ax.set_ylabel("documents (log scale)")
+    ax.set_title("Document length by subset (train and validation)")
+    ax.legend(frameon=False, fontsize=9)
+    return _save(fig, path)
+
+
+def funnel(stats: CardStats, path: Path) -> Path:
+    plt = _plt()
+    stages = stats.funnel
+    reasons = sorted({(f.stage, r, n) for f in stages for r, n in f.reasons.items()}, key=lambda t: t[2])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.45 * max(len(stages), len(reasons), 2)),
+                                      gridspec_kw={"width_ratios": [1, 1.3]})
+    names = [f.stage for f in stages][::-1]
+    ins = [f.documents_in for f in stages][::-1]
+    outs = [f.documents_out for f in stages][::-1]
+    left.barh(names, [max(n, 0.5) for n in ins], color="#d0d7e2", label="documents in")
+    left.barh(names, [max(n, 0.5) for n in outs], color="#3b6ea8", height=0.5, label="documents out")
+    for y, (n_in, n_out) in enumerate(zip(ins, outs)):
+        left.text(max(n_in, 1) * 1.15, y, f"{n_out:,} of {n_in:,}", va="center", fontsize=8)
+    left.set_xscale("log")
+    left.set_xlim(0.8, max(ins + [1]) * 40)
+    left.set_title("Documents in and out of each stage")
+    left.set_xlabel("documents (log scale; the mix counts repeated copies)")
+    left.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    if reasons:
+        labels = [f"{stage}: {reason}" for stage, reason, _ in reasons]
+        counts = [n for _, _, n in reasons]
+        right.barh(labels, counts, color="#b5503c")
+        for y, n in enumerate(counts):
+            right.text(n * 1.1, y, f"{n:,}", va="center", fontsize=8)
+        right.set_xscale("log")
+        right.set_xlim(0.8, max(counts) * 12)
+        right.set_xlabel("documents dropped (log scale)")
+    else:
+        right.text(0.5, 0.5, "no document was dropped", ha="center", va="center", transform=right.transAxes)
+        right.set_axis_off()
+    right.set_title("Drops by stage and reason (from the ledgers)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def draw_all(stats: CardStats, folder: Path) -> dict[str, Path]:
+    return {
+        "tokens_per_source": tokens_per_source(stats, folder / "tokens_per_source.png"),
+        "length_histogram": length_histogram(stats, folder / "document_length.png"),
+        "funnel": funnel(stats, folder / "filter_funnel.png"),
+    }

@@ -1,0 +1,134 @@
+"""Every number of the dataset card, counted from the shards and ledgers (never from config).
+
+- the mix: rows, unique documents, tokens and characters per source and split, licences per
+  source, tokens of every row (for the length histogram); tokens come from the mix's per-document
+  token counts (DIR/token_counts), joined on id;
+- the funnel: for each stage folder, in pipeline order, documents out (rows of its shards),
+  ledgered by reason (its ledger), unreadable records and inputs (its error ledger);
+- dedup and decontamination: ledger reasons that name a duplicate or a benchmark.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation.shards import list_shards
+
+SPLITS = ("train", "validation")
+
+
+@dataclass
+class SourceSplit:
+    documents: int = 0  # rows (an upsampled document counts once per copy)
+    unique_documents: int = 0
+    tokens: int = 0
+    characters: int = 0
+
+
+@dataclass
+class StageFunnel:
+    stage: str
+    folder: str
+    documents_out: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    record_errors: int = 0
+    input_errors: int = 0
+
+    @property
+    def ledgered(self) -> int:
+        return sum(self.reasons.values())
+
+    @property
+    def documents_in(self) -> int:
+        return self.documents_out + self.ledgered + self.record_errors
+
+
+@dataclass
+class CardStats:
+    splits: list[str]
+    subset_of: dict[str, str]
+    table: dict[str, dict[str, SourceSplit]]  # source -> split -> numbers
+    licenses: dict[str, Counter]  # source -> licence -> rows
+    row_tokens: dict[str, list[int]]  # subset -> tokens of every row (all splits)
+    funnel: list[StageFunnel]
+    tokenized: list[str]  # splits that also have pre-tokenized shards
+
+    def total(self, split: str, what: str) -> int:
+        return sum(getattr(per[split], what) for per in self.table.values() if split in per)
+
+    def dedup(self) -> dict[str, Counter]:
+        """Per stage, drops that name a duplicate (exact, near, identifier)."""
+        return {f.stage: Counter({r: n for r, n in f.reasons.items() if "duplicate" in r}) for f in self.funnel if any("duplicate" in r for r in f.reasons)}
+
+    def contamination(self) -> Counter:
+        found: Counter = Counter()
+        for f in self.funnel:
+            found.update({r: n for r, n in f.reasons.items() if "contamination" in r})
+        return found
+
+
+def token_counts(mix_dir: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for shard in list_shards(mix_dir / "token_counts"):
+        table = pq.read_table(shard, columns=["id", "tokens"])
+        counts.update(zip(table["id"].to_pylist(), table["tokens"].to_pylist()))
+    return counts
+
+
+def mix_stats(mix_dir: Path) -> CardStats:
+    tokens_of = token_counts(mix_dir)
+    splits = [s for s in SPLITS if list_shards(mix_dir / s)]
+    table: dict = defaultdict(lambda: defaultdict(SourceSplit))
+    licenses: dict = defaultdict(Counter)
+    row_tokens: dict = defaultdict(list)
+    subset_of: dict[str, str] = {}
+    for split in splits:
+        seen: set[str] = set()
+        for shard in list_shards(mix_dir / split):
+            data = pq.read_table(shard, columns=["id", "source", "subset", "license", "text"])
+            lengths = pc.utf8_length(data["text"]).to_pylist()
+            for doc_id, source, subset, license_name, length in zip(
+                data["id"].to_pylist(), data["source"].to_pylist(), data["subset"].to_pylist(), data["license"].to_pylist(), lengths
+            ):
+                if doc_id not in tokens_of:
+                    raise ValueError(f"{shard}: {doc_id} has no token count in {mix_dir / 'token_counts'}")
+                cell = table[source][split]
+                cell.documents += 1
+                cell.unique_documents += doc_id not in seen
+                seen.add(doc_id)
+                cell.tokens += tokens_of[doc_id]
+                cell.characters += length
+                licenses[source][license_name or "unspecified"] += 1
+                row_tokens[subset].append(tokens_of[doc_id])
+                subset_of[source] = subset
+    tokenized = [s for s in SPLITS if list_shards(mix_dir / f"tokenized_{s}")]
+    return CardStats(splits, subset_of, {s: dict(v) for s, v in table.items()}, dict(licenses), dict(row_tokens), [], tokenized)
+
+
+def stage_funnel(folder: Path) -> StageFunnel:
+    """What one stage folder holds: documents out, ledger reasons, error-ledger rows."""
+    stats_file = folder / "stats.json"
+    stage = json.loads(stats_file.read_text())["stage"] if stats_file.is_file() else folder.name
+    funnel = StageFunnel(stage, str(folder))
+    outputs = list_shards(folder) or [s for split in SPLITS for s in list_shards(folder / split)]
+    funnel.documents_out = sum(pq.ParquetFile(s).metadata.num_rows for s in outputs)
+    for shard in list_shards(folder / "ledger"):
+        # The code before ':' is the reason; what follows names the other document or benchmark.
+        reasons = pq.read_table(shard, columns=["reason"])["reason"].to_pylist()
+        funnel.reasons.update(r.split(":", 1)[0] if r.split(":", 1)[0] != "benchmark_contamination" else r for r in reasons)
+    for shard in list_shards(folder / "errors"):
+        records = pq.read_table(shard, columns=["record"])["record"].to_pylist()
+        funnel.record_errors += sum(r is not None for r in records)
+        funnel.input_errors += sum(r is None for r in records)
+    return funnel
+
+
+def collect(mix_dir: Path, upstream: list[Path]) -> CardStats:
+    stats = mix_stats(mix_dir)
+    stats.funnel = [stage_funnel(Path(folder)) for folder in [*upstream, mix_dir]]
+    return stats
