@@ -23,7 +23,6 @@ from sources.guidelines.fetcher import XML_TYPES, Fetcher
 from sources.guidelines.parse import Outcome, ParseOptions, finish
 from sources.guidelines.site import Site
 from sources.guidelines.store import StoredPage
-from sources.pubmed.parse import Record, RecordError, parse_bytes
 from sources.safe_xml import parse_bytes_safe
 
 SEARCH_PAGE = 10_000
@@ -72,6 +71,8 @@ class EUtils:
     def parse(self, site: Site, page: StoredPage, options: ParseOptions) -> Iterator[Outcome]:
         if page.role != "page":
             return
+        from sources.pubmed.parse import Record, RecordError, parse_bytes  # the PubMed source, only when used
+
         for item in parse_bytes(page.read(), page.url):
             if isinstance(item, RecordError):
                 raise RemoteError(f"{page.url}: record {item.record}: {item.error}")
