@@ -80,12 +80,20 @@ _CIT_END = "\ue001"
 _CIT_TOKEN = rf"{_CIT}\d+{_CIT_END}"
 _CIT_SEP = r"(?:\s*(?:[,;\u2013\u2014\u2212-]|and|&)\s*|\s+)"
 _CIT_GROUP = re.compile(
-    rf"\s*[\[(]\s*(?:(?:see|e\.g\.|cf\.|reviewed in|for (?:a )?review,? see)\s*,?\s*)?{_CIT_TOKEN}(?:{_CIT_SEP}{_CIT_TOKEN})*\s*[\])]"
+    rf"[\[(]\s*(?:(?:see|e\.g\.|cf\.|reviewed in|for (?:a )?review,? see)\s*,?\s*)?{_CIT_TOKEN}(?:{_CIT_SEP}{_CIT_TOKEN})*\s*[\])]"
 )
-_CIT_RUN = re.compile(rf"\s*{_CIT_TOKEN}(?:{_CIT_SEP}?{_CIT_TOKEN})*")
+_CIT_RUN = re.compile(rf"{_CIT_TOKEN}(?:{_CIT_SEP}?{_CIT_TOKEN})*")
 _CIT_ONE = re.compile(rf"{_CIT}(\d+){_CIT_END}")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)\]])")
-_EMPTY_BRACKETS = re.compile(r"\s*(?:\(\s*[,;]?\s*\)|\[\s*[,;]?\s*\])")
+_EMPTY_BRACKETS = re.compile(r"\(\s*[,;]?\s*\)|\[\s*[,;]?\s*\]")
+_PUNCT_AFTER_SPACE = (" .", " ,", " ;", " :", " )", " ]", " !", " ?")
+# Formatting elements carry no meaning for training text: merged into their parents up front
+# (in C, one pass), so the Python walk only meets elements that need a decision.
+_FORMATTING = (
+    "italic", "bold", "sc", "underline", "overline", "monospace", "roman", "sans-serif", "strike", "sub",
+    "named-content", "styled-content", "ext-link", "uri", "abbrev", "email", "underline-start", "underline-end",
+    "inline-supplementary-material", "glyph-data", "price", "x",
+)
 _NUMERIC_SUP = re.compile(r"^[\s0-9.+\-\u2212\u2013]+$")
 _TEX_DOC = re.compile(r"\\begin\{document\}(.*?)\\end\{document\}", re.S)
 _TEX_DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\[|\\\()\s*|\s*(?:\$\$|\$|\\\]|\\\))\s*$")
@@ -214,6 +222,7 @@ def _record_name(article: etree._Element, index: int) -> str:
 
 def render_article(article: etree._Element, provenance: Mapping[str, Any], options: JatsOptions, wrapper: str = "nxml") -> Article:
     ids = _article_ids(article)
+    etree.strip_tags(article, *_FORMATTING)
     meta_el = article.find("front/article-meta")
     renderer = _Renderer(article, options)
     title = _title(meta_el, renderer)
@@ -402,22 +411,10 @@ def _local(tag: str) -> str:
 
 def flatten_mathml(math: etree._Element) -> str:
     """Readable text of a MathML tree: its tokens in order, separated by spaces (annotations left out)."""
-    parts: list[str] = []
-
-    def walk(node):
-        name = _local(node.tag) if _is_el(node) else ""
-        if name in ("annotation", "annotation-xml"):
-            return
-        if node.text and node.text.strip():
-            parts.append(node.text.strip())
-        for child in node:
-            if _is_el(child):
-                walk(child)
-            if child.tail and child.tail.strip():
-                parts.append(child.tail.strip())
-
-    walk(math)
-    return _clean(" ".join(parts))
+    if math.find(f".//{MML}annotation") is not None or math.find(f".//{MML}annotation-xml") is not None:
+        math = etree.fromstring(etree.tostring(math))  # a copy, so the article keeps its annotation
+        etree.strip_elements(math, f"{MML}annotation", f"{MML}annotation-xml", with_tail=False)
+    return " ".join(" ".join(token.split()) for token in math.itertext() if not token.isspace())
 
 
 def tex_body(tex: str | None) -> str:
@@ -521,9 +518,8 @@ class _Renderer:
     def container(self, node: etree._Element, depth: int) -> list[str]:
         """Blocks of an element holding paragraphs, sections and floats."""
         out: list[str] = []
-        for child in node:
-            if _is_el(child):
-                out.extend(self.block(child, depth))
+        for child in node.iterchildren(etree.Element):
+            out.extend(self.block(child, depth))
         return out
 
     def block(self, el: etree._Element, depth: int) -> list[str]:
@@ -762,7 +758,7 @@ class _Renderer:
     def xref(self, node: etree._Element, out: list[str]) -> None:
         kind = (node.get("ref-type") or "").lower()
         text = "".join(node.itertext())
-        if kind == "bibr":
+        if kind == "bibr" or kind == "bib":
             self._citations.append((node.get("rid") or "", text))
             out.append(f"{_CIT}{len(self._citations) - 1}{_CIT_END}")
         elif kind in ("fn", "aff", "corresp", "author-notes", "table-fn"):
@@ -782,8 +778,11 @@ class _Renderer:
         """Clean one run of text and settle its citation markers."""
         if _CIT in raw:
             raw = self._settle_citations(raw)
+        text = _clean(raw)
         # Removed markup (citations, inline math) leaves "word ," behind.
-        return _SPACE_BEFORE_PUNCT.sub(r"\1", _clean(raw))
+        if any(pair in text for pair in _PUNCT_AFTER_SPACE):
+            text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+        return text
 
     def _settle_citations(self, raw: str) -> str:
         if self.o.citations == "meditron":
@@ -799,9 +798,8 @@ class _Renderer:
 
     def _narrative(self, run: str) -> str:
         kept = [self._citations[int(i)][1] for i in _CIT_ONE.findall(run)]
-        if all(any(c.isalpha() for c in t) for t in kept) and kept:
-            lead = run[: len(run) - len(run.lstrip())]
-            return lead + "; ".join(_clean(t) for t in kept)
+        if kept and all(any(c.isalpha() for c in t) for t in kept):
+            return "; ".join(_clean(t) for t in kept)
         return ""
 
     def _bib_ref(self, index: int) -> str:

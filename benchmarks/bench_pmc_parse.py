@@ -1,0 +1,135 @@
+"""Speed and text quality: our JATS parser against pubmed_parser on full-text articles.
+
+The articles of ../shared/corpora/fulltext are copied, repeated to at least --files files, into a
+temporary folder (never committed). In one process both parsers read every file from disk, timed
+in CPU seconds (time.process_time), alternating over a few rounds and keeping each one's best:
+- pubmed_parser: `parse_pubmed_xml(path)` (front matter + abstract) and
+  `parse_pubmed_paragraph(path, all_paragraph=True)` (body paragraphs), what a user of it calls
+  to get one article's text;
+- medcurate: `pipelines.stages.pmc_parse.parse_file(path)` (one read, the whole document).
+Quality counters, on the same articles: citation debris left in the text ("[1]", "[2]–[5]"
+brackets, empty "()" / "[]"), section headings kept, reference-list titles leaking in.
+Results go to benchmarks/results/pmc_parse.json.
+
+    .venv/bin/python benchmarks/bench_pmc_parse.py [--files 500] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import lxml
+import pubmed_parser
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipelines.stages.pmc_parse import parse_file  # noqa: E402
+from sources.pmc.jats import Article, JatsOptions  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpora" / "fulltext"
+RESULTS = REPO / "benchmarks" / "results" / "pmc_parse.json"
+DEBRIS = re.compile(r"\[\d+(?:[,\u2013\-]\s*\d+)*\]|\(\s*\)|\[\s*\]|\[\s*[,\u2013-]")
+
+
+def build_folder(target: Path, n_files: int) -> list[Path]:
+    originals = sorted(CORPUS.rglob("*.*ml"))
+    files = []
+    while len(files) < n_files:
+        for original in originals:
+            copy = target / f"{len(files):05d}_{original.name}"
+            shutil.copyfile(original, copy)
+            files.append(copy)
+    return files
+
+
+def run_pubmed_parser(files: list[Path]) -> list[dict]:
+    out = []
+    for path in files:
+        try:
+            meta = pubmed_parser.parse_pubmed_xml(str(path))
+            paragraphs = pubmed_parser.parse_pubmed_paragraph(str(path), all_paragraph=True)
+        except Exception as exc:  # it has no error contract; count what it cannot read
+            out.append({"error": f"{type(exc).__name__}: {exc}"})
+            continue
+        text = "\n\n".join([meta.get("full_title") or "", meta.get("abstract") or ""] + [p.get("text") or "" for p in paragraphs])
+        out.append({"text": text, "sections": len({p.get("section") for p in paragraphs if p.get("section")})})
+    return out
+
+
+def run_ours(files: list[Path]) -> list:
+    options = JatsOptions()
+    return [item for path in files for item in parse_file(str(path), options)]
+
+
+def cpu_time(fn, files):
+    start = time.process_time()
+    out = fn(files)
+    return time.process_time() - start, out
+
+
+def quality(texts: list[str]) -> dict:
+    n = max(1, len(texts))
+    return {
+        "documents": len(texts),
+        "citation_debris_per_document": round(sum(len(DEBRIS.findall(t)) for t in texts) / n, 2),
+        "documents_with_citation_debris": sum(bool(DEBRIS.search(t)) for t in texts),
+        "mean_chars": round(sum(len(t) for t in texts) / n),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = build_folder(Path(tmp), args.files)
+        best = {"pubmed_parser": float("inf"), "medcurate": float("inf")}
+        for _ in range(args.rounds):
+            seconds, theirs = cpu_time(run_pubmed_parser, files)
+            best["pubmed_parser"] = min(best["pubmed_parser"], seconds)
+            seconds, ours = cpu_time(run_ours, files)
+            best["medcurate"] = min(best["medcurate"], seconds)
+
+    n = len(files)
+    rate = {name: n / seconds for name, seconds in best.items()}
+    our_docs = [i.doc["text"] for i in ours if isinstance(i, Article) and not i.drop_reason]
+    their_texts = [r["text"] for r in theirs if "text" in r]
+    result = {
+        "files": n,
+        "distinct_articles": len(sorted(CORPUS.rglob("*.*ml"))),
+        "rounds": args.rounds,
+        "cpu_seconds_best": {k: round(v, 3) for k, v in best.items()},
+        "articles_per_cpu_second": {k: round(v, 1) for k, v in rate.items()},
+        "ratio_medcurate_over_pubmed_parser": round(rate["medcurate"] / rate["pubmed_parser"], 2),
+        "goal_ratio": 2.0,
+        "pubmed_parser_errors": sum("error" in r for r in theirs),
+        "medcurate": {"documents": len(our_docs), "ledgered": sum(isinstance(i, Article) and bool(i.drop_reason) for i in ours),
+                      "record_errors": sum(not isinstance(i, Article) for i in ours), **quality(our_docs)},
+        "pubmed_parser": quality(their_texts),
+        "notes": ("medcurate reads each file once and renders the whole document (sections, captions, formulas, "
+                  "citations removed); pubmed_parser parses each file twice (front matter, then paragraphs) and "
+                  "keeps bibliography brackets in its paragraph text."),
+        "versions": {"python": platform.python_version(), "lxml": lxml.__version__,
+                     "pubmed_parser": getattr(pubmed_parser, "__version__", "unknown")},
+        "machine": {"processor": platform.processor() or platform.machine(), "system": platform.platform()},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("files", "cpu_seconds_best", "articles_per_cpu_second",
+                                             "ratio_medcurate_over_pubmed_parser", "medcurate", "pubmed_parser")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
