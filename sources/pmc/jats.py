@@ -405,10 +405,6 @@ def _is_el(node) -> bool:
     return isinstance(node.tag, str)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[1] if tag[0] == "{" else tag
-
-
 def flatten_mathml(math: etree._Element) -> str:
     """Readable text of a MathML tree: its tokens in order, separated by spaces (annotations left out)."""
     if math.find(f".//{MML}annotation") is not None or math.find(f".//{MML}annotation-xml") is not None:

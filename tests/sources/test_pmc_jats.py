@@ -8,7 +8,7 @@ from lxml import etree
 
 from conftest import CORPORA, FIXTURES
 from sources.errors import HostileInputError, InputError
-from sources.pmc.jats import Article, ArticleError, JatsOptions, parse_bytes
+from sources.pmc.jats import ArticleError, JatsOptions, parse_bytes
 
 JATS = FIXTURES / "pmc_jats"
 EFETCH = FIXTURES / "eutils" / "efetch_pmc_8435807_correction.xml"
