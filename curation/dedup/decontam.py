@@ -112,7 +112,10 @@ class BenchmarkIndex:
                         if record.get(key):
                             self.pmids.setdefault(str(record[key]).strip(), (name, label))
                     fields = item_fields(record)
-                    texts.extend(fields + [" ".join(fields)])
+                    # The joined text leaves the answer out: it repeats an option, and a quoted
+                    # question with its options should match all of the joined n-grams.
+                    joined = item_fields({k: v for k, v in record.items() if k != "answer"}) if record.get("options") else fields
+                    texts.extend(fields + [" ".join(joined)])
                     owners.extend([item] * (len(fields) + 1))
         self._build(texts, np.asarray(owners, dtype=np.int64))
 

@@ -1,0 +1,81 @@
+"""Our vectorised MinHash against datasketch, LSH/union-find pieces, and decontamination on real QA sets."""
+import json
+import random
+
+import numpy as np
+from datasketch import MinHash
+
+from curation.dedup.decontam import BenchmarkIndex, benchmark_name
+from curation.dedup.minhash import MinhashConfig, bucket_pairs, connected_components, estimate_jaccard, signatures
+from curation.dedup.ngrams import hash_ngrams, ngram_strings
+from realdata import QA, distinct_abstracts, variant
+
+
+def test_signatures_agree_with_datasketch_estimates():
+    real = distinct_abstracts()[:150]
+    rng = random.Random(3)
+    ours, theirs, truth = [], [], []
+    for doc in real:
+        other = variant(doc["text"], rng) if rng.random() < 0.7 else rng.choice(real)["text"]
+        a, b = set(ngram_strings(doc["text"], 5)), set(ngram_strings(other, 5))
+        truth.append(len(a & b) / len(a | b))
+        sig = signatures([doc["text"], other], MinhashConfig())
+        ours.append(estimate_jaccard(sig[0], sig[1]))
+        ma, mb = MinHash(num_perm=120, seed=1), MinHash(num_perm=120, seed=1)
+        ma.update_batch([s.encode() for s in a])
+        mb.update_batch([s.encode() for s in b])
+        theirs.append(ma.jaccard(mb))
+    ours, theirs, truth = map(np.array, (ours, theirs, truth))
+    assert abs(np.mean(ours - truth)) < 0.02 and np.std(ours - truth) < 0.06
+    assert np.mean(np.abs(ours - theirs)) < 0.06
+    assert abs(np.mean(np.abs(ours - truth)) - np.mean(np.abs(theirs - truth))) < 0.02
+
+
+def test_ngram_hashes_match_the_string_ngrams():
+    texts = ["Ramipril 10 mg/day reduced regurgitation, in RAMIPRIL   patients.", "two words", "", "ÉTUDE de l'effet"]
+    grams = hash_ngrams(texts, 3)
+    for i, text in enumerate(texts):
+        assert grams.of(i).size == len(ngram_strings(text, 3))
+    again = hash_ngrams(["ramipril 10 mg day reduced"], 3)
+    assert set(again.of(0)) <= set(grams.of(0))
+
+
+def test_buckets_and_components():
+    band = np.array([0, 0, 0, 1, 1, 0])
+    key = np.array([7, 7, 7, 7, 7, 9], dtype=np.uint64)
+    ids = np.array([30, 10, 20, 40, 10, 50])
+    assert bucket_pairs(band, key, ids).tolist() == [[10, 20], [10, 30], [10, 40], [20, 30]]
+    nodes, roots = connected_components(np.array([[5, 9], [1, 5], [2, 3], [9, 4]]))
+    assert dict(zip(nodes.tolist(), roots.tolist())) == {1: 1, 4: 1, 5: 1, 9: 1, 2: 2, 3: 2}
+
+
+def test_medqa_and_medmcqa_planted_items_are_found_common_phrases_are_not():
+    medqa = [json.loads(x) for x in (QA / "medqa" / "test.jsonl").read_text().splitlines()]
+    mcqa = [json.loads(x) for x in (QA / "medmcqa" / "test.jsonl").read_text().splitlines()]
+    index = BenchmarkIndex([str(QA / "medqa" / "test.jsonl"), str(QA / "medmcqa" / "test.jsonl")])
+    real = [d["text"] for d in distinct_abstracts()[:400]]
+    rng = random.Random(0)
+    planted, names = [], []
+    for item in rng.sample(medqa, 50):
+        planted.append(rng.choice(real) + "\n" + item["question"])
+        names.append("medqa")
+    long_mcqa = [m for m in mcqa if len((m["question"] + " " + " ".join(m["options"].values())).split()) >= 16]
+    for item in rng.sample(long_mcqa, 50):
+        # A short MCQA question is recognised with its options, as its fields form the item.
+        planted.append(f"{item['question']} " + " ".join(v for _, v in sorted(item["options"].items())) + "\n" + rng.choice(real))
+        names.append("medmcqa")
+    found = index.find(planted, [None] * len(planted))
+    assert [m.benchmark if m else None for m in found] == names
+    common = [t + " Which of the following is the most likely diagnosis in this patient?" for t in real[:100]]
+    common += [t + " A 45-year-old man comes to the emergency department because of chest pain." for t in real[100:200]]
+    assert index.find(common, [None] * len(common)) == [None] * len(common)
+    assert index.find(real, [None] * len(real)) == [None] * len(real)
+
+
+def test_pmid_lists_and_benchmark_names(tmp_path):
+    listed = tmp_path / "pubmedqa_pmids.txt"
+    listed.write_text("12345\n67890\n")
+    index = BenchmarkIndex([f"pqa={listed}"])
+    match = index.find(["any text at all"], ["67890"])[0]
+    assert match.reason == "benchmark_contamination:pqa" and match.how == "pmid"
+    assert benchmark_name(str(QA / "medqa" / "test.jsonl"))[0] == "medqa"
