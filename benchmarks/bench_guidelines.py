@@ -29,9 +29,9 @@ import trafilatura
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sources.guidelines.parse import parse_page  # noqa: E402
-from sources.guidelines.sites import SITES  # noqa: E402
-from sources.guidelines.store import PageStore  # noqa: E402
+from sources.guidelines.parse import parse_page
+from sources.guidelines.sites import SITES
+from sources.guidelines.store import PageStore
 
 PAGES = REPO.parent / "shared" / "fixtures" / "guidelines_html"
 SPANS = REPO / "benchmarks" / "data" / "guidelines_spans.json"
@@ -52,7 +52,7 @@ def visible_text(data: bytes) -> str:
 
 def gold_span(data: bytes, start: str, end: str) -> str:
     text = visible_text(data)
-    norm = lambda s: " ".join(s.split())  # noqa: E731
+    norm = lambda s: " ".join(s.split())
     i = text.index(norm(start))
     j = text.index(norm(end), i) + len(norm(end))
     return text[i:j]

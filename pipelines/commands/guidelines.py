@@ -1,12 +1,20 @@
 """`medcurate guidelines list-sites|fetch|parse`."""
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+    MetricsOpt,
+    OutOpt,
+    ParamsOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    app,
+    cli_errors,
+    copy_metrics,
+    executor_for,
+    shard_bytes,
 )
 from pipelines.params import load_params, param, pick
 
@@ -16,7 +24,7 @@ app.add_typer(guidelines_app, name="guidelines")
 SiteOpt = typer.Option(..., "--site", help="site name (see `medcurate guidelines list-sites`)")
 
 
-def site_base_url(params: dict, site_name: str, given: Optional[str]) -> Optional[str]:
+def site_base_url(params: dict, site_name: str, given: str | None) -> str | None:
     """--base-url, else guidelines.base_url (a root: the site is served under ROOT/<site>), else live."""
     if given:
         return given
@@ -42,11 +50,11 @@ def list_sites() -> None:
 def guidelines_fetch(
     site: str = SiteOpt,
     out: Path = OutOpt,
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="serve the site from this root (a mirror or the demo) [params: guidelines.base_url + /<site>]"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="fetch at most N guideline pages [params: guidelines.limit; default: the site's page cap]"),
-    rate: Optional[float] = typer.Option(None, "--rate", help="requests per second per host, instead of the site's own (robots.txt Crawl-delay still caps it) [params: guidelines.rate]"),
+    base_url: str | None = typer.Option(None, "--base-url", help="serve the site from this root (a mirror or the demo) [params: guidelines.base_url + /<site>]"),
+    limit: int | None = typer.Option(None, "--limit", help="fetch at most N guideline pages [params: guidelines.limit; default: the site's page cap]"),
+    rate: float | None = typer.Option(None, "--rate", help="requests per second per host, instead of the site's own (robots.txt Crawl-delay still caps it) [params: guidelines.rate]"),
     refresh: bool = typer.Option(False, "--refresh", help="revalidate stored pages with conditional requests (ETag / Last-Modified)"),
-    params_file: Optional[Path] = ParamsOpt,
+    params_file: Path | None = ParamsOpt,
 ) -> None:
     """Crawl one site politely (robots.txt, rate limit, retries) into a resumable raw page store."""
     from sources.errors import FetchError
@@ -70,14 +78,14 @@ def guidelines_fetch(
 
 @guidelines_app.command("parse")
 def guidelines_parse(
-    inputs: List[Path] = typer.Argument(..., help="raw page stores written by `guidelines fetch`"),
+    inputs: list[Path] = typer.Argument(..., help="raw page stores written by `guidelines fetch`"),
     site: str = SiteOpt,
     out: Path = OutOpt,
-    grobid_url: Optional[str] = typer.Option(None, "--grobid-url", help="GROBID server for PDFs [params: guidelines.grobid_url; default: pypdf]"),
-    workers: Optional[int] = WorkersOpt,
-    scheduler: Optional[str] = SchedulerOpt,
-    metrics: Optional[Path] = MetricsOpt,
-    params_file: Optional[Path] = ParamsOpt,
+    grobid_url: str | None = typer.Option(None, "--grobid-url", help="GROBID server for PDFs [params: guidelines.grobid_url; default: pypdf]"),
+    workers: int | None = WorkersOpt,
+    scheduler: str | None = SchedulerOpt,
+    metrics: Path | None = MetricsOpt,
+    params_file: Path | None = ParamsOpt,
 ) -> None:
     """Extract guideline documents from raw pages; not-guidelines go to the ledger with a reason."""
     from pipelines.stages import guidelines_parse as stage

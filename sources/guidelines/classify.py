@@ -18,11 +18,11 @@ _ERROR_TITLE = re.compile(
     r"^\s*(?:(?:http\s*)?(?:error\s*)?[45]\d\d\b|error\s*[45]\d\d\b|page not found\b|not found\b|file not found\b|"
     r"access denied\b|forbidden\b|service (temporarily )?unavailable\b|internal server error\b|bad gateway\b|"
     r"the request timed out\b|runtime error\b|server error\b|sorry,? (the|this) page\b)",
-    re.I,
+    re.IGNORECASE,
 )
-_LISTING_TITLE = re.compile(r"\b(table of contents|index of\b|search results|a[-–]z index|all guidelines|browse)\b", re.I)
+_LISTING_TITLE = re.compile(r"\b(table of contents|index of\b|search results|a[-–]z index|all guidelines|browse)\b", re.IGNORECASE)
 _CITATION_LINE = re.compile(r"\b(19|20)\d\d\s*;\s*\d+(\(\d+\))?\s*:\s*[\dA-Z]")
-_ERRATUM_TITLE = re.compile(r"^\s*(errat(um|a)|corrections?|correction notice|notice of (retraction|correction)|retraction( notice)?|retracted)\b", re.I)
+_ERRATUM_TITLE = re.compile(r"^\s*(errat(um|a)|corrections?|correction notice|notice of (retraction|correction)|retraction( notice)?|retracted)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def classify(title: str, text: str, *, raw_text: str | None = None, role: str = 
             return Verdict("erratum", f"erratum or correction notice: {candidate[:120]!r}")
     head = f"{title}\n{text[:2000]}"
     for pattern, reason in drop_if:
-        if re.search(pattern, head, re.I | re.M):
+        if re.search(pattern, head, re.IGNORECASE | re.MULTILINE):
             return Verdict(reason, f"matches {pattern!r}")
     words = len(text.split())
     if words < min_words:

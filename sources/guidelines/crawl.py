@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urldefrag, urljoin
 
 import lxml.etree
 import lxml.html
 
-from sources.errors import InputError
-from sources.guidelines.fetcher import HTML_TYPES, PDF_TYPES, XML_TYPES, Fetcher, FetchReport
-from sources.guidelines.site import Site
 from curation.task_output import write_json_atomic
+from sources.errors import InputError
+from sources.guidelines.fetcher import (
+    HTML_TYPES,
+    PDF_TYPES,
+    XML_TYPES,
+    Fetcher,
+    FetchReport,
+)
+from sources.guidelines.site import Site
 from sources.guidelines.store import SITE_FILE, PageStore, StoredPage
 from sources.http import HttpClient
 from sources.safe_xml import parse_bytes_safe

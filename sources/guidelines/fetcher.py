@@ -13,8 +13,9 @@ rules hold for all of them:
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from sources.errors import FetchError
 from sources.guidelines.robots import Robots, fetch_robots
@@ -65,6 +66,8 @@ class Fetcher:
         self.refresh = refresh
         self.report = FetchReport()
         self._robots: dict[str, Robots] = {}
+        self._interval: dict[str, float] = {}  # seconds between requests per host
+        self._finished: dict[str, float] = {}  # when the last request to a host was answered
         # The client is this crawl's own: its caps become the site's.
         client.max_body_bytes = min(client.max_body_bytes, site.max_page_bytes)
         client.allowed_hosts = frozenset(client.allowed_hosts | site.hosts)
@@ -75,12 +78,23 @@ class Fetcher:
             self.client.set_rate(host, self.site.rate)  # robots.txt itself is a request to the site
             robots = fetch_robots(self.client, url)
             delay = robots.crawl_delay()
-            if delay and 1.0 / delay < self.site.rate:
-                self.client.set_rate(host, 1.0 / delay)
-                # Count the robots.txt request at the new rate, so the next one waits a full delay.
-                self.client.limiter.wait(host)
+            rate = min(self.site.rate, 1.0 / delay) if delay else self.site.rate
+            self.client.set_rate(host, rate)
+            self._interval[host] = 1.0 / rate if rate else 0.0
+            self._finished[host] = time.monotonic()
             self._robots[host] = robots
         return self._robots[host]
+
+    def _pace(self, host: str) -> None:
+        """Wait a full interval after the previous request to `host` *finished*.
+
+        The client's limiter spaces request *starts* by their reserved slots; a request that left
+        late (a slow connect, a busy machine) could then arrive just before the next one. A crawl
+        is sequential, so spacing from the previous answer is what Crawl-delay means.
+        """
+        wait = self._finished.get(host, 0.0) + self._interval.get(host, 0.0) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
     def fetch(self, url: str, role: str, accept: Iterable[str] = HTML_TYPES, meta: dict | None = None) -> StoredPage | None:
         """The stored response for `url` (fetched now or by an earlier run), or None after a failure."""
@@ -93,7 +107,9 @@ class Fetcher:
         if not robots.allowed(url):
             why = robots.unreachable or f"disallowed by {robots.url}"
             return self._fail(url, role, "robots_disallowed", why, done=robots.unreachable is None, meta=meta)
+        host = host_of(url)
         try:
+            self._pace(host)
             result = self.client.get(
                 url,
                 etag=stored.etag if stored else None,
@@ -102,6 +118,8 @@ class Fetcher:
         except FetchError as error:
             kind = failure_kind(str(error))
             return self._fail(url, role, kind, str(error), done=kind != "fetch_failed", meta=meta)
+        finally:
+            self._finished[host] = time.monotonic()
         if result.status == 304 and stored is not None:
             self.report.revalidated += 1
             return self.store.touch(stored)
@@ -118,4 +136,3 @@ class Fetcher:
         logger.warning("%s %s: %s", kind, redact(url), message)
         self.report.failed[kind] = self.report.failed.get(kind, 0) + 1
         self.store.fail(url, role, kind, redact(message), done=done, meta=meta)
-        return None

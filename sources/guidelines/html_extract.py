@@ -30,7 +30,7 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "butt
 _BOILERPLATE = re.compile(
     r"(^|[-_ ])(cookie\w*|consent|share\w*|social|breadcrumbs?|last-?reviewed|skip-?nav|print-?page|"
     r"page-?tools|feedback|newsletter|subscribe)($|[-_ ])",
-    re.I,
+    re.IGNORECASE,
 )
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _DATE_META = ("citation_publication_date", "dc.date", "dcterms.date", "article:published_time",

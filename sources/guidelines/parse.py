@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from curation.schema import make_document
 from sources.errors import InputError
@@ -74,7 +74,7 @@ def finish(site: Site, page: StoredPage, *, url: str, title: str, text: str, dat
 
 
 def charset(content_type: str | None) -> str | None:
-    match = re.search(r"charset=[\"']?([\w.-]+)", content_type or "", re.I)
+    match = re.search(r"charset=[\"']?([\w.-]+)", content_type or "", re.IGNORECASE)
     return match.group(1) if match else None
 
 

@@ -27,7 +27,7 @@ COMMON = Sections(
 
 
 def _matches(patterns: tuple[str, ...], text: str) -> bool:
-    return any(re.search(p, text, re.I) for p in patterns)
+    return any(re.search(p, text, re.IGNORECASE) for p in patterns)
 
 
 def _heading_text(text: str) -> str:

@@ -14,9 +14,10 @@ mirror gets the same id as the live page.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterator, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # imported for annotations only: adapters import this module
@@ -42,15 +43,15 @@ class Sections:
     drop: tuple[str, ...] = ()
     remove_lines: tuple[str, ...] = ()
 
-    def merged(self, other: "Sections") -> "Sections":
+    def merged(self, other: Sections) -> Sections:
         return Sections(*(getattr(self, f) + getattr(other, f) for f in ("start", "stop", "drop", "remove_lines")))
 
 
 class Adapter(Protocol):
-    def discover(self, site: "Site", fetcher: "Fetcher", limit: int) -> None:
+    def discover(self, site: Site, fetcher: Fetcher, limit: int) -> None:
         """Fetch the site's listing/API responses and guideline pages into the raw store."""
 
-    def parse(self, site: "Site", page: "StoredPage", options: "ParseOptions") -> Iterator["Outcome"]:
+    def parse(self, site: Site, page: StoredPage, options: ParseOptions) -> Iterator[Outcome]:
         """Documents (kept or with a drop reason) from one stored response."""
 
 
@@ -102,7 +103,7 @@ class Site:
 
     def url(self, path: str) -> str:
         """An absolute request URL for a path under base_url (absolute URLs pass through)."""
-        if re.match(r"^[a-z][a-z0-9+.-]*://", path, re.I):
+        if re.match(r"^[a-z][a-z0-9+.-]*://", path, re.IGNORECASE):
             return path
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
@@ -119,7 +120,7 @@ class Site:
             return url
         return (self.canonical_base or self.base_url).rstrip("/") + rel
 
-    def with_base(self, base_url: str | None) -> "Site":
+    def with_base(self, base_url: str | None) -> Site:
         """The same site served from another root (a mirror, the demo server, a test server)."""
         if not base_url:
             return self

@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 MANIFEST = "manifest.jsonl"
 SITE_FILE = "site.json"  # which site and base URL filled the store (parse needs both)
@@ -165,4 +165,4 @@ def page_from_entry(root: Path | str, entry: dict) -> StoredPage:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import SHARED
 from typer.testing import CliRunner
 
-from conftest import SHARED
 from pipelines.cli import app
 from pipelines.demo_server import Entry, guidelines_tree, serve_in_thread
 from sources.guidelines.crawl import write_site_file
@@ -17,7 +17,7 @@ from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
-from guideline_site import minimal_pdf  # noqa: E402
+from guideline_site import minimal_pdf
 
 runner = CliRunner()
 

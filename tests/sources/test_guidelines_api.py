@@ -10,9 +10,9 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import FIXTURES
 from guideline_site import Page, Site, html, minimal_pdf, serve
+
 from sources.errors import RemoteError
 from sources.guidelines.crawl import fetch_site
 from sources.guidelines.parse import ParseOptions, parse_page
@@ -50,7 +50,7 @@ def test_mediawiki_allpages_then_parse(local, tmp_path):
     api = entry.adapter
     first = api.api_url(entry, action="query", list="allpages", apnamespace="0", apfilterredir="nonredirects", aplimit="500")
     second = api.api_url(entry, action="query", list="allpages", apnamespace="0", apfilterredir="nonredirects", aplimit="500", apcontinue="Measles")
-    json_page = lambda data: Page(json.dumps(data).encode(), "application/json")  # noqa: E731
+    json_page = lambda data: Page(json.dumps(data).encode(), "application/json")
     article = (f'<div class="mw-parser-output"><div id="toc">Contents 1 Overview</div><h2>Overview</h2><p>{PROSE}</p>'
                '<ul><li>Fever ≥38.5 °C</li><li>Rash</li></ul><h2>References</h2><ol class="references"><li>Ref</li></ol></div>')
     local.routes.update({

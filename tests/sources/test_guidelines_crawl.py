@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from guideline_site import FIXTURES, Page, Site, html, serve
+
 from sources.guidelines.crawl import fetch_site
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
@@ -66,7 +66,10 @@ def test_crawl_obeys_robots_txt_and_rate_limit(local, tmp_path):
     # Crawl-delay 0.1 s beats the site's own 50/s: consecutive requests at least 0.1 s apart.
     times = [t for t, _, _ in local.log]
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert len(gaps) >= 8 and min(gaps) >= CRAWL_DELAY * 0.9, gaps
+    # Measured where the requests arrive, so allow for thread-scheduling jitter on single gaps;
+    # without the limit the gaps would be a few milliseconds.
+    assert len(gaps) >= 8 and min(gaps) >= CRAWL_DELAY * 0.6, gaps
+    assert sum(gaps) / len(gaps) >= CRAWL_DELAY * 0.95, gaps
     store = PageStore(tmp_path)
     assert store.entry(local.base + DISALLOWED)["error"]["kind"] == "robots_disallowed"
     assert report.fetched == 2 + len(ARTICLES)  # two listing pages and the articles

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import FIXTURES
+from guideline_site import minimal_pdf
 
 from sources.errors import InputError
 from sources.guidelines.classify import classify
@@ -17,8 +19,6 @@ from sources.guidelines.sections import apply_sections
 from sources.guidelines.site import Sections
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
-from conftest import FIXTURES
-from guideline_site import minimal_pdf
 
 PAGES = FIXTURES / "guidelines_html"
 
@@ -66,7 +66,7 @@ def test_fixture_page_becomes_document_or_ledger_entry(tmp_path, name):
         text = doc["text"]
         assert text.startswith("# ") and len(text.split()) > 900
         for pattern in BOILERPLATE:
-            assert not re.search(pattern, text, re.I), f"{name}: boilerplate {pattern!r} left in the text"
+            assert not re.search(pattern, text, re.IGNORECASE), f"{name}: boilerplate {pattern!r} left in the text"
 
 
 def test_headings_and_lists_are_kept(tmp_path):

@@ -15,7 +15,7 @@ real PubMed records in ../shared/fixtures/pubmed_xml as EFetch bodies).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from sources.errors import RemoteError
@@ -71,7 +71,11 @@ class EUtils:
     def parse(self, site: Site, page: StoredPage, options: ParseOptions) -> Iterator[Outcome]:
         if page.role != "page":
             return
-        from sources.pubmed.parse import Record, RecordError, parse_bytes  # the PubMed source, only when used
+        from sources.pubmed.parse import (  # the PubMed source, only when used
+            Record,
+            RecordError,
+            parse_bytes,
+        )
 
         for item in parse_bytes(page.read(), page.url):
             if isinstance(item, RecordError):

@@ -12,8 +12,8 @@ Tested on responses built from the MediaWiki Action API's documented format
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from html import escape
-from typing import Iterator
 from urllib.parse import quote, urlencode
 
 from sources.errors import InputError, RemoteError
@@ -89,7 +89,7 @@ class MediaWiki:
             raise InputError(f"{page.url}: no parse.text in the response")
         title = parsed.get("title") or page.meta.get("title") or ""
         # The title as <h1> inside the body, so the article's own h2 sections rank below it.
-        document = f"<html><body><main><h1>{escape(title)}</h1>{html}</main></body></html>".encode("utf-8")
+        document = f"<html><body><main><h1>{escape(title)}</h1>{html}</main></body></html>".encode()
         extracted = extract_html(document, body=("//main",), remove=REMOVE, encoding="utf-8")
         yield finish(site, page, url=self.canonical_url(site, title), title=title, text=extracted.text,
                      meta={"revid": parsed.get("revid"), "pageid": parsed.get("pageid")},

@@ -18,25 +18,31 @@ check against the live endpoint.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import urlencode
 
 from curation.schema import make_document
 from sources.errors import RemoteError
 from sources.guidelines.fetcher import PDF_TYPES, XML_TYPES, Fetcher
-from sources.guidelines.parse import SUBSET, Outcome, ParseOptions, document_id, parse_page
+from sources.guidelines.parse import (
+    SUBSET,
+    Outcome,
+    ParseOptions,
+    document_id,
+    parse_page,
+)
 from sources.guidelines.site import Site
 from sources.guidelines.store import StoredPage
 from sources.safe_xml import parse_bytes_safe
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
-_PDF_LINK = re.compile(r"^https?://\S+(\.pdf(\?\S*)?$|/bitstream/\S+|/bitstreams/\S+/download$)", re.I)
+_PDF_LINK = re.compile(r"^https?://\S+(\.pdf(\?\S*)?$|/bitstream/\S+|/bitstreams/\S+/download$)", re.IGNORECASE)
 _LICENCES = (
-    (re.compile(r"cc\s*by[- ]nc[- ]sa\s*3\.0\s*igo", re.I), "CC-BY-NC-SA-3.0-IGO"),
-    (re.compile(r"cc\s*by[- ]nc[- ]sa\s*4\.0", re.I), "CC-BY-NC-SA-4.0"),
-    (re.compile(r"cc\s*by\s*4\.0", re.I), "CC-BY-4.0"),
+    (re.compile(r"cc\s*by[- ]nc[- ]sa\s*3\.0\s*igo", re.IGNORECASE), "CC-BY-NC-SA-3.0-IGO"),
+    (re.compile(r"cc\s*by[- ]nc[- ]sa\s*4\.0", re.IGNORECASE), "CC-BY-NC-SA-4.0"),
+    (re.compile(r"cc\s*by\s*4\.0", re.IGNORECASE), "CC-BY-4.0"),
 )
 
 
@@ -72,7 +78,7 @@ def parse_list(data: bytes, name: str) -> tuple[list[OaiRecord], str | None]:
         header = record.find(f"{OAI}header")
         if header is None or header.get("status") == "deleted":
             continue
-        texts = lambda tag: tuple(" ".join(e.text.split()) for e in record.iter(f"{DC}{tag}") if e.text and e.text.strip())  # noqa: E731
+        texts = lambda tag: tuple(" ".join(e.text.split()) for e in record.iter(f"{DC}{tag}") if e.text and e.text.strip())
         dates = texts("date")
         records.append(OaiRecord(
             identifier=(header.findtext(f"{OAI}identifier") or "").strip(),
@@ -109,8 +115,8 @@ class OaiPmh:
         return site.url(site.option("endpoint", "/oai/request")) + "?" + urlencode(params)
 
     def wanted(self, site: Site, record: OaiRecord) -> bool:
-        types = re.compile(site.option("types", "guideline"), re.I)
-        languages = re.compile(site.option("languages", "^en"), re.I)
+        types = re.compile(site.option("types", "guideline"), re.IGNORECASE)
+        languages = re.compile(site.option("languages", "^en"), re.IGNORECASE)
         return any(types.search(t) for t in record.types) and (
             not record.languages or any(languages.search(lang) for lang in record.languages))
 

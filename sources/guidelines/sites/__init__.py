@@ -2,7 +2,18 @@
 from __future__ import annotations
 
 from sources.guidelines.site import Site
-from sources.guidelines.sites import aafp, ahrq, cdc, cps, idsa, nice, pubmed, rch, wikidoc, who
+from sources.guidelines.sites import (
+    aafp,
+    ahrq,
+    cdc,
+    cps,
+    idsa,
+    nice,
+    pubmed,
+    rch,
+    who,
+    wikidoc,
+)
 
 SITES: dict[str, Site] = {site.name: site for module in (cdc, who, nice, wikidoc, aafp, idsa, cps, rch, ahrq, pubmed)
                           for site in module.SITES}
