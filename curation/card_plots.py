@@ -96,7 +96,7 @@ def funnel(stats: CardStats, path: Path) -> Path:
     left.set_xlim(0.8, max(ins + [1]) * 40)
     left.set_title("Documents in and out of each stage")
     left.set_xlabel("documents (log scale; the mix counts repeated copies)")
-    left.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    left.legend(frameon=False, fontsize=8, loc="upper right")
     if reasons:
         labels = [f"{stage}: {reason}" for stage, reason, _ in reasons]
         counts = [n for _, _, n in reasons]
