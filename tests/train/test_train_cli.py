@@ -1,11 +1,22 @@
-"""The plain functions the lead wires to `medcurate train` and `medcurate tokenizer train`."""
+"""`medcurate tokenizer train` and the training entry point behind `medcurate train`."""
 import json
 
 import yaml
+from typer.testing import CliRunner
 
 from curation.tokenizer import Tokenizer
-from pipelines.cli_train import tokenizer_train_command, train_command
+from pipelines.cli import app
+from train.launch import run as train_command
 from train_helpers import tiny_config
+
+
+def tokenizer_train_command(inputs, out, vocab_size, params):
+    args = ["tokenizer", "train", *map(str, inputs), "--out", str(out), "--params", str(params)]
+    if vocab_size is not None:
+        args += ["--vocab-size", str(vocab_size)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out / "tokenizer.model"
 
 
 def test_tokenizer_command_reads_params_and_the_flag_wins(mix_dir, tmp_path):
