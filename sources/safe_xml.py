@@ -103,7 +103,7 @@ def parse_bytes_safe(data: bytes, name: str = "<input>") -> etree._Element:
     try:
         root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise InputError(f"{name}: invalid XML ({exc})") from None
+        raise InputError(f"{name}: invalid XML ({_one_line(exc)})") from None
     check_tree(root, name)
     return root
 

@@ -172,7 +172,6 @@ _ARTICLE_WALK = (
     "VernacularTitle", "ArticleDate", "MedlineJournalInfo", "NameOfSubstance", "DescriptorName",
     "QualifierName", "OtherID", "Keyword", "PublicationStatus", "ArticleId", "ReferenceList",
 )
-_AUTHOR_PARTS = ("LastName", "ForeName", "CollectiveName")
 
 
 def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
@@ -187,18 +186,19 @@ def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
     keywords: list[str] = []
     mesh: list[str] = []
     mesh_major: list[str] = []
-    authors: list[list[str]] = []  # [last or collective name, fore name]
+    authors: list[str] = []
     descriptor_major = False
     for node in element.iter(_ARTICLE_WALK):
         tag = node.tag
         if in_article:
-            if tag in _AUTHOR_PARTS:
-                if tag == "LastName":
-                    authors.append([_leaf(node), ""])
-                elif tag == "CollectiveName":
-                    authors.append([_text(node), ""])
-                elif authors:
-                    authors[-1][1] = _leaf(node)
+            # Author names first: they are the most frequent elements of the walk.
+            if tag == "LastName":
+                authors.append(_leaf(node))
+            elif tag == "ForeName":
+                if authors and authors[-1]:
+                    authors[-1] = _author_name(authors[-1], _leaf(node))
+            elif tag == "CollectiveName":
+                authors.append(_text(node))
             elif tag == "AbstractText":
                 _add_section(sections, node)
             elif tag == "Language" or tag == "PublicationType":
@@ -267,7 +267,7 @@ def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
         "publication_status": status,
         "publication_types": types,
         "languages": languages,
-        "authors": [_author_name(last, fore) for last, fore in authors if last],
+        "authors": [name for name in authors if name],
         "chemicals": chemicals,
         "keywords": keywords,
         "mesh": mesh,
