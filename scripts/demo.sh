@@ -24,8 +24,9 @@ echo "== metrics (dvc metrics show) =="
 dvc metrics show
 echo
 echo "== outputs =="
-echo "raw store:      data/raw/pubmed (manifest.jsonl)"
-echo "stage folders:  data/parsed/pubmed  data/filtered  data/dedup  data/mix/{train,validation}"
+echo "raw stores:     data/raw/{pubmed,pmc,guidelines/<site>} (each with its manifest)"
+echo "stage folders:  data/parsed/<source>  data/filtered  data/dedup  data/mix/{train,validation}"
 echo "ledgers:        <stage folder>/ledger/*.parquet   errors: <stage folder>/errors/*.parquet"
-echo "dataset card:   data/card/README.md"
+echo "dataset card:   data/mix/README.md (plots in data/mix/plots/)"
+echo "model:          models/tiny-cpu (checkpoints/, hf/, metrics.jsonl); summary: metrics/train.json"
 echo "demo finished in $(( $(date +%s) - start ))s"

@@ -6,6 +6,7 @@ dedup like every other source; the mix gives them their token budget.
 from __future__ import annotations
 
 from dataclasses import asdict
+from itertools import islice
 from pathlib import Path
 
 from curation.task_output import TaskOutput
@@ -22,7 +23,7 @@ def replay_work(payload: tuple[dict, str], output: TaskOutput) -> None:
     spec_values, input = payload
     spec = ReplaySource(**spec_values)
     try:
-        for item in spec.read(input):
+        for item in islice(spec.read(input), spec.max_documents):
             if isinstance(item, BadRecord):
                 output.record_failed(input, item.record, item.error)
             elif isinstance(item, Skipped):

@@ -32,7 +32,7 @@ _SUFFIXES = {
     "parquet": (".parquet",),
 }
 FORMATS = (*_SUFFIXES, "hf")
-_READER_KEYS = {"format", "path", "license", "fields", "data_files", "split", "config", "streaming", "share", "tokens", "max_members"}
+_READER_KEYS = {"format", "path", "license", "fields", "data_files", "split", "config", "streaming", "share", "tokens", "max_members", "max_documents"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class ReplaySource:
     config: str | None = None
     streaming: bool = True
     max_members: int = newsgroups.MAX_MEMBERS
+    # Read at most this many records from each input, in input order: a small, deterministic
+    # sample for trials and the demo (the budget in the mix decides what is finally used).
+    max_documents: int | None = None
 
     @classmethod
     def from_params(cls, name: str, values: Mapping[str, Any]) -> "ReplaySource":

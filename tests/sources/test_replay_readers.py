@@ -132,3 +132,16 @@ def test_replay_command_reads_the_sources_of_params(tmp_path):
     assert stats["documents_in"] == 578 and stats["documents_out_by_source"] == {"replay/reuters": stats["documents_out"]}
     bad = CliRunner().invoke(app, ["replay", "--out", str(tmp_path / "o2"), "--params", str(params), "--source", "nope"])
     assert bad.exit_code == 1 and "no replay source named ['nope']" in bad.output
+
+
+def test_max_documents_reads_the_first_records_of_each_input(tmp_path):
+    files = [REUTERS / "reut2-020.sgm", REUTERS / "reut2-021.sgm"]
+    spec = {"format": "reuters_sgml", "path": str(REUTERS / "reut2-02[01].sgm"), "max_documents": 25}
+    with Executor(scheduler="sync") as executor:
+        replay_stage.run([ReplaySource.from_params("reuters", spec)], tmp_path / "out", executor, 1 << 20)
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["documents_in"] == 50 and stats["inputs_parsed"] == 2
+    first = [item.doc["id"] if isinstance(item, Skipped) else item["id"] for item in list(reuters.iter_file(str(files[0]), "reuters", "other"))[:25]]
+    ids = set(read_table(list_shards(tmp_path / "out"), DOCUMENT_SCHEMA)["id"].to_pylist())
+    ledgered = set(read_table(list_shards(tmp_path / "out" / "ledger"), LEDGER_SCHEMA)["id"].to_pylist())
+    assert set(first) <= ids | ledgered
