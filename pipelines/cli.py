@@ -4,7 +4,7 @@ import sys
 
 from pipelines.cli_common import app
 from pipelines.commands import curate, mix, pubmed  # noqa: F401  (importing registers the commands)
-from pipelines.commands import replay, tokenizer, train  # noqa: F401
+from pipelines.commands import replay, summary, tokenizer, train  # noqa: F401
 from pipelines.commands import pmc  # noqa: F401
 from pipelines.commands import guidelines  # noqa: F401
 

@@ -69,6 +69,9 @@ class Executor:
             return self
         from distributed import Client, LocalCluster
 
+        # The scheduler of a local cluster lives in this process and logs every client and worker
+        # it sees at INFO; our own progress lines say what matters.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
         if self.scheduler:
             self._client = Client(self.scheduler)
         else:
@@ -77,6 +80,7 @@ class Executor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                scheduler_kwargs={"dashboard": False},  # no web server nobody asked for
                 host="127.0.0.1",
                 silence_logs=logging.ERROR,
             )

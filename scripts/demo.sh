@@ -20,8 +20,8 @@ done
 start=$(date +%s)
 dvc repro "$@"
 echo
-echo "== metrics (dvc metrics show) =="
-dvc metrics show
+echo "== summary (medcurate summary; every number is also in metrics/*.json, see dvc metrics show) =="
+medcurate summary --metrics metrics
 echo
 echo "== outputs =="
 echo "raw stores:     data/raw/{pubmed,pmc,guidelines/<site>} (each with its manifest)"
