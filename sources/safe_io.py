@@ -14,11 +14,17 @@ from typing import BinaryIO
 
 from sources.errors import HostileInputError, InputError
 
+try:  # ISA-L's inflate: the zlib API and the same gzip checks (CRC32, size), 2-3x faster
+    from isal import isal_zlib as _inflate_lib
+except ImportError:  # pragma: no cover - isal is a dependency; zlib is the portable fallback
+    _inflate_lib = zlib
+_INFLATE_ERRORS = (zlib.error, _inflate_lib.error)
+
 GZIP_MAGIC = b"\x1f\x8b"
 # Largest PubMed baseline files decompress to a few hundred MB; JATS articles to a few MB.
 DEFAULT_MAX_BYTES = 4 * 1024**3
 _HASH_CHUNK = 1 << 20
-_RAW_CHUNK = 1 << 16
+_RAW_CHUNK = 1 << 18
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer (CRC32, size) checked by zlib
 
 
@@ -110,7 +116,7 @@ class _Gunzip:
 
     def __init__(self, raw: BinaryIO, name: str):
         self._raw, self._name = raw, name
-        self._inflate = zlib.decompressobj(_GZIP_WBITS)
+        self._inflate = _inflate_lib.decompressobj(_GZIP_WBITS)
         self._input = b""  # compressed bytes not yet consumed by the decompressor
         self._error: InputError | None = None
 
@@ -127,7 +133,7 @@ class _Gunzip:
                 if not rest.strip(b"\0"):
                     self._skip_padding()
                     break
-                self._inflate = zlib.decompressobj(_GZIP_WBITS)
+                self._inflate = _inflate_lib.decompressobj(_GZIP_WBITS)
                 self._input = rest
                 continue
             if not self._input:
@@ -136,7 +142,7 @@ class _Gunzip:
                     return self._fail(parts, "truncated gzip (the stream ends inside a member)")
             try:
                 data = self._inflate.decompress(self._input, size - got)
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 return self._fail(parts, f"corrupt gzip ({exc})")
             self._input = self._inflate.unconsumed_tail
             if data:

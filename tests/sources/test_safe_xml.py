@@ -91,6 +91,18 @@ def test_corrupt_gzip_is_input_error(tmp_path):
     assert type(exc) is InputError
 
 
+@pytest.mark.parametrize("offset", [-8, -1])  # the CRC32, then the size, of the gzip trailer
+def test_gzip_trailer_mismatch_is_input_error(tmp_path, offset):
+    data = bytearray(gzip.compress(pubmed_set(50)))
+    data[offset] ^= 0x01
+    path = tmp_path / "bad_trailer.xml.gz"
+    path.write_bytes(bytes(data))
+    _, exc = drain(path)
+    assert type(exc) is InputError and "gzip" in str(exc)
+    with pytest.raises(InputError):
+        read_input(path)
+
+
 def test_empty_file_and_empty_gzip_are_input_errors(tmp_path):
     empty = tmp_path / "empty.xml"
     empty.write_bytes(b"")
