@@ -103,6 +103,35 @@ class TaskOutput:
         self.counts.reasons[reason.split(":", 1)[0]] += 1
         self._ledger.write(ledger_row(doc, self.stage, reason, detail))
 
+    def emit_table(self, table: "pa.Table") -> None:
+        """Bulk `emit` of a document table (no split): the same counts, shard names and size cuts."""
+        n = table.num_rows
+        self.counts.documents_in += n
+        self.counts.documents_out += n
+        self.counts.by_source.update(_value_counts(table["source"]))
+        write_table_shards(self._docs, table)
+
+    def drop_table(self, table: "pa.Table", reasons: "pa.Array | list", details: "pa.Array | list | None" = None) -> None:
+        """Bulk `drop`: row i of `table` stops here with `reasons[i]` (and `details[i]`)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = table.num_rows
+        reasons = pa.array(reasons, pa.string()) if not isinstance(reasons, (pa.Array, pa.ChunkedArray)) else reasons
+        if details is None:
+            details = pa.nulls(n, pa.string())
+        elif not isinstance(details, (pa.Array, pa.ChunkedArray)):
+            details = pa.array(details, pa.string())
+        if len(reasons) != n or len(details) != n or pc.any(pc.is_null(reasons)).as_py():
+            raise ValueError("drop_table needs one non-null reason (and one detail) per row")
+        self.counts.documents_in += n
+        self.counts.ledgered += n
+        codes = pc.list_element(pc.split_pattern(reasons, ":", max_splits=1), 0)  # as `drop` counts them
+        self.counts.reasons.update(_value_counts(codes))
+        columns = [table[name] for name in DOCUMENT_SCHEMA.names]
+        columns += [pa.array([self.stage] * n, pa.string()), reasons, details]
+        write_table_shards(self._ledger, pa.Table.from_arrays(columns, schema=LEDGER_SCHEMA))
+
     def record_failed(self, input: str, record: str, error: BaseException | str) -> None:
         """A record inside an input that could not be read; the rest of the input goes on."""
         self.counts.documents_in += 1
@@ -116,3 +145,46 @@ class TaskOutput:
         summary = {"task": self.task, "stage": self.stage, "counts": self.counts.to_dict()}
         write_json_atomic(marker_path(self.out_dir, self.task), summary)
         return summary
+
+
+def _value_counts(column) -> dict:
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(column)
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+
+
+def write_table_shards(writer: ShardWriter, table) -> None:
+    """Write a whole table through `writer`: rows already buffered go first, as their own shard,
+    then the table is cut where the row-by-row writer would cut it (each shard reaches the
+    writer's target of text bytes, as `_row_bytes` counts them), and every piece is written now
+    under the writer's next shard names. Written row by row or as one table, a task that writes
+    only through this gives the same shard boundaries."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from curation.shards import shard_name, write_table_atomic
+
+    writer.flush()
+    table = table.select(writer.schema.names).cast(writer.schema)
+    n = table.num_rows
+    if n == 0:
+        return
+    sizes = np.full(n, 8 * len(writer.schema), dtype=np.int64)
+    for field in writer.schema:
+        if pa.types.is_string(field.type):
+            sizes += pc.fill_null(pc.utf8_length(table[field.name]), 0).to_numpy().astype(np.int64)
+    total = np.cumsum(sizes)
+    start = 0
+    while start < n:
+        base = total[start - 1] if start else 0
+        # The first row at which the buffer reaches the target closes the shard.
+        end = int(np.searchsorted(total, base + writer.target_bytes, side="left")) + 1
+        end = min(end, n)
+        path = writer.folder / shard_name(writer.task, writer.seq)
+        write_table_atomic(table.slice(start, end - start), path, writer.row_group_rows)
+        writer.written.append(path)
+        writer.seq += 1
+        start = end
+    writer.count += n
