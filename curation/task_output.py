@@ -21,15 +21,21 @@ from curation.shards import DEFAULT_SHARD_BYTES, ShardWriter, remove_task_files
 TASKS_DIR = "_tasks"
 
 
-def write_json_atomic(path: Path, data: object) -> None:
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path.tmp`, fsync it, then rename it into place: readers see all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
-        handle.write("\n")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Indented JSON with sorted keys and a final newline, written atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def marker_path(out_dir: Path, task: int) -> Path:

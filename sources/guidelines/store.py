@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-MANIFEST = "manifest.jsonl"
+from sources.raw_store import MANIFEST, append_manifest, read_manifest, utc_timestamp, write_atomic
+
 SITE_FILE = "site.json"  # which site and base URL filled the store (parse needs both)
 _EXTENSIONS = {
     "text/html": "html",
@@ -65,22 +63,11 @@ class PageStore:
         self.root = Path(root)
         self.manifest = self.root / MANIFEST
         self._latest: dict[str, dict] = {}
-        for entry in self._read_manifest():
+        # skip_unreadable: the torn last line of a killed run
+        for entry in read_manifest(self.manifest, skip_unreadable=True):
             self._latest[entry["url"]] = entry
 
     # -- reading ---------------------------------------------------------------------------------------
-    def _read_manifest(self) -> Iterator[dict]:
-        if not self.manifest.is_file():
-            return
-        with open(self.manifest, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except ValueError:  # the torn last line of a killed run
-                    continue
-                if isinstance(entry, dict) and "url" in entry:
-                    yield entry
-
     def entry(self, url: str) -> dict | None:
         return self._latest.get(url)
 
@@ -118,40 +105,30 @@ class PageStore:
         rel = Path("pages") / digest[:2] / f"{digest}.{ext}"
         target = self.root / rel
         if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            with open(tmp, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
+            write_atomic(target, body)
         entry = {
             "url": url, "role": role, "status": status, "content_type": content_type, "sha256": digest,
             "size": len(body), "path": rel.as_posix(), "etag": etag, "last_modified": last_modified,
-            "fetched_at": _now(), "meta": meta or {}, "error": None, "done": True,
+            "fetched_at": utc_timestamp(), "meta": meta or {}, "error": None, "done": True,
         }
         self._append(entry)
         return self._page(entry)
 
     def touch(self, page: StoredPage) -> StoredPage:
         """A conditional request answered 304: the stored bytes still hold; record when we checked."""
-        entry = dict(self._latest[page.url], fetched_at=_now())
+        entry = dict(self._latest[page.url], fetched_at=utc_timestamp())
         self._append(entry)
         return self._page(entry)
 
     def fail(self, url: str, role: str, kind: str, message: str, *, done: bool, meta: dict | None = None) -> None:
         self._append({
             "url": url, "role": role, "status": None, "content_type": None, "sha256": None, "size": 0,
-            "path": None, "etag": None, "last_modified": None, "fetched_at": _now(), "meta": meta or {},
+            "path": None, "etag": None, "last_modified": None, "fetched_at": utc_timestamp(), "meta": meta or {},
             "error": {"kind": kind, "message": message}, "done": done,
         })
 
     def _append(self, entry: dict) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.manifest, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_manifest(self.manifest, entry)
         self._latest[entry["url"]] = entry
 
 
@@ -162,7 +139,3 @@ def page_from_entry(root: Path | str, entry: dict) -> StoredPage:
         sha256=entry["sha256"], size=entry["size"], path=Path(root) / entry["path"], fetched_at=entry["fetched_at"],
         etag=entry.get("etag"), last_modified=entry.get("last_modified"), meta=entry.get("meta") or {},
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

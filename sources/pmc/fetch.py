@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
@@ -26,12 +25,11 @@ from sources.errors import FetchError, InputError, RemoteError
 from sources.http import HttpClient, get_logger, redact, register_secret
 from sources.pmc.listing import OaRecord, normalize_pmcid
 from sources.pmc.packages import read_package
-from sources.pubmed.fetch import read_manifest, write_manifest
+from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 from sources.safe_xml import parse_bytes_safe
 
 logger = get_logger("medcurate.pmc.fetch")
 
-MANIFEST = "manifest.jsonl"
 OAI_NS = "{http://www.openarchives.org/OAI/2.0/}"
 
 
@@ -47,20 +45,6 @@ class FetchReport:
         if self.failed:
             text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
         return text
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _vouched(entry: dict | None, out_dir: Path) -> bool:
@@ -94,7 +78,7 @@ class _Run:
         return False
 
     def record(self, key: str, label: str, entry: dict) -> None:
-        self.entries[key] = {"url": key, "fetched_at": _now(), **entry}
+        self.entries[key] = {"url": key, "fetched_at": utc_timestamp(), **entry}
         if entry.get("error"):
             self.report.failed.append({"id": label, "reason": entry["error"]})
             logger.error("%s: FAILED: %s", label, entry["error"])
@@ -148,7 +132,7 @@ def _fetch_package(client: HttpClient, url: str, record: OaRecord, out_dir: Path
     for index, member in enumerate(members):
         name = f"{record.pmcid}.nxml" if index == 0 else f"{record.pmcid}.{index + 1}.nxml"
         target = out_dir / "articles" / name
-        _write_atomic(target, member.data)
+        write_atomic(target, member.data)
         paths.append(f"articles/{name}")
         written.append({"member": member.name, "path": f"articles/{name}", "sha256": hashlib.sha256(member.data).hexdigest()})
     if not keep:
@@ -197,7 +181,7 @@ def fetch_efetch(
         except (FetchError, InputError, RemoteError) as exc:
             run.record(key, name, {"paths": None, "error": str(exc)})
             continue
-        _write_atomic(run.out_dir / name, answer.content)
+        write_atomic(run.out_dir / name, answer.content)
         run.record(key, name, {"paths": [name], "ids": len(batch), "articles": len(root.findall("article")),
                                "sha256": hashlib.sha256(answer.content).hexdigest(), "size": len(answer.content),
                                "status": answer.status})
@@ -231,7 +215,7 @@ def fetch_oai(
         except (FetchError, InputError, RemoteError) as exc:
             run.record(key, pmcid, {"paths": None, "error": str(exc)})
             continue
-        _write_atomic(run.out_dir / name, answer.content)
+        write_atomic(run.out_dir / name, answer.content)
         run.record(key, pmcid, {"paths": [name], "sha256": hashlib.sha256(answer.content).hexdigest(),
                                 "size": len(answer.content), "status": answer.status})
     return run.finish()

@@ -28,7 +28,7 @@ from lxml import etree
 
 from sources.errors import InputError, RemoteError
 from sources.http import HttpClient, get_logger, host_of, one_line, redact, register_secret
-from sources.pubmed.fetch import read_manifest, write_atomic, write_manifest
+from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 
 logger = get_logger("medcurate.pubmed.eutils")
 
@@ -236,14 +236,10 @@ class _Search:
         entry = {
             "url": result.url, "path": f"eutils/{name}", "sha256": hashlib.sha256(result.content).hexdigest(),
             "size": len(result.content), "status": result.status, "etag": result.etag,
-            "last_modified": result.last_modified, "fetched_at": _now(), "query": self.query, "db": self.db,
+            "last_modified": result.last_modified, "fetched_at": utc_timestamp(), "query": self.query, "db": self.db,
             "window": window.label, "retstart": retstart, "retmax": retmax, "records": records,
         }
         return entry
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def search(
@@ -302,7 +298,7 @@ def search(
         end = end or date(datetime.now(timezone.utc).year + FUTURE_YEARS, 12, 31)
         windows = run.windows(start, end, first, report)
 
-    entries = {entry["path"]: entry for entry in read_manifest(run.folder / "manifest.jsonl")}
+    entries = {entry["path"]: entry for entry in read_manifest(run.folder / MANIFEST)}
     written: set[str] = set()
     requested = 0
     for window in windows:
@@ -328,8 +324,8 @@ def search(
     for path in [p for p, e in entries.items() if e.get("query") == query and e.get("db") == db and p not in written]:
         (out_dir / path).unlink(missing_ok=True)
         del entries[path]
-    if entries or (run.folder / "manifest.jsonl").exists():
-        write_manifest(run.folder / "manifest.jsonl", entries.values())
+    if entries or (run.folder / MANIFEST).exists():
+        write_manifest(run.folder / MANIFEST, entries.values())
     for warning in report.warnings:
         logger.warning("esearch: %s", warning)
     logger.info("%s", report.summary())

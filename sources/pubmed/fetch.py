@@ -14,12 +14,9 @@ were, so re-running on an unchanged store rewrites identical bytes (DVC relies o
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
@@ -29,11 +26,11 @@ import lxml.html
 
 from sources.errors import ChecksumError, FetchError, InputError
 from sources.http import HttpClient, file_digests, get_logger, redact
+from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 
 logger = get_logger("medcurate.pubmed.fetch")
 
 DIRS = ("baseline", "updatefiles")
-MANIFEST = "manifest.jsonl"
 # Names we accept from an index page: a plain file name, so a hostile page cannot steer a write
 # outside the store.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.xml\.gz")
@@ -140,36 +137,6 @@ def store_path(url: str) -> str:
     return "/".join(urlsplit(url).path.split("/")[-2:])
 
 
-def read_manifest(path: Path) -> list[dict]:
-    """The entries of a raw store's JSONL manifest (none when it does not exist yet)."""
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def write_manifest(path: Path, entries: Iterable[dict]) -> None:
-    """Rewrite a manifest atomically, sorted by url; identical content is not rewritten at all."""
-    ordered = sorted(entries, key=lambda entry: entry["url"])
-    text = "".join(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n" for entry in ordered)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return
-    write_atomic(path, text.encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --- one file ----------------------------------------------------------------------------------------------
 class _Failed(Exception):
     def __init__(self, kind: str, reason: str):
@@ -186,7 +153,7 @@ def _already_verified(entry: dict | None, remote: RemoteFile, dest: Path) -> boo
 
 
 def _entry(remote: RemoteFile, **fields) -> dict:
-    return {"url": redact(remote.url), "path": remote.path, "fetched_at": _now(), **fields}
+    return {"url": redact(remote.url), "path": remote.path, "fetched_at": utc_timestamp(), **fields}
 
 
 class _BulkFetcher:
