@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
-
-_SPACE = re.compile(r"\s+")
 
 
 def normalize_for_hash(text: str) -> str:
     """Unicode-compatible, case-folded, whitespace-collapsed text: trivial variants hash alike."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    # str.split() splits on exactly the characters `\s` matches, and is several times faster.
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def text_hash(text: str) -> str:

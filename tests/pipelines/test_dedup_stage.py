@@ -57,7 +57,9 @@ def test_exact_and_pmid_dedup_on_cohen_keeps_every_pmid_once(cohen, tmp_path):
     assert repeated - gone <= set(kept_pmids)
     survivors = {d["id"] for d in kept}
     assert all(r["reason"].split(":", 1)[1] in survivors for r in ledger)
-    assert {r["reason"].split(":")[0] for r in ledger} <= {"exact_duplicate_of", "pmid_duplicate_of"}
+    # A PMID in several files is one record (pubmed:<pmid>) read several times: duplicate_id.
+    assert {r["reason"].split(":")[0] for r in ledger} <= {"duplicate_id", "exact_duplicate_of", "pmid_duplicate_of"}
+    assert sum(r["reason"].startswith("duplicate_id:") for r in ledger) > 1000
     assert stats["documents_in"] == len(docs) == stats["documents_out"] + stats["ledgered"]
     assert stats["by_source"]["pubmed"]["in"] == len(docs)
 
@@ -193,7 +195,8 @@ def test_cli_dedup_with_benchmarks_and_a_scheduler(tmp_path):
     ])
     assert result.exit_code == 0, result.output
     stats = json.loads((tmp_path / "m.json").read_text())
-    assert stats["decontamination"]["benchmarks"][1].startswith("mcqa=")
+    # params.yaml lists its own benchmarks; the command adds the ones given with --benchmark.
+    assert any(b.startswith("mcqa=") for b in stats["decontamination"]["benchmarks"])
     assert stats["reasons"]["near_duplicate_of"] >= 140
     assert (tmp_path / "plots" / "dedup_length_chars.csv").is_file()
     assert pq.ParquetFile(list_shards(tmp_path / "out")[0]).schema_arrow.equals(DOCUMENT_SCHEMA)

@@ -45,7 +45,7 @@ def test_dedup_exact_text_and_pmid_across_sources_keeps_the_best_copy(parsed, tm
     real = docs_of(parsed).to_pylist()
     a, b, c = real[0], real[1], real[2]
     copy_text = dict(b, id="replay/test:1", source="replay/test", subset="replay", pmid=None, text=b["text"].upper() + "  ")
-    paper = dict(c, id="pmc:PMC0000001", source="pmc", subset="papers", text="Full text of the paper. " + c["text"])
+    paper = dict(c, id="pmc:PMC0000001", source="pmc", subset="papers", pmcid="PMC0000001", text="Full text of the paper. " + c["text"])
     other = dict(a, id="replay/test:2", source="replay/test", subset="replay", pmid=None)
     write_table_atomic(pa.Table.from_pylist([copy_text, paper, other], schema=DOCUMENT_SCHEMA), tmp_path / "extra" / "b.parquet")
     inputs = [parsed, tmp_path / "extra" / "b.parquet"]
@@ -55,7 +55,7 @@ def test_dedup_exact_text_and_pmid_across_sources_keeps_the_best_copy(parsed, tm
     assert ledger == {
         "replay/test:1": f"exact_duplicate_of:{b['id']}",  # abstract beats replay; case/space-insensitive
         "replay/test:2": f"exact_duplicate_of:{a['id']}",
-        c["id"]: "pmid_duplicate_of:pmc:PMC0000001",  # full text beats the abstract of the same PMID
+        c["id"]: "has_full_text:PMC0000001",  # the abstract of a PMID whose full text is in the corpus
         # Real duplicates in the fixtures: two versions of one Cochrane review share a DOI (the
         # newer survives), and an erratum reprints its article's abstract (a near duplicate).
         "pubmed:11034741": "doi_duplicate_of:pubmed:11406024",
