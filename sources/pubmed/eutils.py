@@ -81,6 +81,19 @@ def _error_element(root: etree._Element) -> str | None:
     return None if found is None else one_line(found.text or "")
 
 
+def _answer_root(content: bytes, what: str) -> etree._Element:
+    """The XML root of an `esearch`/`efetch` answer; RemoteError for an error sent with HTTP 200
+    (a JSON error body, or <ERROR> as or under the root)."""
+    message = json_error(content)
+    if message:
+        raise RemoteError(f"{what}: {redact(message)}")
+    root = parse_xml(content, what)
+    message = _error_element(root)
+    if message is not None:
+        raise RemoteError(f"{what}: {redact(message)}")
+    return root
+
+
 # --- ESearch ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Found:
@@ -92,13 +105,7 @@ class Found:
 
 
 def parse_esearch(content: bytes) -> Found:
-    message = json_error(content)
-    if message:
-        raise RemoteError(f"esearch: {redact(message)}")
-    root = parse_xml(content, "esearch")
-    message = _error_element(root)
-    if message is not None:
-        raise RemoteError(f"esearch: {redact(message)}")
+    root = _answer_root(content, "esearch")
     if root.tag != "eSearchResult" or not (root.findtext("Count") or "").strip().isdigit():
         raise RemoteError(f"esearch: unexpected answer <{root.tag}> without a Count")
 
@@ -117,13 +124,7 @@ def parse_esearch(content: bytes) -> Found:
 
 def check_efetch(content: bytes, db: str) -> int:
     """The number of records in an efetch body; RemoteError if the body is an error instead."""
-    message = json_error(content)
-    if message:
-        raise RemoteError(f"efetch: {redact(message)}")
-    root = parse_xml(content, "efetch")
-    message = _error_element(root)
-    if message is not None:
-        raise RemoteError(f"efetch: {redact(message)}")
+    root = _answer_root(content, "efetch")
     expected = ROOT_TAGS.get(db)
     if expected and root.tag != expected:
         raise RemoteError(f"efetch: unexpected answer <{root.tag}>, not <{expected}>")
