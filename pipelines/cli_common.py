@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from pipelines.params import param, pick
+from pipelines.params import load_params, param, pick
 
 app = typer.Typer(
     add_completion=False,
@@ -46,6 +46,16 @@ def cli_errors() -> Iterator[None]:
     except (SourceError, ParamsError, NoInputsError, AccountingError, OSError, ValueError) as error:
         typer.echo(f"medcurate: error: {error}", err=True)
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def stage_command(params_file: Optional[Path], out: Path, metrics: Optional[Path]) -> Iterator[dict]:
+    """The frame of a stage command: errors as one line (`cli_errors`), params.yaml loaded and
+    yielded to the body, then, once the body has completed, stats.json copied to `--metrics`."""
+    with cli_errors():
+        params = load_params(params_file)
+        yield params
+        copy_metrics(out, metrics)
 
 
 def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str]):

@@ -5,9 +5,9 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, executor_for, shard_bytes, stage_command,
 )
-from pipelines.params import load_params, param
+from pipelines.params import param
 
 PlotsOpt = typer.Option(None, "--plots", help="also copy the stage's length histograms (CSV, DVC plots) into this folder")
 
@@ -37,12 +37,10 @@ def filter_command(
     per source as params.yaml `filter:` says; every drop goes to the ledger with its rule's code."""
     from pipelines.stages import filter as stage
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         settings = stage.FilterSettings(config=param(params, "filter", {}) or {}, seed=param(params, "seed", 0))
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, settings, executor, shard_bytes(params))
-        copy_metrics(out, metrics)
         copy_plots(out, plots, "filter")
 
 
@@ -93,10 +91,8 @@ def dedup_command(
     near-duplicate (MinHash LSH) dedup across every input; the ledger names each survivor."""
     from pipelines.stages import dedup as stage
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         settings = dedup_settings(params, benchmark, ngram, bands, rows)
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, executor, shard_bytes(params), settings)
-        copy_metrics(out, metrics)
         copy_plots(out, plots, "dedup")

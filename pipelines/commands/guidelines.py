@@ -12,9 +12,9 @@ from pipelines.cli_common import (
     WorkersOpt,
     app,
     cli_errors,
-    copy_metrics,
     executor_for,
     shard_bytes,
+    stage_command,
 )
 from pipelines.params import load_params, param, pick
 
@@ -91,11 +91,9 @@ def guidelines_parse(
     from pipelines.stages import guidelines_parse as stage
     from sources.guidelines.sites import get_site
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         get_site(site)
         payloads = stage.plan(site, inputs, int(param(params, "guidelines.task_pages", 100)),
                               pick(grobid_url, params, "guidelines.grobid_url"))
         with executor_for(params, workers, scheduler) as executor:
             stage.run(payloads, out, executor, shard_bytes(params))
-        copy_metrics(out, metrics)

@@ -5,7 +5,7 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, stage_command,
 )
 from pipelines.params import load_params, param, pick
 
@@ -49,12 +49,10 @@ def mix_command(
     """
     from pipelines.stages import mix as stage
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         settings = mix_settings(params, tokenizer, pretokenized)
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, settings, executor)
-        copy_metrics(out, metrics)
 
 
 @app.command("card")

@@ -5,7 +5,7 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, shard_bytes, stage_command,
 )
 from pipelines.params import load_params, param, pick
 
@@ -162,8 +162,7 @@ def pmc_parse(
     from pipelines.stages import pmc_parse as stage
     from sources.pmc.jats import JatsOptions
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         given = {"citations": citations, "figure_refs": figure_refs, "captions": captions, "tables": tables,
                  "formulas": formulas, "back_matter": back_matter, "sub_articles": sub_articles, "abstract_only": abstract_only,
                  "abstract_types": [t.strip() for t in abstract_types.split(",") if t.strip()] if abstract_types is not None else None}
@@ -173,4 +172,3 @@ def pmc_parse(
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, executor, shard_bytes(params), options=options, license_families=families,
                       files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task", 500)))
-        copy_metrics(out, metrics)

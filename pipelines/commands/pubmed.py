@@ -5,9 +5,8 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, shard_bytes, stage_command,
 )
-from pipelines.params import load_params
 
 pubmed_app = typer.Typer(no_args_is_help=True, help="PubMed abstracts: bulk files, E-utilities search, XML parsing.")
 app.add_typer(pubmed_app, name="pubmed")
@@ -58,8 +57,6 @@ def pubmed_parse(
     """Parse PubMed XML into documents: title + abstract, versions and deletions applied."""
     from pipelines.stages import pubmed_parse as stage
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, executor, shard_bytes(params))
-        copy_metrics(out, metrics)

@@ -5,9 +5,9 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, copy_metrics, executor_for, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, executor_for, shard_bytes, stage_command,
 )
-from pipelines.params import load_params, param
+from pipelines.params import param
 
 
 @app.command("replay")
@@ -27,8 +27,7 @@ def replay_command(
     from pipelines.stages import replay as stage
     from sources.replay.spec import ReplaySource
 
-    with cli_errors():
-        params = load_params(params_file)
+    with stage_command(params_file, out, metrics) as params:
         configured = param(params, "replay.sources", {}) or {}
         missing = sorted(set(only) - set(configured))
         if missing:
@@ -39,4 +38,3 @@ def replay_command(
         sources = [ReplaySource.from_params(name, configured[name]) for name in names]
         with executor_for(params, workers, scheduler) as executor:
             stage.run(sources, out, executor, shard_bytes(params))
-        copy_metrics(out, metrics)
