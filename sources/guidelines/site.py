@@ -47,6 +47,17 @@ class Sections:
         return Sections(*(getattr(self, f) + getattr(other, f) for f in ("start", "stop", "drop", "remove_lines")))
 
 
+# The house rules shared by the crawled sites whose pages are copyrighted (licence `other`, not
+# redistributable) and whose entries are tested only on pages built in the tests after the layout
+# MEDITRON's scraper recorded, never on live pages: aafp, cps, idsa, nice, rch. `Site(...,
+# **COPYRIGHTED_MEDITRON_LAYOUT)`, so each site file states only what is its own.
+COPYRIGHTED_MEDITRON_LAYOUT = dict(
+    license="other",
+    redistributable=False,
+    tested_on="pages built in the tests after MEDITRON's recorded layout (not live pages)",
+)
+
+
 class Adapter(Protocol):
     def discover(self, site: Site, fetcher: Fetcher, limit: int) -> None:
         """Fetch the site's listing/API responses and guideline pages into the raw store."""

@@ -5,16 +5,14 @@ Tested on pages built in the tests after the layout MEDITRON's scraper used (top
 site. AAFP content is copyrighted: not redistributable. Pages where AAFP only endorses another
 body's guideline ("The AAFP supports ...") are ledgered as `endorsement`, as MEDITRON did.
 """
-from sources.guidelines.site import Sections, Site
+from sources.guidelines.site import COPYRIGHTED_MEDITRON_LAYOUT, Sections, Site
 
 AAFP = Site(
     name="aafp",
     source="aafp",
     description="American Academy of Family Physicians clinical recommendations",
     base_url="https://www.aafp.org",
-    license="other",
-    redistributable=False,
-    tested_on="pages built in the tests after MEDITRON's recorded layout (not live pages)",
+    **COPYRIGHTED_MEDITRON_LAYOUT,
     start_urls=("/family-physician/patient-care/clinical-recommendations/recommendations-by-topic.html",),
     index_links=(r"^/family-physician/patient-care/clinical-recommendations/recommendations-by-topic(/[a-z0-9-]+)?\.html$",),
     page_links=(r"^/family-physician/patient-care/clinical-recommendations/all-clinical-recommendations/[a-z0-9-]+\.html$",),

@@ -4,16 +4,14 @@ Tested on pages built in the tests after the layout MEDITRON's scraper used (doc
 `div.main-body`); not checked against the live site. MEDITRON took its CPS links from a SPOR PDF
 snapshot; we crawl the site's own document listing. Copyrighted: not redistributable.
 """
-from sources.guidelines.site import Sections, Site
+from sources.guidelines.site import COPYRIGHTED_MEDITRON_LAYOUT, Sections, Site
 
 CPS = Site(
     name="cps",
     source="cps",
     description="Canadian Paediatric Society position statements and practice points",
     base_url="https://cps.ca",
-    license="other",
-    redistributable=False,
-    tested_on="pages built in the tests after MEDITRON's recorded layout (not live pages)",
+    **COPYRIGHTED_MEDITRON_LAYOUT,
     start_urls=("/en/documents",),
     index_links=(r"^/en/documents(\?page=\d+)?$",),
     page_links=(r"^/en/documents/position/[a-z0-9-]+$",),

@@ -4,16 +4,14 @@ Tested on pages built in the tests after the layout MEDITRON's scraper used (the
 list's `.rtln_body_content` links, guideline text in `<article>`); not checked against the live
 site. Copyrighted: not redistributable. "Currently in development" stubs are ledgered.
 """
-from sources.guidelines.site import Sections, Site
+from sources.guidelines.site import COPYRIGHTED_MEDITRON_LAYOUT, Sections, Site
 
 IDSA = Site(
     name="idsa",
     source="idsa",
     description="Infectious Diseases Society of America practice guidelines",
     base_url="https://www.idsociety.org",
-    license="other",
-    redistributable=False,
-    tested_on="pages built in the tests after MEDITRON's recorded layout (not live pages)",
+    **COPYRIGHTED_MEDITRON_LAYOUT,
     start_urls=("/practice-guideline/alphabetical-guidelines/",),
     index_links=(r"^/practice-guideline/alphabetical-guidelines/$",),
     page_links=(r"^/practice-guideline/(?!alphabetical-guidelines/)[a-z0-9-]+/$",),

@@ -5,16 +5,14 @@ table -> guidance overview -> chapter pages, chapter text in the chapter body); 
 against the live site here. NICE's pages say "Do not distribute or publish any material from this
 site without first obtaining NICE's permission": not redistributable.
 """
-from sources.guidelines.site import Sections, Site
+from sources.guidelines.site import COPYRIGHTED_MEDITRON_LAYOUT, Sections, Site
 
 NICE = Site(
     name="nice",
     source="nice",
     description="NICE guidelines (NG/CG), one document per chapter",
     base_url="https://www.nice.org.uk",
-    license="other",
-    redistributable=False,
-    tested_on="pages built in the tests after MEDITRON's recorded layout (not live pages)",
+    **COPYRIGHTED_MEDITRON_LAYOUT,
     start_urls=("/guidance/published?ndt=Guidance&ps=2500",),
     index_links=(r"^/guidance/(ng|cg)\d+$", r"^/guidance/published\?ndt=Guidance&ps=2500(&pa=\d+)?$"),
     page_links=(r"^/guidance/(ng|cg)\d+/chapter/[A-Za-z0-9-]+$",),

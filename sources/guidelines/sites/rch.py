@@ -4,16 +4,14 @@ Tested on pages built in the tests after the layout MEDITRON's scraper used (tex
 `#key-points` on, stopping at "Last updated", References, Additional notes, Parent information);
 not checked against the live site. Copyrighted: not redistributable.
 """
-from sources.guidelines.site import Sections, Site
+from sources.guidelines.site import COPYRIGHTED_MEDITRON_LAYOUT, Sections, Site
 
 RCH = Site(
     name="rch",
     source="rch",
     description="Royal Children's Hospital Melbourne clinical practice guidelines",
     base_url="https://www.rch.org.au",
-    license="other",
-    redistributable=False,
-    tested_on="pages built in the tests after MEDITRON's recorded layout (not live pages)",
+    **COPYRIGHTED_MEDITRON_LAYOUT,
     start_urls=("/clinicalguide/about_rch_cpgs/guideline_index/",),
     index_links=(r"^/clinicalguide/about_rch_cpgs/guideline_index/$",),
     page_links=(r"^/clinicalguide/guideline_index/[A-Za-z0-9_-]+/$",),
