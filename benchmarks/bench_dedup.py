@@ -1,13 +1,17 @@
 """Near-duplicate throughput per CPU-second, side by side in one run, and peak memory of the stage.
 
-    .venv/bin/python benchmarks/bench_dedup.py [--copies N] [--memory-docs N]
+    .venv/bin/python benchmarks/bench_dedup.py [--copies N] [--memory-docs N [N ...]] [--only-memory]
 
 Corpus: the Cohen abstracts (../shared/corpora) plus N planted near copies each (tests/realdata.variant).
 - datasketch core: word 5-gram shingles, MinHash(120).update_batch, MinHashLSH(20 x 6) insert + query;
 - our signatures alone (curation.dedup.minhash.signatures, same shingles and permutations count);
 - our whole `medcurate dedup` command on 2 workers (CPU of every process, Dask start included);
 - filter + dedup together, documents per second per core;
-- peak memory (sum of RSS of all processes) of the dedup command on `--memory-docs` documents.
+- peak memory (sum of RSS of all processes: the command, the Dask scheduler and workers) of the
+  dedup command on 2 workers, for each `--memory-docs` size. The corpus is real Cohen abstracts
+  and, beyond them, distinct planted variants of them (each abstract has about size/15,000 near
+  copies), written shard by shard (20,000 documents each). `--only-memory` skips the throughput
+  runs and adds the sizes to the existing results file.
 Results: benchmarks/results/dedup.json.
 """
 from __future__ import annotations
@@ -41,6 +45,40 @@ def corpus(copies: int, seed: int = 0) -> list[dict]:
         out += [dict(d, id=f"variant{c}:{d['id']}:{i}", pmid=None, text=variant(d["text"], rng)) for i, d in enumerate(real)]
     rng.shuffle(out)
     return out
+
+
+def write_memory_corpus(n: int, folder: Path, per_shard: int = 20000, seed: int = 7) -> None:
+    """n documents: the real abstracts, then distinct variants of them, shard by shard."""
+    from curation.schema import DOCUMENT_SCHEMA
+    from curation.shards import write_table_atomic
+    import pyarrow as pa
+
+    real = cohen_docs(with_abstract_only=True)
+    rng = random.Random(seed)
+    for shard, start in enumerate(range(0, n, per_shard)):
+        rows = []
+        for i in range(start, min(n, start + per_shard)):
+            d = real[i % len(real)]
+            if i < len(real):
+                rows.append(d)
+            else:
+                rows.append(dict(d, id=f"variant{i // len(real)}:{d['id']}:{i}", pmid=None, text=variant(d["text"], rng)))
+        write_table_atomic(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), folder / f"part-{shard:05d}-0000.parquet")
+
+
+def memory_run(n: int, tmp: Path) -> dict:
+    import shutil
+
+    write_memory_corpus(n, tmp / f"mem{n}")
+    wall, cpu, peak = command(["dedup", str(tmp / f"mem{n}"), "--out", str(tmp / f"mem{n}out"), "--workers", "2"])
+    stats = json.loads((tmp / f"mem{n}out" / "stats.json").read_text())
+    shutil.rmtree(tmp / f"mem{n}", ignore_errors=True)
+    shutil.rmtree(tmp / f"mem{n}out", ignore_errors=True)
+    result = {"documents": n, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mb": peak >> 20,
+              "documents_out": stats["documents_out"], "ledgered": stats["ledgered"],
+              "verified_pairs": stats["near_duplicates"]["verified_pairs"]}
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def datasketch_core(texts: list[str]) -> float:
@@ -95,9 +133,18 @@ def command(args: list[str]) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=1)
-    parser.add_argument("--memory-docs", type=int, default=0)
+    parser.add_argument("--memory-docs", type=int, nargs="*", default=[])
+    parser.add_argument("--only-memory", action="store_true")
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/dedup.json"))
     args = parser.parse_args()
+    if args.only_memory:
+        out = Path(args.out)
+        results = json.loads(out.read_text()) if out.is_file() else {}
+        with tempfile.TemporaryDirectory() as tmp:
+            results["memory"] = [memory_run(n, Path(tmp)) for n in args.memory_docs]
+        results["memory_note"] = "peak summed RSS of the dedup command on 2 workers; goal < 4096 MB at 1,000,000 documents"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        return
     docs = corpus(args.copies)
     texts = [d["text"] for d in docs]
     results: dict = {"documents": len(docs), "cpu_count": os.cpu_count(), "workers": 2}
@@ -114,12 +161,7 @@ def main() -> None:
         results["filter_command"] = {"wall_s": round(fwall, 2), "cpu_s": round(fcpu, 2)}
         results["filter_plus_dedup_docs_per_s_per_core"] = round(len(docs) / (fcpu + cpu))
         if args.memory_docs:
-            big = (docs * (args.memory_docs // len(docs) + 1))[: args.memory_docs]
-            big = [dict(d, id=f"{d['id']}#{i}") for i, d in enumerate(big)]
-            write_shards(big, tmp / "big", 20000)
-            del big
-            mwall, mcpu, mpeak = command(["dedup", str(tmp / "big"), "--out", str(tmp / "bigout"), "--workers", "2"])
-            results["memory"] = {"documents": args.memory_docs, "wall_s": round(mwall, 1), "cpu_s": round(mcpu, 1), "peak_rss_mb": mpeak >> 20}
+            results["memory"] = [memory_run(n, tmp) for n in args.memory_docs]
     results["ratios"] = {
         "signatures_vs_datasketch": round(results["our_signatures"]["docs_per_cpu_s"] / results["datasketch_core"]["docs_per_cpu_s"], 2),
         "command_vs_datasketch": round(results["our_dedup_command"]["docs_per_cpu_s"] / results["datasketch_core"]["docs_per_cpu_s"], 2),

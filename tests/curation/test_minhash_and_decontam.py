@@ -79,3 +79,25 @@ def test_pmid_lists_and_benchmark_names(tmp_path):
     match = index.find(["any text at all"], ["67890"])[0]
     assert match.reason == "benchmark_contamination:pqa" and match.how == "pmid"
     assert benchmark_name(str(QA / "medqa" / "test.jsonl"))[0] == "medqa"
+
+
+def test_arrow_plan_agrees_with_the_row_by_row_rule():
+    import pyarrow as pa
+
+    from curation.dedup.exact import plan_cluster_drops, plan_table
+
+    rng = random.Random(3)
+    members = []
+    for key in range(3000):
+        members.append({
+            "key": key, "root": rng.randrange(400), "id": f"x:{rng.randrange(2500)}",
+            "subset": rng.choice(["papers", "abstracts", "abstracts", "guidelines", "replay"]),
+            "date": rng.choice([None, "", "2020", "2020-05", "2019-12-31", "2021"]),
+            "text_hash": rng.choice(["a", "b", "c", None]), "pmid": rng.choice([None, "1", "2", "3"]),
+            "pmcid": rng.choice([None, "PMC1", "PMC2"]), "doi": rng.choice([None, "10.1/x"]),
+        })
+    expected = plan_cluster_drops(members, {m["key"]: m["root"] for m in members})
+    table = plan_table(pa.Table.from_pylist(members))
+    got = dict(zip(table["key"].to_pylist(), zip(table["reason"].to_pylist(), table["detail"].to_pylist())))
+    assert got == expected
+    assert {r.split(":")[0] for r, _ in got.values()} >= {"duplicate_id", "has_full_text", "exact_duplicate_of", "near_duplicate_of"}

@@ -63,3 +63,48 @@ def test_dedup_exact_text_and_pmid_across_sources_keeps_the_best_copy(parsed, tm
     }
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["documents_in"] == stats["documents_out"] + 5
+
+
+def test_pubmed_abstract_with_pmc_full_text_goes_to_the_ledger_as_has_full_text(tmp_path):
+    """issue 3: a PubMed abstract whose PMID (or PMCID) has a full text in the corpus is ledgered
+    `has_full_text:<pmcid>`; an article read twice (same id) survives once (`duplicate_id:`).
+    Real records: no PubMed fixture's PMID has its full text among the JATS fixtures, so the test
+    aligns the ids of parsed documents (a PMC article without PMID, a PubMed record without PMCID)."""
+    from pipelines.stages import pmc_parse
+
+    jats = FIXTURES / "pmc_jats"
+    with Executor(scheduler="sync") as executor:
+        pubmed_parse.run([FIXTURES / "pubmed_xml" / "efetch_pubmed_27797938_structured_abstract_inline_tags.xml",
+                          FIXTURES / "pubmed_xml" / "efetch_pubmed_35123456_structured_nlmcategory.xml"],
+                         tmp_path / "pubmed", executor, 1 << 20)
+        pmc_parse.run([jats / "PMC1790863_plos-one_pone.0000217.nxml", jats / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"],
+                      tmp_path / "pmc", executor, 1 << 20)
+    abstracts = {d["pmid"]: d for d in docs_of(tmp_path / "pubmed").to_pylist()}
+    papers = {d["pmcid"]: d for d in docs_of(tmp_path / "pmc").to_pylist()}
+    assert {"27797938", "35123456"} <= set(abstracts) and {"PMC1790863", "PMC2329613"} <= set(papers)
+    by_pmid, by_pmcid = abstracts["27797938"], abstracts["35123456"]
+    paper_a, paper_b = papers["PMC1790863"], papers["PMC2329613"]
+    # PMID match: the abstract's PMID is the article's; the PubMed record carries no PMCID.
+    paper_a["pmid"], by_pmid["pmcid"] = by_pmid["pmid"], None
+    # PMCID match: the article has no PMID (some PMC articles lack one); the record names its PMCID.
+    paper_b["pmid"], by_pmcid["pmcid"] = None, paper_b["pmcid"]
+    tables = {
+        "pubmed.parquet": [by_pmid, by_pmcid],
+        "pmc.parquet": [paper_a, paper_b],
+        "pmc_package.parquet": [dict(paper_a, provenance=paper_a["provenance"] + "#package")],  # the same article again
+    }
+    for name, rows in tables.items():
+        write_table_atomic(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), tmp_path / "in" / name)
+    with Executor(scheduler="sync") as executor:
+        stats = dedup.run([tmp_path / "in"], tmp_path / "out", executor, 1 << 20)
+    ledger = {(r["id"], r["provenance"]): (r["reason"], r["detail"])
+              for r in read_table(list_shards(tmp_path / "out" / "ledger"), LEDGER_SCHEMA).to_pylist()}
+    assert ledger == {
+        (by_pmid["id"], by_pmid["provenance"]): ("has_full_text:PMC1790863", "PMID match"),
+        (by_pmcid["id"], by_pmcid["provenance"]): ("has_full_text:PMC2329613", "PMCID match"),
+        (paper_a["id"], paper_a["provenance"] + "#package"): (f"duplicate_id:{paper_a['id']}", "same document id"),
+    }
+    kept = docs_of(tmp_path / "out").to_pylist()
+    assert sorted(d["id"] for d in kept) == sorted([paper_a["id"], paper_b["id"]])
+    assert stats["documents_in"] == 5 == stats["documents_out"] + stats["ledgered"]
+    assert stats["reasons"] == {"duplicate_id": 1, "has_full_text": 2}
