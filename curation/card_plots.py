@@ -79,18 +79,33 @@ def length_histogram(stats: CardStats, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _funnel_rows(stages) -> tuple[list[tuple[str, int, int]], list[tuple[str, int]]]:
+    """Stages and (stage, reason) drops summed by name: several sites' parse stages share a
+    name, and one bar each keeps the labels on their bars."""
+    totals: dict[str, list[int]] = {}
+    drops: dict[str, int] = {}
+    for f in stages:
+        counts = totals.setdefault(f.stage, [0, 0])
+        counts[0] += f.documents_in
+        counts[1] += f.documents_out
+        for reason, n in f.reasons.items():
+            drops[f"{f.stage}: {reason}"] = drops.get(f"{f.stage}: {reason}", 0) + n
+    return [(name, n_in, n_out) for name, (n_in, n_out) in totals.items()], sorted(drops.items(), key=lambda t: (t[1], t[0]))
+
+
 def funnel(stats: CardStats, path: Path) -> Path:
     plt = _plt()
-    stages = stats.funnel
-    reasons = sorted({(f.stage, r, n) for f in stages for r, n in f.reasons.items()}, key=lambda t: t[2])
+    stages, reasons = _funnel_rows(stats.funnel)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.45 * max(len(stages), len(reasons), 2)),
                                       gridspec_kw={"width_ratios": [1, 1.3]})
-    names = [f.stage for f in stages][::-1]
-    ins = [f.documents_in for f in stages][::-1]
-    outs = [f.documents_out for f in stages][::-1]
-    left.barh(names, [max(n, 0.5) for n in ins], color="#d0d7e2", label="documents in")
-    left.barh(names, [max(n, 0.5) for n in outs], color="#3b6ea8", height=0.5, label="documents out")
-    for y, (n_in, n_out) in enumerate(zip(ins, outs)):
+    stages = stages[::-1]  # the first stage on top
+    ys = list(range(len(stages)))
+    ins = [n_in for _, n_in, _ in stages]
+    outs = [n_out for _, _, n_out in stages]
+    left.barh(ys, [max(n, 0.5) for n in ins], color="#d0d7e2", label="documents in")
+    left.barh(ys, [max(n, 0.5) for n in outs], color="#3b6ea8", height=0.5, label="documents out")
+    left.set_yticks(ys, [name for name, _, _ in stages])
+    for y, n_in, n_out in zip(ys, ins, outs):
         left.text(max(n_in, 1) * 1.15, y, f"{n_out:,} of {n_in:,}", va="center", fontsize=8)
     left.set_xscale("log")
     left.set_xlim(0.8, max(ins + [1]) * 40)
@@ -98,10 +113,11 @@ def funnel(stats: CardStats, path: Path) -> Path:
     left.set_xlabel("documents (log scale; the mix counts repeated copies)")
     left.legend(frameon=False, fontsize=8, loc="upper right")
     if reasons:
-        labels = [f"{stage}: {reason}" for stage, reason, _ in reasons]
-        counts = [n for _, _, n in reasons]
-        right.barh(labels, counts, color="#b5503c")
-        for y, n in enumerate(counts):
+        ys = list(range(len(reasons)))
+        counts = [n for _, n in reasons]
+        right.barh(ys, counts, color="#b5503c")
+        right.set_yticks(ys, [label for label, _ in reasons])
+        for y, n in zip(ys, counts):
             right.text(n * 1.1, y, f"{n:,}", va="center", fontsize=8)
         right.set_xscale("log")
         right.set_xlim(0.8, max(counts) * 12)
