@@ -66,7 +66,8 @@ def dedup_settings(params: dict, benchmarks: List[str], ngram: Optional[int], ba
     return DedupSettings(
         minhash=config_from(MinhashConfig, minhash),
         decontam=config_from(DecontamConfig, decontam),
-        benchmarks=tuple(listed) + tuple(benchmarks),
+        # Like every option: given on the command line, it replaces the params.yaml list.
+        benchmarks=tuple(benchmarks or listed),
         **section,
     )
 
@@ -76,7 +77,7 @@ def dedup_command(
     inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, all sources together"),
     out: Path = OutOpt,
     benchmark: List[str] = typer.Option(
-        [], "--benchmark", help="test set to decontaminate against: JSONL items or a .txt PMID list; NAME=FILE names it (repeatable) [params: dedup.benchmarks]"
+        [], "--benchmark", help="test set to decontaminate against: JSONL items or a .txt PMID list; NAME=FILE names it (repeatable; replaces params: dedup.benchmarks)"
     ),
     ngram: Optional[int] = typer.Option(None, "--decontam-ngram", help="word n-gram size for decontamination [params: dedup.decontamination.n_grams; default 13]"),
     bands: Optional[int] = typer.Option(None, "--bands", help="LSH bands [params: dedup.minhash.num_bands; default 20]"),
