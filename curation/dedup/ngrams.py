@@ -41,6 +41,15 @@ MAX_N = len(_COMBINE)
 _NON_WORD = re.compile(r"[^a-z0-9\x80-\U0010ffff]+")
 
 
+def _powers(p: int, size: int, block: int = 4096) -> np.ndarray:
+    """p^1 .. p^size modulo 2^64: a sequential cumprod over one block, then each block is the
+    first one times p^(block*k) (uint64 products wrap modulo 2^64, so this is exact)."""
+    base = np.cumprod(np.full(block, p, _U64))
+    steps = np.cumprod(np.full(-(-size // block), base[-1], _U64))
+    steps = np.concatenate((np.ones(1, _U64), steps[:-1]))
+    return (steps[:, None] * base[None, :]).ravel()[:size]
+
+
 class _Powers:
     """p^(j+1) and p^-(j+1) modulo 2^64 for j < size, grown on demand and reused."""
 
@@ -52,9 +61,7 @@ class _Powers:
     def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         if n > self.size:
             size = max(n, 2 * self.size, 1 << 16)
-            # cumprod is sequential (slow), which is why the powers are cached.
-            self.pw = np.cumprod(np.full(size, _P, _U64))
-            self.ipw = np.cumprod(np.full(size, _P_INV, _U64))
+            self.pw, self.ipw = _powers(_P, size), _powers(_P_INV, size)
             self.size = size
         return self.pw[:n], self.ipw[:n]
 
