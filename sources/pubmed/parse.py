@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +23,7 @@ from typing import BinaryIO, Iterator, Union
 
 from lxml import etree
 
-from curation.schema import dump_meta, make_document
+from curation.schema import dump_meta
 from sources.safe_io import DEFAULT_MAX_BYTES, open_bytes, open_input, sha256_file
 from sources.safe_xml import iterparse_safe
 
@@ -39,7 +40,10 @@ _MEDLINE_DATE = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}))?")
 # A terminating ";" is required, so "R&D" or "AT&T" stay as they are.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PMCID = re.compile(r"PMC[0-9]+")
+# dump_meta's canonical JSON (sorted keys, UTF-8, compact) from one encoder built once.
+_encode_meta = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 _DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
+_DOI_PREFIX_START = frozenset("dDhH")
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,9 @@ def _record(element: etree._Element, is_book: bool, index: int, provenance: _Pro
         if not pmid:
             raise ValueError("no PMID")
         fields = _book_fields(element, citation) if is_book else _article_fields(element, citation)
-        return _build(pmid, _version(pmid_el), fields, provenance(index))
+        version = pmid_el.get("Version")
+        version = int(version) if version and version.isdigit() else 1
+        return _build(pmid, version, fields, provenance(index))
     except Exception as exc:  # one bad record must not stop the file (DESIGN: error ledger)
         return RecordError(record=pmid or f"#{index}", error=f"{type(exc).__name__}: {exc}")
 
@@ -165,20 +171,31 @@ def _record(element: etree._Element, is_book: bool, index: int, provenance: _Pro
 # the DTD's fixed order: Article (journal, title, abstract, authors, languages, types) comes
 # before MedlineJournalInfo; after it, names belong to investigators or personal-name subjects
 # and AbstractText to OtherAbstract, neither of which we read. In PubmedData the record's own
-# ArticleIdList precedes ReferenceList, whose ArticleIds are the cited works': we stop there.
+# ArticleIdList precedes ReferenceList, whose ArticleIds are the cited works': the cited PMIDs
+# are taken there in one XPath call, and the walk stops.
 _ARTICLE_WALK = (
-    "Title", "ISOAbbreviation", "PubDate", "ArticleTitle", "ELocationID", "AbstractText",
-    "LastName", "ForeName", "CollectiveName", "Language", "PublicationType",
-    "VernacularTitle", "ArticleDate", "MedlineJournalInfo", "NameOfSubstance", "DescriptorName",
-    "QualifierName", "OtherID", "Keyword", "PublicationStatus", "ArticleId", "ReferenceList",
+    "Title", "ISOAbbreviation", "Volume", "Issue", "PubDate", "ArticleTitle", "MedlinePgn",
+    "ELocationID", "AbstractText", "LastName", "ForeName", "CollectiveName", "Identifier", "Affiliation",
+    "Language", "Grant", "PublicationType", "VernacularTitle", "ArticleDate", "MedlineJournalInfo",
+    "NameOfSubstance", "DescriptorName", "QualifierName", "OtherID", "Keyword", "PublicationStatus",
+    "ArticleId", "ReferenceList",
 )
+# Bibliographic fields pubmed_parser also gives, kept in meta (none is training text):
+# MedlineJournalInfo's children and a Grant's children, by tag.
+_JOURNAL_INFO = {"Country": "country", "MedlineTA": "medline_ta", "NlmUniqueID": "nlm_unique_id",
+                 "ISSNLinking": "issn_linking"}
+_GRANT_PARTS = {"GrantID": "id", "Acronym": "acronym", "Agency": "agency", "Country": "country"}
 
 
 def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
+    """Every field of a PubmedArticle in one walk (see _ARTICLE_WALK). The hot path of the parser:
+    #PCDATA texts are read inline (stripped), only mixed-content ones go through `_text`."""
     in_article = True
     title = vernacular = ""
     journal = iso = status = elocation_doi = doi = pmcid = other_pmcid = None
+    volume = issue = pages = None
     pub_date = article_date = None
+    journal_info: dict = {}
     sections: list[str] = []
     languages: list[str] = []
     types: list[str] = []
@@ -187,49 +204,57 @@ def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
     mesh: list[str] = []
     mesh_major: list[str] = []
     authors: list[str] = []
-    descriptor_major = False
+    affiliations: list[str] = []
+    grants: list[dict] = []
+    other_ids: list[str] = []
+    references: list[str] = []
+    author_ids: list[list[str]] = []
+    descriptor_major = named = False
+    author = -1
     for node in element.iter(_ARTICLE_WALK):
-        tag = node.tag
-        if in_article:
-            # Author names first: they are the most frequent elements of the walk.
-            if tag == "LastName":
-                authors.append(_leaf(node))
-            elif tag == "ForeName":
-                if authors and authors[-1]:
-                    authors[-1] = _author_name(authors[-1], _leaf(node))
-            elif tag == "CollectiveName":
-                authors.append(_text(node))
-            elif tag == "AbstractText":
-                _add_section(sections, node)
-            elif tag == "Language" or tag == "PublicationType":
-                value = _leaf(node)
-                if value:
-                    (languages if tag == "Language" else types).append(value)
-            elif tag == "ArticleTitle":
-                title = _text(node)
-            elif tag == "Title":
-                journal = _leaf(node) or None
-            elif tag == "ISOAbbreviation":
-                iso = _leaf(node) or None
-            elif tag == "PubDate":
-                pub_date = _date(node)
-            elif tag == "ELocationID":
-                if elocation_doi is None and node.get("EIdType") == "doi" and node.get("ValidYN") != "N":
-                    elocation_doi = _clean_doi(node.text or "")
-            elif tag == "VernacularTitle":
-                vernacular = _text(node)
-            elif tag == "ArticleDate":
-                if article_date is None:
-                    article_date = node
-            elif tag == "MedlineJournalInfo":
-                in_article = False
+        tag = node.tag  # tested in order of frequency
+        if tag == "ArticleId":
+            kind = node.get("IdType")
+            if kind == "doi":
+                if doi is None:
+                    doi = _clean_doi(node.text or "")
+            elif kind == "pmc" and pmcid is None:
+                pmcid = _clean_pmcid(node.text or "")
         elif tag == "DescriptorName":
             if descriptor_major:
                 mesh_major.append(mesh[-1])
-            value = _leaf(node)
-            descriptor_major = bool(value) and node.get("MajorTopicYN") == "Y"
-            if value:
+            value = node.text
+            if value and (value := value.strip()):
                 mesh.append(value)
+                descriptor_major = node.get("MajorTopicYN") == "Y"
+            else:
+                descriptor_major = False
+        elif tag == "LastName":
+            # Names after MedlineJournalInfo are investigators' or subjects': not authors.
+            if in_article:
+                value = node.text
+                if value and (value := value.strip()):
+                    authors.append(value)
+                    named = True  # a ForeName that follows joins this name
+                    author = len(authors) - 1  # and an Identifier this author
+                else:
+                    named = False
+                    author = -1
+        elif tag == "ForeName":
+            if in_article and named:
+                named = False
+                value = node.text
+                if value and (value := value.strip()):
+                    authors[-1] = f"{authors[-1]}, {value}"
+        elif tag == "Affiliation":
+            author = -1  # Identifiers from here on are the affiliation's (GRID, ISNI)
+            if in_article:
+                # Metadata, not text: stripped only, unless it carries markup or entities.
+                value = node.text
+                if len(node) or (value and "&" in value):
+                    value = _text(node)
+                if value and (value := value.strip()):
+                    affiliations.append(value)
         elif tag == "QualifierName":
             if mesh and node.get("MajorTopicYN") == "Y":
                 descriptor_major = True
@@ -238,22 +263,79 @@ def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
             if value:
                 keywords.append(value)
         elif tag == "NameOfSubstance":
-            value = _leaf(node)
-            if value:
+            value = node.text
+            if value and (value := value.strip()):
                 chemicals.append(value)
-        elif tag == "ArticleId":
-            kind = node.get("IdType")
-            if kind == "doi" and doi is None:
-                doi = _clean_doi(node.text or "")
-            elif kind == "pmc" and pmcid is None:
-                pmcid = _clean_pmcid(node.text or "")
+        elif tag == "PublicationType":
+            value = node.text
+            if value and (value := value.strip()):
+                types.append(value)
+        elif tag == "Language":
+            value = node.text
+            if value and (value := value.strip()):
+                languages.append(value)
+        elif tag == "AbstractText":
+            if in_article:  # not OtherAbstract's
+                _add_section(sections, node)
+        elif tag == "CollectiveName":
+            if in_article:
+                named = False
+                value = _text(node)
+                if value:
+                    authors.append(value)
+                author = len(authors) - 1 if value else -1
+        elif tag == "Identifier":
+            if in_article and author >= 0 and (value := node.text) and (value := value.strip()):
+                author_ids.append([authors[author], node.get("Source") or "", value])
+        elif tag == "Title":
+            journal = _leaf(node) or None
+        elif tag == "ISOAbbreviation":
+            iso = _leaf(node) or None
+        elif tag == "Volume":
+            volume = _leaf(node) or None
+        elif tag == "Issue":
+            issue = _leaf(node) or None
+        elif tag == "PubDate":
+            pub_date = _date(node)
+        elif tag == "ArticleTitle":
+            title = _text(node)
+        elif tag == "MedlinePgn":
+            pages = _leaf(node) or None
+        elif tag == "ELocationID":
+            if elocation_doi is None and node.get("EIdType") == "doi" and node.get("ValidYN") != "N":
+                elocation_doi = node.text or ""  # cleaned below, if no ArticleId gives the DOI
+        elif tag == "Grant":
+            grant = {_GRANT_PARTS[child.tag]: value for child in node
+                     if child.tag in _GRANT_PARTS and (value := _leaf(child))}
+            if grant:
+                grants.append(grant)
+        elif tag == "VernacularTitle":
+            vernacular = _text(node)
+        elif tag == "ArticleDate":
+            if article_date is None:
+                article_date = node
+        elif tag == "MedlineJournalInfo":
+            in_article = False
+            for child in node:
+                key = _JOURNAL_INFO.get(child.tag)
+                if key is not None and (value := child.text) and (value := value.strip()):
+                    journal_info[key] = value
         elif tag == "OtherID":
-            match = _PMCID.search(node.text or "")  # older records give the PMCID only here
-            if match and other_pmcid is None:
-                other_pmcid = match.group(0)
+            value = _leaf(node)
+            match = _PMCID.search(value)  # older records give the PMCID only here
+            if match:
+                if other_pmcid is None:
+                    other_pmcid = match.group(0)
+            elif value:
+                other_ids.append(value)
         elif tag == "PublicationStatus":
             status = _leaf(node) or None
         elif tag == "ReferenceList":
+            parent = node.getparent()
+            for reference_list in (parent.iterfind("ReferenceList") if parent is not None else (node,)):
+                for aid in reference_list.iter("ArticleId"):
+                    if aid.get("IdType") == "pubmed" and (value := aid.text) and (value := value.strip()):
+                        references.append(value)
             break
     if descriptor_major:
         mesh_major.append(mesh[-1])
@@ -267,18 +349,36 @@ def _article_fields(element: etree._Element, citation: etree._Element) -> dict:
         "publication_status": status,
         "publication_types": types,
         "languages": languages,
-        "authors": [name for name in authors if name],
+        "authors": authors,
         "chemicals": chemicals,
         "keywords": keywords,
         "mesh": mesh,
         "mesh_major": mesh_major,
+        # Bibliographic detail (pubmed_parser's other fields), only when the record has it.
+        **journal_info,
     }
+    if volume:
+        meta["volume"] = volume
+    if issue:
+        meta["issue"] = issue
+    if pages:
+        meta["pages"] = pages
+    if author_ids:
+        meta["author_ids"] = author_ids  # [author, source (ORCID), identifier]
+    if affiliations:
+        meta["affiliations"] = list(dict.fromkeys(affiliations))  # distinct, in order
+    if grants:
+        meta["grants"] = grants
+    if other_ids:
+        meta["other_ids"] = other_ids
+    if references:
+        meta["cited_pmids"] = references
     return {
         "title": title,
         "vernacular": vernacular,
         "abstract": "\n".join(sections),
         "languages": languages,
-        "doi": doi or elocation_doi,
+        "doi": doi or (_clean_doi(elocation_doi) if elocation_doi else None),
         "pmcid": pmcid or other_pmcid,
         "date": pub_date,
         "meta": meta,
@@ -322,8 +422,10 @@ def _book_fields(element: etree._Element, document: etree._Element) -> dict:
 
 def _child(parent: etree._Element, tag: str) -> etree._Element | None:
     """`parent.find(tag)`, trying the first child first: the DTD puts MedlineCitation and PMID there."""
-    if len(parent) and parent[0].tag == tag:
-        return parent[0]
+    for first in parent:
+        if first.tag == tag:
+            return first
+        break
     return parent.find(tag)
 
 
@@ -343,21 +445,24 @@ def _build(pmid: str, version: int, f: dict, provenance: str) -> Record:
     meta["version"] = version
     if vernacular:
         meta["vernacular_title"] = vernacular
-    doc = make_document(
-        id=f"pubmed:{pmid}",
-        source=SOURCE,
-        subset=SUBSET,
-        title=title,
-        text=text,
-        url=URL.format(pmid),
-        pmid=pmid,
-        pmcid=f["pmcid"],
-        doi=f["doi"],
-        license=None,
-        date=f["date"],
-        meta=dump_meta(meta),
-        provenance=provenance,
-    )
+    # make_document's row, built directly (this runs per record): every column, same values.
+    doc = {
+        "id": f"pubmed:{pmid}",
+        "source": SOURCE,
+        "subset": SUBSET,
+        "title": title,
+        "text": text,
+        "url": URL.format(pmid),
+        "pmid": pmid,
+        "pmcid": f["pmcid"],
+        "doi": f["doi"],
+        "license": None,
+        "date": f["date"],
+        "lang": None,
+        "lang_score": None,
+        "meta": _encode_meta(meta),
+        "provenance": provenance,
+    }
     return Record(pmid=pmid, version=version, doc=doc, drop_reason=drop)
 
 
@@ -488,8 +593,10 @@ def _version(node: etree._Element | None) -> int:
 
 
 def _clean_doi(value: str) -> str | None:
-    value = _DOI_PREFIX.sub("", value.strip()).lower()
-    return value or None
+    value = value.strip()
+    if value[:1] in _DOI_PREFIX_START:  # "doi:" or "http(s)://doi.org/" may lead
+        value = _DOI_PREFIX.sub("", value)
+    return value.lower() or None
 
 
 # --------------------------------------------------------------------------- text
@@ -523,6 +630,11 @@ def _clean(raw: str | None) -> str:
         return ""
     if "&" in raw:
         raw = _ENTITY.sub(lambda m: html.unescape(m.group(0)), raw)
+    # Already normal (most texts): the only whitespace str.split() knows that isprintable()
+    # accepts is the ASCII space, so a printable text without doubled or outer spaces is its own
+    # " ".join(raw.split()). Checked over every code point in the tests.
+    if raw.isprintable() and "  " not in raw and raw[0] != " " and raw[-1] != " ":
+        return raw
     return " ".join(raw.split())
 
 

@@ -266,3 +266,63 @@ def test_book_article():
     m = meta(rec)
     assert m["kind"] == "book" and m["book_title"] == "StatPearls" and m["authors"] == ["Doe, Jane"]
     assert m["publication_types"] == ["Study Guide"] and m["publisher"] == "StatPearls Publishing"
+
+
+# --------------------------------------------------------------------------- pubmed_parser's fields
+
+
+def test_bibliographic_fields_match_pubmed_parser():
+    """Every field pubmed_parser fills, we fill with the same value (benchmarks/bench_pubmed_parse.py)."""
+    pubmed_parser = pytest.importorskip("pubmed_parser")
+    path = CORPORA / "net-synergy_pubmedparser" / "pubmed21n1000.xml.gz"
+    ours = records(path)
+    checked = 0
+    for row in pubmed_parser.parse_medline_xml(str(path)):
+        if row.get("delete"):
+            continue
+        m = meta(ours[str(row["pmid"])])
+        for key, mine in (("country", "country"), ("nlm_unique_id", "nlm_unique_id"),
+                          ("issn_linking", "issn_linking"), ("medline_ta", "medline_ta"), ("pages", "pages")):
+            assert (row[key] or "").strip() == m.get(mine, ""), (row["pmid"], key)
+        volume_issue = f"{m['volume']}({m.get('issue', '')})" if m.get("volume") else ""
+        assert row["issue"] == volume_issue
+        assert set(filter(None, row["affiliations"].split(";"))) <= set(";".join(m.get("affiliations", [])).split(";"))
+        assert row["references"].split(";") == (m.get("cited_pmids") or [""])[: len(row["references"].split(";"))]
+        assert [g["grant_id"] for g in row["grant_ids"]] == [g.get("id") for g in m.get("grants", [])]
+        assert [o for o in row["other_id"].split("; ") if o] == m.get("other_ids", [])
+        checked += 1
+    assert checked > 20
+
+
+def test_author_identifiers_are_the_authors_not_the_affiliations():
+    data = ('<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID Version="1">7</PMID><Article>'
+            '<ArticleTitle>T</ArticleTitle><Abstract><AbstractText>A.</AbstractText></Abstract><AuthorList>'
+            '<Author><LastName>Doe</LastName><ForeName>Jane</ForeName><Identifier Source="ORCID">0000-0001</Identifier>'
+            '<AffiliationInfo><Affiliation>Uni A</Affiliation><Identifier Source="GRID">grid.1</Identifier></AffiliationInfo></Author>'
+            '<Author><LastName></LastName><ForeName>Nobody</ForeName><Identifier Source="ORCID">x</Identifier></Author>'
+            '<Author><CollectiveName>The Group</CollectiveName><AffiliationInfo><Affiliation>Uni A</Affiliation>'
+            '</AffiliationInfo></Author></AuthorList></Article><MedlineJournalInfo><Country>France</Country>'
+            '</MedlineJournalInfo></MedlineCitation></PubmedArticle></PubmedArticleSet>').encode()
+    (rec,) = parse_bytes(data)
+    m = meta(rec)
+    assert m["authors"] == ["Doe, Jane", "The Group"]
+    assert m["author_ids"] == [["Doe, Jane", "ORCID", "0000-0001"]]
+    assert m["affiliations"] == ["Uni A"] and m["country"] == "France"
+
+
+def test_documents_are_schema_rows_with_canonical_meta():
+    from curation.schema import make_document
+    for path in ALL_FILES:
+        for item in iter_file(path):
+            if isinstance(item, Record):
+                assert item.doc == make_document(**item.doc)
+                assert item.doc["meta"] == dump_meta(json.loads(item.doc["meta"]))
+
+
+def test_fast_whitespace_check_agrees_with_split_join_on_every_code_point():
+    from sources.pubmed.parse import _clean
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        for text in (f"a{chr(code)}b", f"{chr(code)}b", f"a{chr(code)}"):
+            assert _clean(text) == " ".join(text.split()), hex(code)
