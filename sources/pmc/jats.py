@@ -50,6 +50,8 @@ _BLOCKS = frozenset({
     "preformat", "code", "verse-group", "speech", "glossary", "array", "table", "ref-list",
     "chem-struct-wrap", "title", "caption", "question-wrap", "answer", "explanation",
 })
+# Blocks that break a paragraph into lines of their own.
+_PARAGRAPH_BLOCKS = _BLOCKS - {"title", "caption", "label"}
 _NOT_ARTICLE = {
     "correction": "correction", "corrected-article": "correction", "erratum": "erratum",
     "retraction": "retraction", "retracted-article": "retraction",
@@ -415,7 +417,8 @@ def flatten_mathml(math: etree._Element) -> str:
     if math.find(f".//{MML}annotation") is not None or math.find(f".//{MML}annotation-xml") is not None:
         math = etree.fromstring(etree.tostring(math))  # a copy, so the article keeps its annotation
         etree.strip_elements(math, f"{MML}annotation", f"{MML}annotation-xml", with_tail=False)
-    return " ".join(" ".join(token.split()) for token in math.itertext() if not token.isspace())
+    # Every token's words, single-spaced: whitespace-only tokens add none.
+    return " ".join(" ".join(math.itertext()).split())
 
 
 def tex_body(tex: str | None) -> str:
@@ -686,27 +689,29 @@ class _Renderer:
     def paragraph(self, p: etree._Element) -> str:
         """A paragraph; floats, formulas and lists inside it become their own lines."""
         pieces: list[str] = []
-        buffer: list[str] = []
-
-        def flush():
+        buffer: list[str] = [p.text] if p.text else []
+        for child in p:
+            tag = child.tag
+            if tag == "xref":  # most children of a paragraph: straight to xref, as inline() would
+                self.xref(child, buffer)
+                if child.tail:
+                    buffer.append(child.tail)
+            elif tag in _PARAGRAPH_BLOCKS:  # (only element tags are strings)
+                if buffer:
+                    text = self.finish("".join(buffer))
+                    if text:
+                        pieces.append(text)
+                    buffer = []
+                pieces.extend(self.block(child, 2))
+                if child.tail:
+                    buffer.append(child.tail)
+            else:
+                self.inline(child, buffer)
+        if buffer:
             text = self.finish("".join(buffer))
             if text:
                 pieces.append(text)
-            buffer.clear()
-
-        if p.text:
-            buffer.append(p.text)
-        for child in p:
-            if _is_el(child) and child.tag in _BLOCKS and child.tag not in ("title", "caption", "label"):
-                flush()
-                pieces.extend(self.block(child, 2))
-            else:
-                self.inline(child, buffer)
-                continue
-            if child.tail:
-                buffer.append(child.tail)
-        flush()
-        return "\n".join(pieces)
+        return "\n".join(pieces) if len(pieces) != 1 else pieces[0]
 
     def inline_text(self, el: etree._Element | None) -> str:
         if el is None:
@@ -792,7 +797,8 @@ class _Renderer:
             raw = _CIT_GROUP.sub("", raw)
             # What is left stands in the sentence: a narrative "Smith et al. (2001)" keeps its words,
             # a bare number ("…shown 12,13.") goes with its separators.
-            raw = _CIT_RUN.sub(lambda m: self._narrative(m.group(0)), raw)
+            if _CIT in raw:
+                raw = _CIT_RUN.sub(lambda m: self._narrative(m.group(0)), raw)
         return _EMPTY_BRACKETS.sub("", raw)
 
     def _narrative(self, run: str) -> str:
