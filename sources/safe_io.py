@@ -24,7 +24,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Largest PubMed baseline files decompress to a few hundred MB; JATS articles to a few MB.
 DEFAULT_MAX_BYTES = 4 * 1024**3
 _HASH_CHUNK = 1 << 20
-_RAW_CHUNK = 1 << 18
+_RAW_CHUNK = 1 << 16  # larger raw reads cost more in unconsumed_tail copies
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer (CRC32, size) checked by zlib
 
 

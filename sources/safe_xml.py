@@ -150,7 +150,12 @@ def iterparse_safe(
                 check_tree(element, name)
                 checked = True
             yield element
-            _release(element)
+            # Free the consumed element and everything before it: memory stays flat over a file.
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
         if failure is not None:
             raise failure
         if not chunk:
@@ -180,15 +185,6 @@ def _read_head(fileobj: BinaryIO) -> tuple[bytes, InputError | None]:
         parts.append(data)
         got += len(data)
     return b"".join(parts), None
-
-
-def _release(element: etree._Element) -> None:
-    """Free a consumed element and everything before it, so memory stays flat over a file."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
 
 
 def _one_line(exc: BaseException) -> str:

@@ -542,22 +542,31 @@ def _date(node: etree._Element | None) -> str | None:
     if node is None:
         return None
     # One pass over the (2-4) children instead of a path lookup per part: this runs per record.
-    parts = {child.tag: child.text for child in node}
-    year = (parts.get("Year") or "").strip()
+    year = month_text = day = medline = None
+    for child in node:
+        tag = child.tag
+        if tag == "Year":
+            year = child.text
+        elif tag == "Month":
+            month_text = child.text
+        elif tag == "Day":
+            day = child.text
+        elif tag == "MedlineDate":
+            medline = child.text
+    year = year.strip() if year else ""
     if year:
         if not (len(year) == 4 and year.isdigit()):
             return None
-        month = _month(parts.get("Month"))
+        month = _month(month_text)
         if month is None:
             return year
-        day = (parts.get("Day") or "").strip()
+        day = day.strip() if day else ""
         if day.isdigit():
             try:
                 return date(int(year), month, int(day)).isoformat()
             except ValueError:
                 pass
         return f"{year}-{month:02d}"
-    medline = parts.get("MedlineDate")
     if medline:
         match = _MEDLINE_DATE.search(medline)
         if match:
