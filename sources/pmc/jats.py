@@ -171,7 +171,8 @@ def parse_bytes(data: bytes, provenance: Mapping[str, Any] | str = "<bytes>", op
                 *, name: str | None = None) -> list[Item]:
     """Every article of one JATS document (any wrapper). InputError when the document is unreadable."""
     prov = {"file": provenance} if isinstance(provenance, str) else dict(provenance)
-    prov.setdefault("sha256", hashlib.sha256(data).hexdigest())
+    if "sha256" not in prov:  # the stage passes the raw file's hash: not computed twice
+        prov["sha256"] = hashlib.sha256(data).hexdigest()
     name = name or str(prov.get("file"))
     articles, wrapper = find_articles(parse_bytes_safe(data, name), name)
     options = options or JatsOptions()
@@ -431,6 +432,27 @@ def tex_body(tex: str | None) -> str:
     for _ in range(2):
         body = _TEX_DELIMS.sub("", body)
     return " ".join(body.split())
+
+
+def _drop_citation_groups(raw: str) -> str:
+    """`_CIT_GROUP.sub("", raw)`, with the regex run only over the stretch that can hold a group.
+
+    A group holds a marker; between its opening bracket and its first marker there are only
+    spaces and "see"/"e.g."-like words, never a bracket, so no group starts before the last bracket
+    ahead of the first marker; and none ends past the bracket that follows the last marker.
+    The text outside that stretch is left as it is, as the full-text regex would (it is not cheap
+    to scan: paragraphs are long and most of their text is not citations).
+    """
+    first = raw.find(_CIT)
+    start = max(raw.rfind("(", 0, first), raw.rfind("[", 0, first))
+    if start < 0:
+        start = first
+    end = raw.rfind(_CIT_END) + 1
+    size = len(raw)
+    while end < size and raw[end].isspace():
+        end += 1
+    end += 1
+    return raw[:start] + _CIT_GROUP.sub("", raw[start:end]) + raw[end:]
 
 
 # --------------------------------------------------------------------------- the renderer
@@ -794,7 +816,7 @@ class _Renderer:
             raw = _CIT_GROUP.sub(lambda m: " " + "".join(f"{_CIT}{i}{_CIT_END}" for i in _CIT_ONE.findall(m.group(0))), raw)
             raw = _CIT_ONE.sub(lambda m: self._bib_ref(int(m.group(1))), raw)
         else:
-            raw = _CIT_GROUP.sub("", raw)
+            raw = _drop_citation_groups(raw)
             # What is left stands in the sentence: a narrative "Smith et al. (2001)" keeps its words,
             # a bare number ("…shown 12,13.") goes with its separators.
             if _CIT in raw:

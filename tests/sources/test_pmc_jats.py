@@ -321,3 +321,25 @@ def test_fidelity_against_an_independent_reading(capsys):
     assert recall >= 0.98, recall  # nearly every paragraph appears
     assert precision >= 0.98, precision  # almost nothing is invented
     assert default_precision >= 0.98
+
+
+def test_fast_text_helpers_agree_with_their_plain_forms():
+    """The speed-ups in jats.py give exactly what the plain expressions give (random texts)."""
+    import random
+
+    from sources.pmc import jats
+
+    rng = random.Random(7)
+    cit = [f"{jats._CIT}{i}{jats._CIT_END}" for i in range(3)]
+    pieces = ["(", ")", "[", "]", " ", "  ", "\n", ", ", "; ", "\u2013", "see ", "e.g., ", "and ", "word", ".", "\xa0"]
+    for _ in range(20000):
+        raw = "".join(rng.choice(pieces + cit) for _ in range(rng.randint(1, 14)))
+        if jats._CIT in raw:
+            assert jats._drop_citation_groups(raw) == jats._CIT_GROUP.sub("", raw), repr(raw)
+        cleaned = jats._clean(raw)
+        assert cleaned == " ".join(raw.split())
+        assert jats._SPACE_BEFORE_PUNCT.sub("", cleaned) == re.sub(r"\s+([.,;:!?)\]])", r"\1", cleaned)
+    for code in range(0x110000):
+        if not 0xD800 <= code <= 0xDFFF:
+            text = f"a{chr(code)}b"
+            assert jats._clean(text) == " ".join(text.split()), hex(code)
