@@ -455,6 +455,19 @@ def _drop_citation_groups(raw: str) -> str:
     return raw[:start] + _CIT_GROUP.sub("", raw[start:end]) + raw[end:]
 
 
+def _drop_empty_brackets(raw: str) -> str:
+    """`_EMPTY_BRACKETS.sub("", raw)`, skipping the regex scan when no bracket can start a match:
+    an empty pair's opening bracket is followed by a space, "," / ";" or the closing bracket."""
+    for opening in "([":
+        at = raw.find(opening)
+        while at != -1:
+            following = raw[at + 1:at + 2]
+            if following and (following.isspace() or following in ",;)]"):
+                return _EMPTY_BRACKETS.sub("", raw)
+            at = raw.find(opening, at + 1)
+    return raw
+
+
 # --------------------------------------------------------------------------- the renderer
 
 
@@ -821,7 +834,7 @@ class _Renderer:
             # a bare number ("…shown 12,13.") goes with its separators.
             if _CIT in raw:
                 raw = _CIT_RUN.sub(lambda m: self._narrative(m.group(0)), raw)
-        return _EMPTY_BRACKETS.sub("", raw)
+        return _drop_empty_brackets(raw)
 
     def _narrative(self, run: str) -> str:
         kept = [self._citations[int(i)][1] for i in _CIT_ONE.findall(run)]

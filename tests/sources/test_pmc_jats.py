@@ -336,6 +336,7 @@ def test_fast_text_helpers_agree_with_their_plain_forms():
         raw = "".join(rng.choice(pieces + cit) for _ in range(rng.randint(1, 14)))
         if jats._CIT in raw:
             assert jats._drop_citation_groups(raw) == jats._CIT_GROUP.sub("", raw), repr(raw)
+        assert jats._drop_empty_brackets(raw) == jats._EMPTY_BRACKETS.sub("", raw), repr(raw)
         cleaned = jats._clean(raw)
         assert cleaned == " ".join(raw.split())
         assert jats._SPACE_BEFORE_PUNCT.sub("", cleaned) == re.sub(r"\s+([.,;:!?)\]])", r"\1", cleaned)
