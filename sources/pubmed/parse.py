@@ -40,8 +40,19 @@ _MEDLINE_DATE = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}))?")
 # A terminating ";" is required, so "R&D" or "AT&T" stay as they are.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PMCID = re.compile(r"PMC[0-9]+")
-# dump_meta's canonical JSON (sorted keys, UTF-8, compact) from one encoder built once.
-_encode_meta = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+# dump_meta's canonical JSON (sorted keys, UTF-8, compact). orjson writes the same bytes about ten
+# times faster (checked over every code point in the tests); json stays the fallback.
+_json_encode_meta = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _encode_meta = _json_encode_meta
+else:
+    def _encode_meta(meta: dict) -> str:
+        try:
+            return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
+        except (orjson.JSONEncodeError, TypeError):  # e.g. a lone surrogate: json writes it escaped
+            return _json_encode_meta(meta)
 _DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
 _DOI_PREFIX_START = frozenset("dDhH")
 

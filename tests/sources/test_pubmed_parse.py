@@ -326,3 +326,10 @@ def test_fast_whitespace_check_agrees_with_split_join_on_every_code_point():
             continue
         for text in (f"a{chr(code)}b", f"{chr(code)}b", f"a{chr(code)}"):
             assert _clean(text) == " ".join(text.split()), hex(code)
+
+
+def test_meta_encoder_writes_dump_meta_bytes_for_every_code_point():
+    from sources.pubmed.parse import _encode_meta
+    for code in range(0x110000):
+        value = {"b": f"a{chr(code)}z", "a": [chr(code), None, 3, True], "c": {"y": 1, "x": chr(code)}}
+        assert _encode_meta(value) == dump_meta(value), hex(code)
