@@ -96,11 +96,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = build_folder(Path(tmp), args.files)
         best = {"pubmed_parser": float("inf"), "medcurate": float("inf")}
+        rounds: dict[str, list[float]] = {name: [] for name in best}
         for _ in range(args.rounds):
             seconds, theirs = cpu_time(run_pubmed_parser, files)
             best["pubmed_parser"] = min(best["pubmed_parser"], seconds)
+            rounds["pubmed_parser"].append(round(seconds, 3))
             seconds, ours = cpu_time(run_ours, files)
             best["medcurate"] = min(best["medcurate"], seconds)
+            rounds["medcurate"].append(round(seconds, 3))
 
     n = len(files)
     rate = {name: n / seconds for name, seconds in best.items()}
@@ -111,6 +114,8 @@ def main() -> None:
         "distinct_articles": len(sorted(CORPUS.rglob("*.*ml"))),
         "rounds": args.rounds,
         "cpu_seconds_best": {k: round(v, 3) for k, v in best.items()},
+        "cpu_seconds_every_round": rounds,
+        "ratio_per_round": [round(a / b, 2) for a, b in zip(rounds["pubmed_parser"], rounds["medcurate"])],
         "articles_per_cpu_second": {k: round(v, 1) for k, v in rate.items()},
         "ratio_medcurate_over_pubmed_parser": round(rate["medcurate"] / rate["pubmed_parser"], 2),
         "goal_ratio": 2.0,
@@ -127,7 +132,7 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("files", "cpu_seconds_best", "articles_per_cpu_second",
+    print(json.dumps({k: result[k] for k in ("files", "cpu_seconds_best", "articles_per_cpu_second", "ratio_per_round",
                                              "ratio_medcurate_over_pubmed_parser", "medcurate", "pubmed_parser")}, indent=2))
 
 

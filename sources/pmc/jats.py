@@ -19,6 +19,7 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from datetime import date
 from typing import Any, Mapping, Union
 
@@ -253,7 +254,7 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
         "abstract_types": sorted({(a.get("abstract-type") or "main") for a in (meta_el.iterfind("abstract") if meta_el is not None else [])}),
         "wrapper": wrapper,
         "formulas_image_only": renderer.image_only_formulas,
-        "render": options.to_dict(),
+        "render": _render_options(options),
     }
     doc = make_document(
         id=_doc_id(ids, provenance),
@@ -267,8 +268,8 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
         doi=ids.get("doi"),
         license=license_code,
         date=_date(meta_el),
-        meta=dump_meta(meta),
-        provenance=dump_meta(dict(provenance)),
+        meta=_dump_meta(meta),
+        provenance=_dump_meta(dict(provenance)),
     )
     reason = _not_article_reason(article, meta_el, article_type)
     if reason:
@@ -278,6 +279,24 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
     if not has_body and not options.abstract_only:
         return Article(doc, "no_body", "abstract only")
     return Article(doc)
+
+
+@lru_cache(maxsize=64)
+def _render_options(options: JatsOptions) -> dict:
+    """`options.to_dict()`, once per options value (it goes into every document's meta, read-only)."""
+    return options.to_dict()
+
+
+try:  # dump_meta's bytes (sorted keys, UTF-8, compact), written by orjson when it is there
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _dump_meta = dump_meta
+else:
+    def _dump_meta(value: Mapping[str, Any]) -> str:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except (orjson.JSONEncodeError, TypeError):  # e.g. a lone surrogate, a non-str key
+            return dump_meta(value)
 
 
 def _not_article_reason(article: etree._Element, meta_el, article_type: str | None) -> str | None:
