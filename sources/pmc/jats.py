@@ -26,6 +26,8 @@ from typing import Any, Mapping, Union
 from lxml import etree
 
 from curation.schema import dump_meta, make_document
+from sources.xml_text import MONTHS as _MONTHS
+from sources.xml_text import clean_text as _clean
 from sources.errors import InputError, RemoteError
 from sources.pmc import licenses
 from sources.pmc.listing import normalize_pmcid
@@ -77,7 +79,6 @@ _METADATA_FN_TYPES = frozenset({
     "equal", "financial-disclosure", "on-leave", "other", "participating-researchers", "present-address",
     "presented-at", "presented-by", "previously-at", "study-group-members", "supplementary-material", "supported-by",
 })
-_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _CIT = "\ue000"
 _CIT_END = "\ue001"
 _CIT_TOKEN = rf"{_CIT}\d+{_CIT_END}"
@@ -100,7 +101,6 @@ _FORMATTING = (
 _NUMERIC_SUP = re.compile(r"^[\s0-9.+\-\u2212\u2013]+$")
 _TEX_DOC = re.compile(r"\\begin\{document\}(.*?)\\end\{document\}", re.S)
 _TEX_DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\[|\\\()\s*|\s*(?:\$\$|\$|\\\]|\\\))\s*$")
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
 
 @dataclass(frozen=True)
@@ -268,8 +268,8 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
         doi=ids.get("doi"),
         license=license_code,
         date=_date(meta_el),
-        meta=_dump_meta(meta),
-        provenance=_dump_meta(dict(provenance)),
+        meta=dump_meta(meta),
+        provenance=dump_meta(dict(provenance)),
     )
     reason = _not_article_reason(article, meta_el, article_type)
     if reason:
@@ -285,18 +285,6 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
 def _render_options(options: JatsOptions) -> dict:
     """`options.to_dict()`, once per options value (it goes into every document's meta, read-only)."""
     return options.to_dict()
-
-
-try:  # dump_meta's bytes (sorted keys, UTF-8, compact), written by orjson when it is there
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _dump_meta = dump_meta
-else:
-    def _dump_meta(value: Mapping[str, Any]) -> str:
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-        except (orjson.JSONEncodeError, TypeError):  # e.g. a lone surrogate, a non-str key
-            return dump_meta(value)
 
 
 def _not_article_reason(article: etree._Element, meta_el, article_type: str | None) -> str | None:
@@ -408,20 +396,6 @@ def _iso(node: etree._Element) -> str | None:
 
 
 # --------------------------------------------------------------------------- text helpers
-
-
-def _clean(raw: str | None) -> str:
-    """Entities escaped twice upstream unescaped once, whitespace (incl. no-break) collapsed."""
-    if not raw:
-        return ""
-    if "&" in raw:
-        raw = _ENTITY.sub(lambda m: html.unescape(m.group(0)), raw)
-    # Already normal (most runs of text): the only whitespace str.split() knows that
-    # isprintable() accepts is the ASCII space, so a printable text without doubled or outer
-    # spaces is its own " ".join(raw.split()) (checked over every code point in the tests).
-    if raw.isprintable() and "  " not in raw and raw[0] != " " and raw[-1] != " ":
-        return raw
-    return " ".join(raw.split())
 
 
 def _plain(node: etree._Element | None) -> str:

@@ -13,8 +13,6 @@ taken as they are, and recursive flattening runs only for the few texts with inl
 from __future__ import annotations
 
 import hashlib
-import html
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +22,8 @@ from typing import BinaryIO, Iterator, Union
 from lxml import etree
 
 from curation.schema import dump_meta
+from sources.xml_text import MONTHS as _MONTHS
+from sources.xml_text import clean_text as _clean
 from sources.safe_io import DEFAULT_MAX_BYTES, open_bytes, open_input, sha256_file
 from sources.safe_xml import iterparse_safe
 
@@ -33,26 +33,8 @@ URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 ARTICLE, BOOK, DELETE = "PubmedArticle", "PubmedBookArticle", "DeleteCitation"
 _TAGS = (ARTICLE, BOOK, DELETE)
 _MATHML = "{http://www.w3.org/1998/Math/MathML}"
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _MEDLINE_DATE = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}))?")
-# Escaped entities left in the text by double-escaping upstream ("&amp;lt;" parses to "&lt;").
-# A terminating ";" is required, so "R&D" or "AT&T" stay as they are.
-_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PMCID = re.compile(r"PMC[0-9]+")
-# dump_meta's canonical JSON (sorted keys, UTF-8, compact). orjson writes the same bytes about ten
-# times faster (checked over every code point in the tests); json stays the fallback.
-_json_encode_meta = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _encode_meta = _json_encode_meta
-else:
-    def _encode_meta(meta: dict) -> str:
-        try:
-            return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
-        except (orjson.JSONEncodeError, TypeError):  # e.g. a lone surrogate: json writes it escaped
-            return _json_encode_meta(meta)
 _DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
 _DOI_PREFIX_START = frozenset("dDhH")
 
@@ -471,7 +453,7 @@ def _build(pmid: str, version: int, f: dict, provenance: str) -> Record:
         "date": f["date"],
         "lang": None,
         "lang_score": None,
-        "meta": _encode_meta(meta),
+        "meta": dump_meta(meta),
         "provenance": provenance,
     }
     return Record(pmid=pmid, version=version, doc=doc, drop_reason=drop)
@@ -643,19 +625,6 @@ def _text(node: etree._Element | None) -> str:
     if len(node) == 0:
         return _clean(node.text)
     return _clean("".join(_flatten(node, [])))
-
-
-def _clean(raw: str | None) -> str:
-    if not raw:
-        return ""
-    if "&" in raw:
-        raw = _ENTITY.sub(lambda m: html.unescape(m.group(0)), raw)
-    # Already normal (most texts): the only whitespace str.split() knows that isprintable()
-    # accepts is the ASCII space, so a printable text without doubled or outer spaces is its own
-    # " ".join(raw.split()). Checked over every code point in the tests.
-    if raw.isprintable() and "  " not in raw and raw[0] != " " and raw[-1] != " ":
-        return raw
-    return " ".join(raw.split())
 
 
 def _flatten(node: etree._Element, parts: list[str]) -> list[str]:

@@ -320,7 +320,7 @@ def test_documents_are_schema_rows_with_canonical_meta():
 
 
 def test_fast_whitespace_check_agrees_with_split_join_on_every_code_point():
-    from sources.pubmed.parse import _clean
+    from sources.xml_text import clean_text as _clean
     for code in range(0x110000):
         if 0xD800 <= code <= 0xDFFF:
             continue
@@ -328,8 +328,8 @@ def test_fast_whitespace_check_agrees_with_split_join_on_every_code_point():
             assert _clean(text) == " ".join(text.split()), hex(code)
 
 
-def test_meta_encoder_writes_dump_meta_bytes_for_every_code_point():
-    from sources.pubmed.parse import _encode_meta
+def test_dump_meta_fast_path_writes_the_json_bytes_for_every_code_point():
+    from curation.schema import _json_dump_meta
     for code in range(0x110000):
         value = {"b": f"a{chr(code)}z", "a": [chr(code), None, 3, True], "c": {"y": 1, "x": chr(code)}}
-        assert _encode_meta(value) == dump_meta(value), hex(code)
+        assert dump_meta(value) == _json_dump_meta(value), hex(code)
