@@ -461,7 +461,7 @@ def _finish_text(raw: str) -> str:
             raw = raw.strip(" ")
     else:
         raw = " ".join(raw.split())
-    return _SPACE_PUNCT_PAIR.sub(r"\1", raw)
+    return _SPACE_BEFORE_PUNCT.sub("", raw)
 
 
 def _drop_citation_groups(raw: str) -> str:
