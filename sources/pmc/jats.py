@@ -230,14 +230,15 @@ def _record_name(article: etree._Element, index: int) -> str:
 
 
 def render_article(article: etree._Element, provenance: Mapping[str, Any], options: JatsOptions, wrapper: str = "nxml") -> Article:
-    ids = _article_ids(article)
     etree.strip_tags(article, *_FORMATTING)
-    meta_el = article.find("front/article-meta")
+    front = _Front(article)
+    meta_el = front.meta
+    ids = front.ids()
     renderer = _Renderer(article, options)
-    title = _title(meta_el, renderer)
+    title = _title(front, renderer)
     article_type = (article.get("article-type") or "").strip().lower() or None
     license_code, license_raw = licenses.article_license(article)
-    abstracts = renderer.abstracts(meta_el)
+    abstracts = renderer.abstracts(front.meta_children("abstract"))
     body = _child(article, "body")
     body_blocks = renderer.body(body) if body is not None else []
     back_blocks = renderer.back(_child(article, "back"))
@@ -248,15 +249,15 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
     blocks = abstracts + body_blocks + floats + back_blocks + sub_blocks
     text = "\n\n".join([title] + blocks) if title else "\n\n".join(blocks)
     meta = {
-        "journal": _journal(article),
-        "nlm_ta": _clean(article.findtext("front/journal-meta/journal-id[@journal-id-type='nlm-ta']")) or None,
+        "journal": front.journal(),
+        "nlm_ta": _clean(front.nlm_ta()) or None,
         "article_type": article_type,
-        "subjects": _subjects(meta_el),
-        "keywords": [k for k in (_plain(el) for el in article.iterfind("front/article-meta/kwd-group/kwd")) if k],
+        "subjects": [s for s in (_plain(el) for el in front.subjects()) if s],
+        "keywords": [k for k in (_plain(el) for el in front.keywords()) if k],
         "language": article.get("{http://www.w3.org/XML/1998/namespace}lang"),
         "license_raw": (license_raw or "")[:500] or None,
         "has_body": has_body,
-        "abstract_types": sorted({(a.get("abstract-type") or "main") for a in (meta_el.iterfind("abstract") if meta_el is not None else [])}),
+        "abstract_types": sorted({(a.get("abstract-type") or "main") for a in front.meta_children("abstract")}),
         "wrapper": wrapper,
         "formulas_image_only": renderer.image_only_formulas,
         "render": _render_options(options),
@@ -272,11 +273,11 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
         pmcid=ids.get("pmcid"),
         doi=ids.get("doi"),
         license=license_code,
-        date=_date(meta_el),
+        date=_date(front.meta_children("pub-date")),
         meta=dump_meta(meta),
         provenance=dump_meta(dict(provenance)),
     )
-    reason = _not_article_reason(article, meta_el, article_type)
+    reason = _not_article_reason(front, article_type)
     if reason:
         return Article(doc, f"not_article:{reason}", f"article-type {article_type}")
     if not has_body and not abstracts:
@@ -292,18 +293,18 @@ def _render_options(options: JatsOptions) -> dict:
     return options.to_dict()
 
 
-def _not_article_reason(article: etree._Element, meta_el, article_type: str | None) -> str | None:
+def _not_article_reason(front: "_Front", article_type: str | None) -> str | None:
     if article_type in _NOT_ARTICLE:
         return _NOT_ARTICLE[article_type]
-    if meta_el is None:
+    if front.meta is None:
         return None
-    for subject in meta_el.iterfind("article-categories/subj-group[@subj-group-type='heading']/subject"):
+    for subject in front.subjects("heading"):
         text = _plain(subject)
         if _NOT_ARTICLE_SUBJECT.match(text):
             return _NOT_ARTICLE.get(text.lower().split()[0], text.lower().replace(" ", "_"))
     # A notice typed "other" or "article-commentary" still says what it is through its link.
     if article_type in (None, "other", "article-commentary", "addendum"):
-        for related in meta_el.iterfind("related-article"):
+        for related in front.meta_children("related-article"):
             kind = (related.get("related-article-type") or "").lower()
             if kind in _NOT_ARTICLE:
                 return _NOT_ARTICLE[kind]
@@ -324,9 +325,87 @@ def _doc_id(ids: dict, provenance: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- metadata
 
 
-def _article_ids(article: etree._Element) -> dict:
+class _Front:
+    """The article's front matter, read in one pass over `<article-meta>`'s children.
+
+    Each lookup returns what the ElementPath expression in its docstring returns (plain child
+    steps, document order), without ElementPath's per-call parsing and generator layers.
+    """
+
+    __slots__ = ("article", "metas", "meta", "_children")
+
+    def __init__(self, article: etree._Element):
+        self.article = article
+        self.metas = [m for f in article if f.tag == "front" for m in f if m.tag == "article-meta"]
+        self.meta = self.metas[0] if self.metas else None  # article.find("front/article-meta")
+        children: dict[str, list] = {}
+        if self.meta is not None:
+            for child in self.meta:
+                tag = child.tag
+                if tag in children:
+                    children[tag].append(child)
+                else:
+                    children[tag] = [child]
+        self._children = children
+
+    def meta_children(self, tag: str) -> list:
+        """meta.iterfind(tag)"""
+        return self._children.get(tag, ())
+
+    def _all_meta_children(self, tag: str) -> list:
+        """article.iterfind(f"front/article-meta/{tag}")"""
+        if len(self.metas) == 1:
+            return self._children.get(tag, ())
+        return [c for m in self.metas for c in m if c.tag == tag]
+
+    def ids(self) -> dict:
+        return _article_ids(self.article, self._all_meta_children("article-id"))
+
+    def title(self, tag: str) -> etree._Element | None:
+        """meta.find(f"title-group/{tag}")"""
+        for group in self._children.get("title-group", ()):
+            found = _child(group, tag)
+            if found is not None:
+                return found
+        return None
+
+    def subjects(self, group_type: str | None = None) -> list:
+        """meta.iterfind("article-categories/subj-group/subject"), or with
+        `[@subj-group-type='{group_type}']` on subj-group"""
+        return [subject for categories in self._children.get("article-categories", ()) for group in categories
+                if group.tag == "subj-group" and (group_type is None or group.get("subj-group-type") == group_type)
+                for subject in group if subject.tag == "subject"]
+
+    def keywords(self) -> list:
+        """article.iterfind("front/article-meta/kwd-group/kwd")"""
+        return [kwd for group in self._all_meta_children("kwd-group") for kwd in group if kwd.tag == "kwd"]
+
+    def _journal_meta(self):
+        return [j for f in self.article if f.tag == "front" for j in f if j.tag == "journal-meta"]
+
+    def journal(self) -> str | None:
+        """The first non-empty of findtext("front/journal-meta/journal-title-group/journal-title")
+        and findtext("front/journal-meta/journal-title")."""
+        metas = self._journal_meta()
+        for found in ([t for j in metas for g in j if g.tag == "journal-title-group" for t in g if t.tag == "journal-title"][:1]
+                      or [None]) + ([t for j in metas for t in j if t.tag == "journal-title"][:1] or [None]):
+            text = _clean((found.text or "") if found is not None else None)
+            if text:
+                return text
+        return None
+
+    def nlm_ta(self) -> str | None:
+        """article.findtext("front/journal-meta/journal-id[@journal-id-type='nlm-ta']")"""
+        for journal_meta in self._journal_meta():
+            for node in journal_meta:
+                if node.tag == "journal-id" and node.get("journal-id-type") == "nlm-ta":
+                    return node.text or ""
+        return None
+
+
+def _article_ids(article: etree._Element, nodes=None) -> dict:
     ids: dict[str, str] = {}
-    for node in article.iterfind("front/article-meta/article-id"):
+    for node in (article.iterfind("front/article-meta/article-id") if nodes is None else nodes):
         kind = (node.get("pub-id-type") or "").lower()
         value = (node.text or "").strip()
         if not value:
@@ -342,36 +421,20 @@ def _article_ids(article: etree._Element) -> dict:
     return ids
 
 
-def _title(meta_el, renderer: "_Renderer") -> str:
-    if meta_el is None:
+def _title(front: _Front, renderer: "_Renderer") -> str:
+    if front.meta is None:
         return ""
-    title = renderer.inline_text(meta_el.find("title-group/article-title"))
-    subtitle = renderer.inline_text(meta_el.find("title-group/subtitle"))
+    title = renderer.inline_text(front.title("article-title"))
+    subtitle = renderer.inline_text(front.title("subtitle"))
     if subtitle:
         title = f"{title.rstrip(':')}: {subtitle}" if title else subtitle
     return title
 
 
-def _journal(article: etree._Element) -> str | None:
-    for path in ("front/journal-meta/journal-title-group/journal-title", "front/journal-meta/journal-title"):
-        text = _clean(article.findtext(path))
-        if text:
-            return text
-    return None
-
-
-def _subjects(meta_el) -> list[str]:
-    if meta_el is None:
-        return []
-    return [s for s in (_plain(el) for el in meta_el.iterfind("article-categories/subj-group/subject")) if s]
-
-
-def _date(meta_el) -> str | None:
+def _date(pub_dates) -> str | None:
     """ISO date: electronic publication first, then print, collection, PMC release, any other."""
-    if meta_el is None:
-        return None
     ranked: list[tuple[int, str]] = []
-    for node in meta_el.iterfind("pub-date"):
+    for node in pub_dates:
         kind = (node.get("pub-type") or node.get("date-type") or "").lower()
         fmt = (node.get("publication-format") or "").lower()
         rank = {"epub": 0, "ppub": 1, "epub-ppub": 1, "collection": 2, "pmc-release": 3}.get(kind, 4)
@@ -384,14 +447,14 @@ def _date(meta_el) -> str | None:
 
 
 def _iso(node: etree._Element) -> str | None:
-    year = (node.findtext("year") or "").strip()
+    year = _child_text(node, "year").strip()
     if not (len(year) == 4 and year.isdigit()):
         return None
-    month_text = (node.findtext("month") or "").strip()
+    month_text = _child_text(node, "month").strip()
     month = int(month_text) if month_text.isdigit() else _MONTHS.get(month_text[:3].lower())
     if not month or not 1 <= month <= 12:
         return year
-    day = (node.findtext("day") or "").strip()
+    day = _child_text(node, "day").strip()
     if day.isdigit():
         try:
             return date(int(year), month, int(day)).isoformat()
@@ -413,6 +476,12 @@ def _child(parent: etree._Element, tag: str) -> etree._Element | None:
         if child.tag == tag:
             return child
     return None
+
+
+def _child_text(parent: etree._Element, tag: str) -> str:
+    """`parent.findtext(tag) or ""` for a plain child tag."""
+    child = _child(parent, tag)
+    return (child.text or "") if child is not None else ""
 
 
 def _is_el(node) -> bool:
@@ -523,12 +592,11 @@ class _Renderer:
         self.image_only_formulas = 0
 
     # -- structure ---------------------------------------------------------------------------
-    def abstracts(self, meta_el) -> list[str]:
-        if meta_el is None:
-            return []
+    def abstracts(self, abstracts) -> list[str]:
+        """The `<abstract>` children of article-meta to keep, rendered."""
         out: list[str] = []
         main_done = False
-        for abstract in meta_el.iterfind("abstract"):
+        for abstract in abstracts:
             kind = (abstract.get("abstract-type") or "").lower()
             is_main = kind in _MAIN_ABSTRACT_TYPES and not main_done
             if not is_main and kind not in self.o.abstract_types and "all" not in self.o.abstract_types:
