@@ -533,6 +533,14 @@ def _finish_text(raw: str) -> str:
     return _SPACE_BEFORE_PUNCT.sub("", raw)
 
 
+_MARKERS = [f"{_CIT}{i}{_CIT_END}" for i in range(512)]
+
+
+def _marker(index: int) -> str:
+    """The placeholder of citation `index` in running text (formatted once for the first 512)."""
+    return _MARKERS[index] if index < 512 else f"{_CIT}{index}{_CIT_END}"
+
+
 def _drop_citation_groups(raw: str) -> str:
     """`_CIT_GROUP.sub("", raw)`, with the regex run only over the stretch that can hold a group.
 
@@ -823,12 +831,18 @@ class _Renderer:
         """A paragraph; floats, formulas and lists inside it become their own lines."""
         pieces: list[str] = []
         buffer: list[str] = [p.text] if p.text else []
+        citations = self._citations
         for child in p:
             tag = child.tag
             if tag == "xref":  # most children of a paragraph: straight to xref, as inline() would
-                self.xref(child, buffer)
-                if child.tail:
-                    buffer.append(child.tail)
+                if child.get("ref-type") == "bibr":  # xref()'s commonest case, inlined
+                    citations.append((child.get("rid") or "", "".join(child.itertext()) if len(child) else (child.text or "")))
+                    buffer.append(_marker(len(citations) - 1))
+                else:
+                    self.xref(child, buffer)
+                tail = child.tail
+                if tail:
+                    buffer.append(tail)
             elif tag in _PARAGRAPH_BLOCKS:  # (only element tags are strings)
                 if buffer:
                     text = self.finish("".join(buffer))
@@ -899,7 +913,7 @@ class _Renderer:
         text = "".join(node.itertext()) if len(node) else (node.text or "")
         if kind == "bibr" or kind == "bib":
             self._citations.append((node.get("rid") or "", text))
-            out.append(f"{_CIT}{len(self._citations) - 1}{_CIT_END}")
+            out.append(_marker(len(self._citations) - 1))
         elif kind in ("fn", "aff", "corresp", "author-notes", "table-fn"):
             return
         elif kind in ("fig", "table") and self.o.figure_refs == "meditron":
@@ -930,14 +944,21 @@ class _Renderer:
             # What is left stands in the sentence: a narrative "Smith et al. (2001)" keeps its words,
             # a bare number ("…shown 12,13.") goes with its separators.
             if _CIT in raw:
-                raw = _CIT_RUN.sub(lambda m: self._narrative(m.group(0)), raw)
+                raw = _CIT_RUN.sub(self._narrative, raw)
         return _drop_empty_brackets(raw)
 
-    def _narrative(self, run: str) -> str:
-        kept = [self._citations[int(i)][1] for i in _CIT_ONE.findall(run)]
-        if kept and all(any(c.isalpha() for c in t) for t in kept):
-            return "; ".join(_clean(t) for t in kept)
-        return ""
+    def _narrative(self, match: re.Match) -> str:
+        """A run of markers standing in the sentence: the xrefs' words when every one has a
+        letter ("Smith et al."), else nothing (bare numbers)."""
+        run = match.group(0)
+        if run.find(_CIT, 1) == -1:  # one marker, the usual run
+            kept = [self._citations[int(run[1:-1])][1]]
+        else:
+            kept = [self._citations[int(i)][1] for i in _CIT_ONE.findall(run)]
+        for text in kept:
+            if text.isdigit() or not any(c.isalpha() for c in text):  # (digits are no letters)
+                return ""
+        return "; ".join(_clean(t) for t in kept)
 
     def _bib_ref(self, index: int) -> str:
         rids = self._citations[index][0].split()
