@@ -542,24 +542,33 @@ def _marker(index: int) -> str:
 
 
 def _drop_citation_groups(raw: str) -> str:
-    """`_CIT_GROUP.sub("", raw)`, with the regex run only over the stretch that can hold a group.
+    """`_CIT_GROUP.sub("", raw)`, with the regex tried only where a group can start.
 
-    A group holds a marker; between its opening bracket and its first marker there are only
-    spaces and "see"/"e.g."-like words, never a bracket, so no group starts before the last bracket
-    ahead of the first marker; and none ends past the bracket that follows the last marker.
-    The text outside that stretch is left as it is, as the full-text regex would (it is not cheap
-    to scan: paragraphs are long and most of their text is not citations).
+    A group opens with a bracket followed by nothing but spaces and a "see"-like word before its
+    first marker: no bracket and no marker lie between. So a group holding the marker at `t` can
+    only start at the last bracket between the previous marker and `t`; trying there, marker by
+    marker and past each group found, gives the same groups as the scan over the whole text
+    (paragraphs are long and most of their text is not citations).
     """
-    first = raw.find(_CIT)
-    start = max(raw.rfind("(", 0, first), raw.rfind("[", 0, first))
-    if start < 0:
-        start = first
-    end = raw.rfind(_CIT_END) + 1
-    size = len(raw)
-    while end < size and raw[end].isspace():
-        end += 1
-    end += 1
-    return raw[:start] + _CIT_GROUP.sub("", raw[start:end]) + raw[end:]
+    find, rfind, match = raw.find, raw.rfind, _CIT_GROUP.match
+    kept: list[str] = []
+    keep = lo = 0
+    at = find(_CIT)
+    while at != -1:
+        start = max(rfind("[", lo, at), rfind("(", lo, at))
+        if start >= 0:
+            found = match(raw, start)
+            if found is not None:
+                kept.append(raw[keep:start])
+                keep = lo = found.end()
+                at = find(_CIT, lo)
+                continue
+        lo = at + 1
+        at = find(_CIT, lo)
+    if not kept:
+        return raw
+    kept.append(raw[keep:])
+    return "".join(kept)
 
 
 def _drop_empty_brackets(raw: str) -> str:
