@@ -103,6 +103,7 @@ _FORMATTING = (
     "named-content", "styled-content", "ext-link", "uri", "abbrev", "email", "underline-start", "underline-end",
     "inline-supplementary-material", "glyph-data", "price", "x",
 )
+_FORMATTING_TAGS = frozenset(_FORMATTING)
 _NUMERIC_SUP = re.compile(r"^[\s0-9.+\-\u2212\u2013]+$")
 _TEX_DOC = re.compile(r"\\begin\{document\}(.*?)\\end\{document\}", re.S)
 _TEX_DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\[|\\\()\s*|\s*(?:\$\$|\$|\\\]|\\\))\s*$")
@@ -230,7 +231,7 @@ def _record_name(article: etree._Element, index: int) -> str:
 
 
 def render_article(article: etree._Element, provenance: Mapping[str, Any], options: JatsOptions, wrapper: str = "nxml") -> Article:
-    etree.strip_tags(article, *_FORMATTING)
+    _strip_formatting(article)
     front = _Front(article)
     meta_el = front.meta
     ids = front.ids()
@@ -285,6 +286,26 @@ def render_article(article: etree._Element, provenance: Mapping[str, Any], optio
     if not has_body and not options.abstract_only:
         return Article(doc, "no_body", "abstract only")
     return Article(doc)
+
+
+def _strip_formatting(article: etree._Element) -> None:
+    """`etree.strip_tags(article, *_FORMATTING)`, leaving out the main reference list.
+
+    Nothing of the reference list is walked as running text: it is only ever read through
+    `itertext()` and descendant searches (MEDITRON citations), which see the same words and
+    elements with or without the formatting tags. It is a large share of an article's elements.
+    """
+    parts = []
+    for child in article.iterchildren(etree.Element):
+        if child.tag == "back":
+            parts.extend(part for part in child.iterchildren(etree.Element) if part.tag != "ref-list")
+        else:
+            parts.append(child)
+    if any(part.tag in _FORMATTING_TAGS for part in parts):  # strip_tags keeps the element it is given
+        etree.strip_tags(article, *_FORMATTING)
+        return
+    for part in parts:
+        etree.strip_tags(part, *_FORMATTING)
 
 
 @lru_cache(maxsize=64)
