@@ -862,11 +862,13 @@ class _Renderer:
         pieces: list[str] = []
         buffer: list[str] = [p.text] if p.text else []
         citations = self._citations
+        need_rid = self.o.citations == "meditron"  # only MEDITRON markers look references up
         for child in p:
             tag = child.tag
             if tag == "xref":  # most children of a paragraph: straight to xref, as inline() would
                 if child.get("ref-type") == "bibr":  # xref()'s commonest case, inlined
-                    citations.append((child.get("rid") or "", "".join(child.itertext()) if len(child) else (child.text or "")))
+                    citations.append(((child.get("rid") or "") if need_rid else "",
+                                      "".join(child.itertext()) if len(child) else (child.text or "")))
                     buffer.append(_marker(len(citations) - 1))
                 else:
                     self.xref(child, buffer)
