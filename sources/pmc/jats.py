@@ -231,10 +231,11 @@ def _record_name(article: etree._Element, index: int) -> str:
 
 
 def render_article(article: etree._Element, provenance: Mapping[str, Any], options: JatsOptions, wrapper: str = "nxml") -> Article:
+    # Identifiers as written, before formatting tags are stripped (as `_record_name` reads them).
+    ids = _article_ids(article, [c for f in article if f.tag == "front" for m in f if m.tag == "article-meta"
+                                 for c in m if c.tag == "article-id"])
     _strip_formatting(article)
     front = _Front(article)
-    meta_el = front.meta
-    ids = front.ids()
     renderer = _Renderer(article, options)
     title = _title(front, renderer)
     article_type = (article.get("article-type") or "").strip().lower() or None
@@ -378,9 +379,6 @@ class _Front:
         if len(self.metas) == 1:
             return self._children.get(tag, ())
         return [c for m in self.metas for c in m if c.tag == tag]
-
-    def ids(self) -> dict:
-        return _article_ids(self.article, self._all_meta_children("article-id"))
 
     def title(self, tag: str) -> etree._Element | None:
         """meta.find(f"title-group/{tag}")"""
