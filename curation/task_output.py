@@ -14,6 +14,9 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from curation.accounting import Counts
 from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA, error_row, ledger_row
 from curation.shards import DEFAULT_SHARD_BYTES, ShardWriter, remove_task_files
@@ -109,7 +112,7 @@ class TaskOutput:
         self.counts.reasons[reason.split(":", 1)[0]] += 1
         self._ledger.write(ledger_row(doc, self.stage, reason, detail))
 
-    def emit_table(self, table: "pa.Table") -> None:
+    def emit_table(self, table: pa.Table) -> None:
         """Bulk `emit` of a document table (no split): the same counts, shard names and size cuts."""
         n = table.num_rows
         self.counts.documents_in += n
@@ -117,11 +120,8 @@ class TaskOutput:
         self.counts.by_source.update(_value_counts(table["source"]))
         write_table_shards(self._docs, table)
 
-    def drop_table(self, table: "pa.Table", reasons: "pa.Array | list", details: "pa.Array | list | None" = None) -> None:
+    def drop_table(self, table: pa.Table, reasons: pa.Array | list, details: pa.Array | list | None = None) -> None:
         """Bulk `drop`: row i of `table` stops here with `reasons[i]` (and `details[i]`)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         n = table.num_rows
         reasons = pa.array(reasons, pa.string()) if not isinstance(reasons, (pa.Array, pa.ChunkedArray)) else reasons
         if details is None:
@@ -154,7 +154,6 @@ class TaskOutput:
 
 
 def _value_counts(column) -> dict:
-    import pyarrow.compute as pc
 
     counts = pc.value_counts(column)
     return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
@@ -167,8 +166,6 @@ def write_table_shards(writer: ShardWriter, table) -> None:
     under the writer's next shard names. Written row by row or as one table, a task that writes
     only through this gives the same shard boundaries."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     from curation.shards import shard_name, write_table_atomic
 

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 log = logging.getLogger("medcurate")
 
@@ -129,8 +129,3 @@ class Executor:
             return results
         finally:
             progress.close()
-
-
-def run_map(fn: Callable[..., Any], items: Iterable[Any], workers: int | None, scheduler: str | None, desc: str) -> list[Any]:
-    with Executor(workers, scheduler) as executor:
-        return executor.map(fn, list(items), desc)

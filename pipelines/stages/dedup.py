@@ -52,7 +52,7 @@ from curation.dedup.ngrams import splitmix64
 from curation.schema import DOCUMENT_SCHEMA
 from curation.shards import write_table_atomic
 from curation.stats import MEASURES, StageStats
-from curation.task_output import TaskOutput, write_json_atomic
+from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import shard_rows, stage_shards

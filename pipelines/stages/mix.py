@@ -16,7 +16,6 @@ documents_in = input rows + the extra copies of upsampled documents.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field

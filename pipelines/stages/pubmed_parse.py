@@ -18,7 +18,7 @@ from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import expand_inputs
 from sources.errors import InputError
-from sources.pubmed.parse import Deletion, Record, RecordError, iter_file, scan_file
+from sources.pubmed.parse import Deletion, RecordError, iter_file, scan_file
 
 STAGE = "pubmed.parse"
 _RELEASE = re.compile(r"pubmed(\d{2})n(\d{4})")

@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from conftest import CORPORA, FIXTURES

@@ -5,7 +5,6 @@ to counts recomputed from the shards, `datasets.load_dataset(<card folder>)` off
 """
 import json
 import re
-import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
