@@ -6,6 +6,10 @@
 - `"sync"` runs tasks in this process, in order (tests, debugging, tiny inputs).
 Work functions and their arguments must be picklable: pass paths and plain data, never open
 files, parsers or sessions (see reference/ecosystem.md, Dask pitfalls).
+
+Local workers start from a forkserver that has already imported the work code (see
+`_start_workers_preloaded`): each spawned worker would otherwise import numpy, pyarrow, Dask and
+our modules again, about 0.5 CPU-s per worker per command, more than the work of a small stage.
 """
 from __future__ import annotations
 
@@ -23,6 +27,48 @@ SYNC = "sync"
 
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+# Imported once in the forkserver, so that every local worker starts with them loaded.
+_PRELOAD_LIBRARIES = ("distributed", "numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet")
+_WORK_PACKAGES = ("curation", "sources", "pipelines.stages", "pipelines.runner")
+
+
+def _start_workers_preloaded() -> dict:
+    """Start local workers by forking a server that holds the work code already imported.
+
+    Dask's default ("spawn") starts every worker as a fresh interpreter; "fork" would copy this
+    process with its Dask threads running (unsafe). A forkserver is single-threaded and forks
+    cheaply. It preloads the libraries and every module of ours this command has imported (the
+    stage it runs) and the main module (which each child would otherwise run again). Returns the
+    Dask setting that makes workers use it; none while the setting is not its default, so a
+    user's own `distributed.worker.multiprocessing-method` wins. The server lives as long as this
+    process: a later cluster in the same process reuses it as it is.
+    """
+    import multiprocessing
+    import multiprocessing.forkserver
+
+    import dask
+    import distributed.utils
+
+    if dask.config.get("distributed.worker.multiprocessing-method") != "spawn":
+        return {}
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return {}
+    ours = sorted(m for m in sys.modules if m.startswith(_WORK_PACKAGES))
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", *_PRELOAD_LIBRARIES, *ours])
+    multiprocessing.forkserver.ensure_running()  # started now, with this list
+    # Dask would otherwise import its own preload list here first (pandas among it, ~0.5 CPU-s)
+    # for a server that is already running; if this private flag ever goes away, that is the
+    # only cost.
+    distributed.utils._forkserver_preload_set = True
+    return {"distributed.worker.multiprocessing-method": "forkserver"}
+
+
+# A local cluster of ours has no dashboard, so nobody reads the workers' statistical profiles
+# (a stack sample every 10 ms); the event-loop health tick need not run 50 times a second. Both
+# cost CPU in every process for as long as the cluster lives. Workers inherit this from the nanny.
+_LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "200ms"}
 
 
 class Progress:
@@ -59,6 +105,7 @@ class Executor:
         self.scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
         self._client = None
         self._cluster = None
+        self._config = None  # Dask settings of our local cluster, undone on exit
 
     @property
     def is_sync(self) -> bool:
@@ -75,6 +122,9 @@ class Executor:
         if self.scheduler:
             self._client = Client(self.scheduler)
         else:
+            import dask
+
+            self._config = dask.config.set({**_LOCAL_CLUSTER_CONFIG, **_start_workers_preloaded()})
             self._cluster = LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
@@ -92,7 +142,9 @@ class Executor:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
-        self._client = self._cluster = None
+        if self._config is not None:
+            self._config.__exit__(None, None, None)
+        self._client = self._cluster = self._config = None
 
     def map(
         self,

@@ -102,3 +102,36 @@ def test_local_cluster_and_existing_scheduler_give_identical_bytes(tmp_path):
         with Executor(scheduler=cluster.scheduler_address) as executor:
             run_stage("unit", tmp_path / "remote", payloads, words_work, executor)
     assert snapshot(tmp_path / "sync") == snapshot(tmp_path / "local") == snapshot(tmp_path / "remote")
+
+
+WORKER_CHECK = """
+import dask, json, sys
+import pipelines.stages.dedup  # the stage this process runs
+from pipelines.executor import Executor
+
+if __name__ == "__main__":
+    with Executor(workers=1) as executor:
+        run = executor._client.run
+        print(json.dumps({
+            "method": list(run(dask.config.get, "distributed.worker.multiprocessing-method").values()),
+            "loaded": list(run(eval, "'pipelines.stages.dedup' in __import__('sys').modules").values()),
+            "profile": list(run(dask.config.get, "distributed.worker.profile.enabled").values()),
+        }))
+    print(json.dumps(dask.config.get("distributed.worker.multiprocessing-method")))
+"""
+
+
+def test_local_workers_start_with_the_work_code_loaded(tmp_path):
+    """Local workers fork from a server that imported the stage's modules (no imports per worker);
+    the Dask settings of our cluster are undone when it closes. A fresh process: the forkserver of
+    this one may already run with other modules."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "check.py"
+    script.write_text(WORKER_CHECK)
+    result = subprocess.run([sys.executable, str(script)], cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    inside, after = result.stdout.strip().splitlines()[-2:]
+    assert json.loads(inside) == {"method": ["forkserver"], "loaded": [True], "profile": [False]}
+    assert json.loads(after) == "spawn"
