@@ -43,7 +43,7 @@ class MinhashConfig:
     seed: int = 1
     jaccard_threshold: float = 0.7
     batch_bytes: int = 4 << 20  # text hashed per numpy batch: bounds the working memory
-    chunk_ngrams: int = 4096  # n-grams per permutation block: keeps the block in cache
+    chunk_ngrams: int = 8192  # n-grams per permutation block (8 MB at 120 permutations): measured fastest
 
     @property
     def num_perm(self) -> int:
@@ -88,10 +88,12 @@ def signatures(texts: list[str], config: MinhashConfig = MinhashConfig()) -> np.
         if grams.hashes.size == 0:
             continue
         mins, owners = [], []
+        buffer = np.empty((config.num_perm, min(config.chunk_ngrams, grams.hashes.size)), _U64)  # reused by every block
         for c in range(0, grams.hashes.size, config.chunk_ngrams):
             h = grams.hashes[c : c + config.chunk_ngrams]
             d = grams.doc[c : c + config.chunk_ngrams]
-            block = a[:, None] * h  # (num_perm, chunk), wraps modulo 2^64
+            block = buffer[:, : h.size]
+            np.multiply(a[:, None], h, out=block)  # (num_perm, chunk), wraps modulo 2^64
             block += b[:, None]
             heads = np.flatnonzero(np.diff(d, prepend=-1))
             mins.append(np.minimum.reduceat(block, heads, axis=1))

@@ -98,23 +98,23 @@ class NgramBatch:
 def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Hash of every word of every text, and the text it belongs to."""
     encoded = [t.lower().encode("utf-8", "surrogatepass") for t in texts]
-    lengths = np.fromiter((len(e) for e in encoded), np.int64, len(encoded))
     buf = np.frombuffer(b"\x00".join(encoded), dtype=np.uint8)  # NUL is a word break
     if buf.size == 0:
         return np.empty(0, _U64), np.empty(0, np.int64)
-    is_word = _WORD_BYTE[buf]
+    is_word = np.take(_WORD_BYTE, buf)
     pw, ipw = _POWERS.get(buf.size)
-    weighted = buf * pw
-    weighted[~is_word] = 0
     prefix = np.empty(buf.size + 1, _U64)
     prefix[0] = 0
-    np.cumsum(weighted, out=prefix[1:])
+    np.multiply(buf * is_word, pw, out=prefix[1:])  # bytes that are not word bytes weigh 0
+    np.cumsum(prefix[1:], out=prefix[1:])
     edges = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     words = (prefix[ends] - prefix[starts]) * ipw[starts]
-    doc = np.searchsorted(np.cumsum(lengths + 1), starts, side="right")
-    return words, doc
+    # Words per text, from where each text (and its NUL) ends: no search per word.
+    text_ends = np.cumsum(np.fromiter((len(e) + 1 for e in encoded), np.int64, len(encoded)))
+    per_text = np.diff(np.searchsorted(starts, text_ends), prepend=0)
+    return words, np.repeat(np.arange(len(texts), dtype=np.int64), per_text)
 
 
 def hash_ngrams(texts: list[str], n: int) -> NgramBatch:
