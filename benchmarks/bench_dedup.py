@@ -5,7 +5,8 @@
 Corpus: the Cohen abstracts (../shared/corpora) plus N planted near copies each (tests/realdata.variant).
 - datasketch core: word 5-gram shingles, MinHash(120).update_batch, MinHashLSH(20 x 6) insert + query;
 - our signatures alone (curation.dedup.minhash.signatures, same shingles and permutations count);
-- our whole `medcurate dedup` command on 2 workers (CPU of every process, Dask start included);
+- our whole `medcurate dedup` command on 2 workers (CPU of every process it starts, Dask start
+  included, measured by benchmarks/cpu_meter.py);
 - filter + dedup together, documents per second per core;
 - peak memory (sum of RSS of all processes: the command, the Dask scheduler and workers) of the
   dedup command on 2 workers, for each `--memory-docs` size. The corpus is real Cohen abstracts
@@ -20,7 +21,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,9 +31,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+from benchmarks.cpu_meter import Measured  # noqa: E402
 from curation.dedup.minhash import MinhashConfig, signatures  # noqa: E402
 from curation.dedup.ngrams import ngram_strings  # noqa: E402
 from realdata import cohen_docs, variant, write_shards  # noqa: E402
+
+COMMAND_CPU_METHOD: set[str] = set()
 
 
 def corpus(copies: int, seed: int = 0) -> list[dict]:
@@ -100,11 +103,6 @@ def our_signatures(texts: list[str]) -> float:
     return time.process_time() - start
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def tree_rss(pid: int) -> int:
     import psutil
 
@@ -116,17 +114,17 @@ def tree_rss(pid: int) -> int:
 
 
 def command(args: list[str]) -> tuple[float, float, int]:
-    """(wall s, CPU s of the command and all its children, peak summed RSS bytes)."""
-    before = children_cpu()
-    start = time.monotonic()
-    proc = subprocess.Popen([str(REPO / ".venv/bin/medcurate"), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """(wall s, CPU s of the command and every process it started, peak summed RSS bytes)."""
+    proc = Measured([str(REPO / ".venv/bin/medcurate"), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(proc.pid))
         time.sleep(0.2)
+    wall = time.monotonic() - proc.started
     if proc.returncode:
         raise SystemExit(f"medcurate {' '.join(args)} failed with {proc.returncode}")
-    return time.monotonic() - start, children_cpu() - before, peak
+    COMMAND_CPU_METHOD.add(proc.method)
+    return wall, proc.cpu_s(), peak
 
 
 def main() -> None:
@@ -171,6 +169,7 @@ def main() -> None:
             results["filter_plus_dedup_docs_per_s_per_core"] = round(len(docs) / (fcpu + dcpu))
         if args.memory_docs:
             results["memory"] = [memory_run(n, tmp) for n in args.memory_docs]
+    results["command_cpu_measured_by"] = sorted(COMMAND_CPU_METHOD)
     results["ratios"] = {
         "signatures_vs_datasketch": round(results["our_signatures"]["docs_per_cpu_s"] / results["datasketch_core"]["docs_per_cpu_s"], 2),
         "command_vs_datasketch": round(results["our_dedup_command"]["docs_per_cpu_s"] / results["datasketch_core"]["docs_per_cpu_s"], 2),
