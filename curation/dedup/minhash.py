@@ -42,7 +42,8 @@ class MinhashConfig:
     rows_per_band: int = 6
     seed: int = 1
     jaccard_threshold: float = 0.7
-    batch_bytes: int = 4 << 20  # text hashed per numpy batch: bounds the working memory
+    batch_bytes: int = 1 << 20  # text hashed per numpy batch: bounds the working memory and the
+    # table of powers the word hashes need (measured faster than 4 MB batches)
     chunk_ngrams: int = 8192  # n-grams per permutation block (8 MB at 120 permutations): measured fastest
 
     @property

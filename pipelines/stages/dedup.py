@@ -242,7 +242,8 @@ def keys_task(spec: tuple[str, int, str, DedupSettings]) -> dict:
         position += n
     all_keys = np.concatenate(keys) if keys else np.empty(0, KEY_DTYPE)
     part = _partition(all_keys["kind"], all_keys["hash"], settings.partitions)
-    order = np.lexsort((all_keys["gid"], all_keys["hash"], all_keys["kind"], part))
+    # Grouped by partition only (a radix sort): the edges pass sorts its buckets itself.
+    order = np.argsort(part.astype(np.min_scalar_type(settings.partitions)), kind="stable")
     all_keys, part = all_keys[order], part[order]
     offsets = np.searchsorted(part, np.arange(settings.partitions + 1), side="left").astype(np.int64)
     for sub in ("docs", "sig", "keys"):
