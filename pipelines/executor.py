@@ -29,8 +29,10 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-# Imported once in the forkserver, so that every local worker starts with them loaded.
-_PRELOAD_LIBRARIES = ("distributed", "numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet")
+# Imported once in the forkserver, so that every local worker starts with them loaded. pandas is
+# among them although no work of ours uses it: pyarrow imports it (when installed) on its first
+# pa.array / pa.table call, 0.5 CPU-s per process.
+_PRELOAD_LIBRARIES = ("distributed", "numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pandas")
 _WORK_PACKAGES = ("curation", "sources", "pipelines.stages", "pipelines.runner")
 
 
