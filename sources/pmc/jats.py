@@ -38,6 +38,8 @@ SOURCE = "pmc"
 SUBSET = "papers"
 URL = "https://pmc.ncbi.nlm.nih.gov/articles/{}/"
 MML = "{http://www.w3.org/1998/Math/MathML}"
+_MATH = f"{MML}math"
+_ANNOTATIONS = (f"{MML}annotation", f"{MML}annotation-xml")
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 _JATS_NS = ("{https://jats.nlm.nih.gov/ns/", "{http://jats.nlm.nih.gov/ns/")
@@ -509,9 +511,14 @@ def _is_el(node) -> bool:
 
 def flatten_mathml(math: etree._Element) -> str:
     """Readable text of a MathML tree: its tokens in order, separated by spaces (annotations left out)."""
-    if next(math.iter(f"{MML}annotation", f"{MML}annotation-xml"), None) is not None:
+    if next(math.iter(*_ANNOTATIONS), None) is not None:
         math = etree.fromstring(etree.tostring(math))  # a copy, so the article keeps its annotation
-        etree.strip_elements(math, f"{MML}annotation", f"{MML}annotation-xml", with_tail=False)
+        etree.strip_elements(math, *_ANNOTATIONS, with_tail=False)
+    return _mathml_words(math)
+
+
+def _mathml_words(math: etree._Element) -> str:
+    """`flatten_mathml` of a tree known to hold no annotation."""
     # Every token's words, single-spaced: whitespace-only tokens add none.
     return " ".join(" ".join(math.itertext()).split())
 
@@ -830,18 +837,32 @@ class _Renderer:
     # -- formulas ----------------------------------------------------------------------------------
     def formula_text(self, el: etree._Element) -> str:
         """TeX when the article has it, else flattened MathML, else the element's own words."""
-        tex = next(el.iter("tex-math"), None)
+        # One pass over the formula finds the first <tex-math>, the first <math> and whether any
+        # annotation is there at all (rarely: then the annotation is looked up as before).
+        tex = math = None
+        annotated = False
+        for node in el.iter("tex-math", _MATH, *_ANNOTATIONS):
+            tag = node.tag
+            if tag == "tex-math":
+                if tex is None:
+                    tex = node
+            elif tag == _MATH:
+                if math is None:
+                    math = node
+            else:
+                annotated = True
         if tex is not None:
             text = tex_body(tex.text)
             if text:
                 return text
-        math = next(el.iter(f"{MML}math"), None)
-        if math is not None:
-            annotation = next((a for a in math.iter(f"{MML}annotation") if "tex" in (a.get("encoding") or "").lower()), None)
-            if annotation is not None and tex_body(annotation.text):
-                return tex_body(annotation.text)
-            return flatten_mathml(math)
-        return ""
+        if math is None:
+            return ""
+        if not annotated:
+            return _mathml_words(math)
+        annotation = next((a for a in math.iter(_ANNOTATIONS[0]) if "tex" in (a.get("encoding") or "").lower()), None)
+        if annotation is not None and tex_body(annotation.text):
+            return tex_body(annotation.text)
+        return flatten_mathml(math)
 
     def formula(self, el: etree._Element) -> str:
         """A display formula as the `formulas` option says; image-only ones are counted, not kept."""
