@@ -93,10 +93,10 @@ _CIT_RUN = re.compile(rf"{_CIT_TOKEN}(?:{_CIT_SEP}?{_CIT_TOKEN})*")
 _CIT_ONE = re.compile(rf"{_CIT}(\d+){_CIT_END}")
 # Applied to cleaned text (single spaces only): the space before closing punctuation goes.
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[.,;:!?)\]])")
-# The same substitution, matching the pair (a space, then the mark) and keeping the mark: the
-# regex engine then stops only where a pair starts instead of testing a lookahead at every space.
-_SPACE_PUNCT_PAIR = re.compile(r" ([.,;:!?)\]])")
-_SPACE_RUN = re.compile(r"  +")
+# Applied to text whose only whitespace is the ASCII space, in the same pass: a space followed by
+# another space goes too, so a run of spaces keeps only its last one (the collapse of
+# `" ".join(raw.split())` but for the ends).
+_SPARE_SPACE = re.compile(r" (?=[ .,;:!?)\]])")
 _EMPTY_BRACKETS = re.compile(r"\(\s*[,;]?\s*\)|\[\s*[,;]?\s*\]")
 # Formatting elements carry no meaning for training text: merged into their parents up front
 # (in C, one pass), so the Python walk only meets elements that need a decision.
@@ -541,7 +541,8 @@ def _finish_text(raw: str) -> str:
     Same steps as `clean_text` (entities unescaped once, whitespace collapsed as by
     `" ".join(raw.split())`), with two shortcuts: a newline (the usual line break of the XML
     source) is a space before collapsing; and a printable text's only whitespace is the ASCII
-    space, so collapsing is replacing runs of spaces and stripping spaces at the ends.
+    space, so collapsing runs of spaces and dropping the space before punctuation is one
+    substitution (`_SPARE_SPACE`), the ends stripped after it.
     """
     if not raw:
         return ""
@@ -549,14 +550,10 @@ def _finish_text(raw: str) -> str:
         raw = _ENTITY.sub(lambda m: html.unescape(m.group(0)), raw)
     if "\n" in raw:
         raw = raw.replace("\n", " ")
-    if raw.isprintable():
-        if "  " in raw:
-            raw = _SPACE_RUN.sub(" ", raw)
-        if raw[:1] == " " or raw[-1:] == " ":
-            raw = raw.strip(" ")
-    else:
-        raw = " ".join(raw.split())
-    return _SPACE_BEFORE_PUNCT.sub("", raw)
+    if not raw.isprintable():
+        return _SPACE_BEFORE_PUNCT.sub("", " ".join(raw.split()))
+    raw = _SPARE_SPACE.sub("", raw)
+    return raw.strip(" ") if raw[:1] == " " or raw[-1:] == " " else raw
 
 
 _MARKERS = [f"{_CIT}{i}{_CIT_END}" for i in range(512)]

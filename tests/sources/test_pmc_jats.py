@@ -340,6 +340,7 @@ def test_fast_text_helpers_agree_with_their_plain_forms():
         cleaned = jats._clean(raw)
         assert cleaned == " ".join(raw.split())
         assert jats._SPACE_BEFORE_PUNCT.sub("", cleaned) == re.sub(r"\s+([.,;:!?)\]])", r"\1", cleaned)
+        assert jats._finish_text(raw) == jats._SPACE_BEFORE_PUNCT.sub("", cleaned), repr(raw)
     for code in range(0x110000):
         if not 0xD800 <= code <= 0xDFFF:
             text = f"a{chr(code)}b"
