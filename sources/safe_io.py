@@ -175,6 +175,34 @@ def read_input(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> b
     return data
 
 
+def read_input_hashed(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str]:
+    """`(read_input(path, max_bytes), sha256_file(path))`, reading the file once.
+
+    A stored file larger than `max_bytes` goes the streaming way instead (a plain one is refused
+    there), so it is never loaded whole.
+    """
+    name = os.fspath(path)
+    try:
+        raw_file = open(name, "rb")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot open ({exc.strerror or exc})") from None
+    with raw_file:
+        fits = os.fstat(raw_file.fileno()).st_size <= max_bytes
+        raw = raw_file.read() if fits else b""
+    if not fits or len(raw) > max_bytes:
+        return read_input(path, max_bytes), sha256_file(path)
+    digest = hashlib.sha256(raw).hexdigest()
+    if raw[:2] != GZIP_MAGIC:
+        if not raw:
+            raise InputError(f"{name}: empty file")
+        return raw, digest
+    with open_bytes(raw, name, max_bytes) as stream:
+        data = stream.read()
+    if not data:
+        raise InputError(f"{name}: empty after decompression")
+    return data, digest
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of the file's bytes as stored (compressed bytes for a .gz)."""
     digest = hashlib.sha256()

@@ -19,7 +19,7 @@ from sources.errors import InputError
 from sources.pmc import licenses
 from sources.pmc.jats import Article, ArticleError, JatsOptions, parse_bytes
 from sources.pmc.packages import read_package
-from sources.safe_io import read_input, sha256_file
+from sources.safe_io import read_input_hashed, sha256_file
 
 STAGE = "pmc.parse"
 SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
@@ -33,14 +33,15 @@ def is_pmc_input(path: Path) -> bool:
 
 def parse_file(path: str, options: JatsOptions) -> list[Article | ArticleError]:
     """Every article of one raw file; InputError when the file itself cannot be read."""
-    digest = sha256_file(path)
     if path.lower().endswith(PACKAGE_SUFFIXES):
+        digest = sha256_file(path)
         items: list[Article | ArticleError] = []
         for member in read_package(path):
             prov = {"file": path, "member": member.name, "sha256": digest}
             items.extend(parse_bytes(member.data, prov, options, name=f"{path}:{member.name}"))
         return items
-    return parse_bytes(read_input(path, max_bytes=MAX_ARTICLE_BYTES), {"file": path, "sha256": digest}, options)
+    data, digest = read_input_hashed(path, max_bytes=MAX_ARTICLE_BYTES)
+    return parse_bytes(data, {"file": path, "sha256": digest}, options)
 
 
 def parse_work(payload: tuple[list[str], dict, list[str] | None], output: TaskOutput) -> None:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from sources.errors import HostileInputError, InputError
 from sources.pubmed.parse import Record, iter_file, parse_bytes, scan_file
-from sources.safe_io import open_bytes, open_input, read_input, sha256_file
+from sources.safe_io import open_bytes, open_input, read_input, read_input_hashed, sha256_file
 from sources.safe_xml import (
     check_prolog,
     check_tree,
@@ -154,6 +154,30 @@ def test_multi_member_gzip_and_zero_padding_read_fully(tmp_path):
     path.write_bytes(gzip.compress(doc) + b"\0" * 16 + b"junk")
     with pytest.raises(InputError):
         read_input(path)
+
+
+def test_read_input_hashed_is_read_input_and_sha256_file(tmp_path):
+    """One read gives what the two give, errors and caps included."""
+    doc = pubmed_set(3)
+    plain, packed, padded = tmp_path / "plain.xml", tmp_path / "packed.xml.gz", tmp_path / "padded.xml.gz"
+    plain.write_bytes(doc)
+    packed.write_bytes(gzip.compress(doc))
+    padded.write_bytes(gzip.compress(doc) + b"\0" * 64)
+    for path in (plain, packed, padded):
+        assert read_input_hashed(path) == (read_input(path), sha256_file(path)) == (doc, hashlib.sha256(path.read_bytes()).hexdigest())
+    # Over the cap: a plain file is refused, a gzip that inflates past it too (streamed, not loaded).
+    with pytest.raises(HostileInputError):
+        read_input_hashed(plain, max_bytes=len(doc) - 1)
+    with pytest.raises(HostileInputError):
+        read_input_hashed(packed, max_bytes=len(doc) - 1)
+    assert read_input_hashed(packed, max_bytes=len(doc))[0] == doc
+    empty, empty_gz, corrupt = tmp_path / "empty.xml", tmp_path / "empty.xml.gz", tmp_path / "corrupt.xml.gz"
+    empty.write_bytes(b"")
+    empty_gz.write_bytes(gzip.compress(b""))
+    corrupt.write_bytes(gzip.compress(doc)[:-6])
+    for path in (empty, empty_gz, corrupt, tmp_path / "missing.xml"):
+        with pytest.raises(InputError):
+            read_input_hashed(path)
 
 
 # --------------------------------------------------------------------------- XML
