@@ -556,6 +556,11 @@ def _finish_text(raw: str) -> str:
     return raw.strip(" ") if raw[:1] == " " or raw[-1:] == " " else raw
 
 
+def _has_letter(text: str) -> bool:
+    """Whether a citation's text has a letter ("Smith et al.", not "12" or "3–5")."""
+    return not text.isdigit() and any(map(str.isalpha, text))  # (digits are no letters)
+
+
 _MARKERS = [f"{_CIT}{i}{_CIT_END}" for i in range(512)]
 
 
@@ -628,6 +633,9 @@ class _Renderer:
         # Citation markers point into this list; it only grows, so nested renderings (a caption
         # inside a paragraph) never invalidate the markers of the text around them.
         self._citations: list[tuple[str, str]] = []  # (rid, xref text)
+        # Whether some citation's text has a letter, known for the first `_letters_checked`.
+        self._lettered = False
+        self._letters_checked = 0
         self._seen_captions: set[str] = set()
         self.image_only_formulas = 0
 
@@ -992,8 +1000,17 @@ class _Renderer:
             # What is left stands in the sentence: a narrative "Smith et al. (2001)" keeps its words,
             # a bare number ("…shown 12,13.") goes with its separators.
             if _CIT in raw:
-                raw = _CIT_RUN.sub(self._narrative, raw)
+                raw = _CIT_RUN.sub(self._narrative if self._any_lettered() else "", raw)
         return _drop_empty_brackets(raw)
+
+    def _any_lettered(self) -> bool:
+        """Whether a citation so far has a letter in its text. Without one (numbered references,
+        most articles), `_narrative` drops every run: the runs then go without a call each."""
+        if not self._lettered:
+            citations = self._citations
+            self._lettered = any(_has_letter(text) for _, text in citations[self._letters_checked:])
+            self._letters_checked = len(citations)
+        return self._lettered
 
     def _narrative(self, match: re.Match) -> str:
         """A run of markers standing in the sentence: the xrefs' words when every one has a
@@ -1004,7 +1021,7 @@ class _Renderer:
         else:
             kept = [self._citations[int(i)][1] for i in _CIT_ONE.findall(run)]
         for text in kept:
-            if text.isdigit() or not any(c.isalpha() for c in text):  # (digits are no letters)
+            if not _has_letter(text):
                 return ""
         return "; ".join(_clean(t) for t in kept)
 
