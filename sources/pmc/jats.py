@@ -745,13 +745,20 @@ class _Renderer:
 
     def section(self, sec: etree._Element, depth: int, default_title: str = "") -> list[str]:
         title = self.inline_text(_child(sec, "title")) or default_title
-        label = _plain(_child(sec, "label"))
         if not self.o.back_matter and self._is_back_matter(sec, title):
             return []
-        inner = self.container(sec, depth + 1)
+        # container(), picking up the first <label> on the way (a label renders no block).
+        inner: list[str] = []
+        label_el = None
+        for child in sec.iterchildren(etree.Element):
+            if child.tag != "label":
+                inner.extend(self.block(child, depth + 1))
+            elif label_el is None:
+                label_el = child
         if not inner:
             return []
         if title:
+            label = _plain(label_el)
             heading = f"{label} {title}" if label and not title.startswith(label) else title
             return [f"{'#' * min(depth, 3)} {heading}"] + inner
         return inner
@@ -884,16 +891,17 @@ class _Renderer:
     def paragraph(self, p: etree._Element) -> str:
         """A paragraph; floats, formulas and lists inside it become their own lines."""
         pieces: list[str] = []
-        buffer: list[str] = [p.text] if p.text else []
+        text = p.text
+        buffer: list[str] = [text] if text else []
         citations = self._citations
         need_rid = self.o.citations == "meditron"  # only MEDITRON markers look references up
         for child in p:
             tag = child.tag
             if tag == "xref":  # most children of a paragraph: straight to xref, as inline() would
                 if child.get("ref-type") == "bibr":  # xref()'s commonest case, inlined
+                    buffer.append(_marker(len(citations)))
                     citations.append(((child.get("rid") or "") if need_rid else "",
                                       "".join(child.itertext()) if len(child) else (child.text or "")))
-                    buffer.append(_marker(len(citations) - 1))
                 else:
                     self.xref(child, buffer)
                 tail = child.tail
