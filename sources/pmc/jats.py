@@ -574,25 +574,33 @@ def _drop_citation_groups(raw: str) -> str:
 
     A group opens with a bracket followed by nothing but spaces and a "see"-like word before its
     first marker: no bracket and no marker lie between. So a group holding the marker at `t` can
-    only start at the last bracket between the previous marker and `t`; trying there, marker by
-    marker and past each group found, gives the same groups as the scan over the whole text
-    (paragraphs are long and most of their text is not citations).
+    only start at the last bracket between the previous marker and `t`; trying there, past each
+    group found, gives the same groups as the scan over the whole text (paragraphs are long and
+    most of their text is not citations). Markers with no bracket since the previous one (runs
+    of bare numbers) are skipped: the next candidate is the first marker after the next bracket.
     """
     find, rfind, match = raw.find, raw.rfind, _CIT_GROUP.match
     kept: list[str] = []
     keep = lo = 0
-    at = find(_CIT)
-    while at != -1:
-        start = max(rfind("[", lo, at), rfind("(", lo, at))
-        if start >= 0:
-            found = match(raw, start)
-            if found is not None:
-                kept.append(raw[keep:start])
-                keep = lo = found.end()
-                at = find(_CIT, lo)
-                continue
-        lo = at + 1
-        at = find(_CIT, lo)
+    square, paren = find("["), find("(")
+    while True:
+        if 0 <= square < lo:
+            square = find("[", lo)
+        if 0 <= paren < lo:
+            paren = find("(", lo)
+        bracket = paren if square < 0 or 0 <= paren < square else square
+        if bracket < 0:
+            break
+        at = find(_CIT, bracket)
+        if at < 0:
+            break
+        start = max(rfind("[", bracket, at), rfind("(", bracket, at))
+        found = match(raw, start)
+        if found is None:
+            lo = at + 1
+        else:
+            kept.append(raw[keep:start])
+            keep = lo = found.end()
     if not kept:
         return raw
     kept.append(raw[keep:])
