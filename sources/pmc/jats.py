@@ -488,7 +488,12 @@ def _iso(node: etree._Element) -> str | None:
 
 
 def _plain(node: etree._Element | None) -> str:
-    return _clean("".join(node.itertext())) if node is not None else ""
+    return _clean(_all_text(node)) if node is not None else ""
+
+
+def _all_text(node: etree._Element) -> str:
+    """`"".join(node.itertext())`, without an iterator for the usual childless element."""
+    return "".join(node.itertext()) if len(node) else (node.text or "")
 
 
 def _child(parent: etree._Element, tag: str) -> etree._Element | None:
@@ -982,7 +987,7 @@ class _Renderer:
 
     def xref(self, node: etree._Element, out: list[str]) -> None:
         kind = (node.get("ref-type") or "").lower()
-        text = "".join(node.itertext()) if len(node) else (node.text or "")
+        text = _all_text(node)
         if kind == "bibr" or kind == "bib":
             self._citations.append((node.get("rid") or "", text))
             out.append(_marker(len(self._citations) - 1))
