@@ -164,7 +164,8 @@ def test_read_input_hashed_is_read_input_and_sha256_file(tmp_path):
     packed.write_bytes(gzip.compress(doc))
     padded.write_bytes(gzip.compress(doc) + b"\0" * 64)
     for path in (plain, packed, padded):
-        assert read_input_hashed(path) == (read_input(path), sha256_file(path)) == (doc, hashlib.sha256(path.read_bytes()).hexdigest())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert read_input_hashed(path) == (read_input(path), sha256_file(path)) == (doc, digest)
     # Over the cap: a plain file is refused, a gzip that inflates past it too (streamed, not loaded).
     with pytest.raises(HostileInputError):
         read_input_hashed(plain, max_bytes=len(doc) - 1)
