@@ -47,6 +47,24 @@ def test_prose_timebound_and_copyright_only():
     assert licenses.article_license(article) == ("other", "© 2021 The Authors")
 
 
+def test_prose_prefilter_finds_what_the_case_insensitive_search_finds():
+    """The lowered-ASCII twin only rules out misses: every search gives the case-insensitive result."""
+    import random
+
+    rng = random.Random(11)
+    pieces = ["Creative", " Commons ", "ATTRIBUTION", "Non-Commercial", " no deriv", "Share Alike", "CC BY-NC", "cc0",
+              "Public  Domain", " dedication", "timebound", "COVID-19 resource centre", "creativecommons.org/licenses/by/4.0",
+              "free of known copyright", "İ", "ſ", "\u212a", "©", " ", "-"]
+    patterns = [licenses._CC_URL_PROSE, licenses._TIMEBOUND, licenses._CC0_PROSE, licenses._PD_PROSE]
+    patterns += [pattern for pattern, _ in licenses._PROSE]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        lowered = text.lower() if text.isascii() else None
+        for pattern in patterns:
+            got, want = pattern.search(text, lowered), pattern.pattern.search(text)
+            assert (got and got.span()) == (want and want.span()), (pattern.pattern.pattern, text)
+
+
 # What each fixture's own <permissions> says (../shared/fixtures/SOURCES.md, checked by hand).
 ARTICLE_LICENCES = {
     "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml": "CC-BY-2.0",  # xlink:href
