@@ -59,7 +59,19 @@ def _start_workers_preloaded() -> dict:
         return {}
     ours = sorted(m for m in sys.modules if m.startswith(_WORK_PACKAGES))
     multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", *_PRELOAD_LIBRARIES, *ours])
-    multiprocessing.forkserver.ensure_running()  # started now, with this list
+    # Dask gives each spawned worker these variables (one BLAS thread, ...); a forked worker keeps
+    # the server's environment, so the server starts with them (all workers share its hash seed).
+    environ = {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
+    saved = {k: os.environ.get(k) for k in environ}
+    os.environ.update(environ)
+    try:
+        multiprocessing.forkserver.ensure_running()  # started now, with this list
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     # Dask would otherwise import its own preload list here first (pandas among it, ~0.5 CPU-s)
     # for a server that is already running; if this private flag ever goes away, that is the
     # only cost.

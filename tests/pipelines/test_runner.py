@@ -116,6 +116,7 @@ if __name__ == "__main__":
             "method": list(run(dask.config.get, "distributed.worker.multiprocessing-method").values()),
             "loaded": list(run(eval, "'pipelines.stages.dedup' in __import__('sys').modules").values()),
             "profile": list(run(dask.config.get, "distributed.worker.profile.enabled").values()),
+            "blas_threads": list(run(eval, "__import__('os').environ.get('OMP_NUM_THREADS')").values()),
         }))
     print(json.dumps(dask.config.get("distributed.worker.multiprocessing-method")))
 """
@@ -133,5 +134,5 @@ def test_local_workers_start_with_the_work_code_loaded(tmp_path):
     result = subprocess.run([sys.executable, str(script)], cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     inside, after = result.stdout.strip().splitlines()[-2:]
-    assert json.loads(inside) == {"method": ["forkserver"], "loaded": [True], "profile": [False]}
+    assert json.loads(inside) == {"method": ["forkserver"], "loaded": [True], "profile": [False], "blas_threads": ["1"]}
     assert json.loads(after) == "spawn"
