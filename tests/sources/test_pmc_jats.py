@@ -331,7 +331,7 @@ def test_fast_text_helpers_agree_with_their_plain_forms():
 
     rng = random.Random(7)
     cit = [f"{jats._CIT}{i}{jats._CIT_END}" for i in range(3)]
-    pieces = ["(", ")", "[", "]", " ", "  ", "\n", ", ", "; ", "\u2013", "see ", "e.g., ", "and ", "word", ".", "\xa0"]
+    pieces = ["(", ")", "[", "]", " ", "  ", "\n", ", ", "; ", "\u2013", "see ", "e.g., ", "and ", "word", ".", "\xa0", "\t"]
     for _ in range(20000):
         raw = "".join(rng.choice(pieces + cit) for _ in range(rng.randint(1, 14)))
         if jats._CIT in raw:
@@ -345,3 +345,4 @@ def test_fast_text_helpers_agree_with_their_plain_forms():
         if not 0xD800 <= code <= 0xDFFF:
             text = f"a{chr(code)}b"
             assert jats._clean(text) == " ".join(text.split()), hex(code)
+            assert jats._finish_text(f" {text}  {text} ") == " ".join(f"{text} {text}".split()), hex(code)
