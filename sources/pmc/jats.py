@@ -903,7 +903,7 @@ class _Renderer:
             return ""
         text = self.formula_text(el)
         if not text:
-            if el.find(".//graphic") is not None or el.find(".//inline-graphic") is not None:
+            if next(el.iter("graphic", "inline-graphic"), None) is not None:
                 self.image_only_formulas += 1
             return ""
         return f"[formula] {text} [/formula]" if self.o.formulas == "tagged" else text
