@@ -88,9 +88,10 @@ def from_url(url: str | None) -> str | None:
 def _from_url_match(match: re.Match | None) -> str | None:
     if match is None:
         return None
-    if match.group("pd") == "zero":
+    public_domain = (match.group("pd") or "").lower()  # the pattern ignores case: so must this
+    if public_domain == "zero":
         return _with_version("CC0", match.group("pdversion") or "1.0")
-    if match.group("pd") == "mark":
+    if public_domain == "mark":
         return PUBLIC_DOMAIN
     version = match.group("version")
     return _with_version(_family_code(match.group("kind")), version)

@@ -27,6 +27,8 @@ def test_list_spellings(value, code):
     ("https://creativecommons.org/licenses/by-nc-nd/3.0/igo/", "CC-BY-NC-ND-3.0"),
     ("http://creativecommons.org/publicdomain/zero/1.0/", "CC0-1.0"),
     ("http://creativecommons.org/publicdomain/mark/1.0/", "public-domain"),
+    ("https://CreativeCommons.org/PublicDomain/Zero/1.0/", "CC0-1.0"),  # mixed case once crashed
+    ("https://creativecommons.org/Licenses/BY-SA/4.0/", "CC-BY-SA-4.0"),
     ("https://www.elsevier.com/tdm/userlicense/1.0/", None),
 ])
 def test_urls(url, code):
