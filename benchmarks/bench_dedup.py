@@ -1,12 +1,14 @@
 """Near-duplicate throughput per CPU-second, side by side in one run, and peak memory of the stage.
 
-    .venv/bin/python benchmarks/bench_dedup.py [--copies N] [--memory-docs N [N ...]] [--only-memory]
+    .venv/bin/python benchmarks/bench_dedup.py [--copies N [N ...]] [--rounds R] [--no-filter] [--memory-docs N [N ...]] [--only-memory]
 
-Corpus: the Cohen abstracts (../shared/corpora) plus N planted near copies each (tests/realdata.variant).
+Corpus: the Cohen abstracts (../shared/corpora) plus N planted near copies each (tests/realdata.variant),
+measured for each N given (the command's fixed start-up weighs less as the corpus grows).
 - datasketch core: word 5-gram shingles, MinHash(120).update_batch, MinHashLSH(20 x 6) insert + query;
 - our signatures alone (curation.dedup.minhash.signatures, same shingles and permutations count);
 - our whole `medcurate dedup` command on 2 workers (CPU of every process it starts, Dask start
-  included, measured by benchmarks/cpu_meter.py);
+  included, measured by benchmarks/cpu_meter.py), and the same command in one process
+  (`--scheduler sync`);
 - filter + dedup together, documents per second per core;
 - peak memory (sum of RSS of all processes: the command, the Dask scheduler and workers) of the
   dedup command on 2 workers, for each `--memory-docs` size. The corpus is real Cohen abstracts
@@ -18,9 +20,11 @@ Results: benchmarks/results/dedup.json.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,8 +73,6 @@ def write_memory_corpus(n: int, folder: Path, per_shard: int = 20000, seed: int 
 
 
 def memory_run(n: int, tmp: Path) -> dict:
-    import shutil
-
     write_memory_corpus(n, tmp / f"mem{n}")
     wall, cpu, peak = command(["dedup", str(tmp / f"mem{n}"), "--out", str(tmp / f"mem{n}out"), "--workers", "2"])
     stats = json.loads((tmp / f"mem{n}out" / "stats.json").read_text())
@@ -127,55 +129,81 @@ def command(args: list[str]) -> tuple[float, float, int]:
     return wall, proc.cpu_s(), peak
 
 
+def rate(n: int, cpu: float, **extra) -> dict:
+    return {"cpu_s": round(cpu, 2), "docs_per_cpu_s": round(n / cpu), **extra}
+
+
+def throughput(copies: int, tmp: Path, with_filter: bool, rounds: int) -> dict:
+    """One corpus size: datasketch's core, our signatures, our command (2 workers, and in-process).
+
+    Measured in `rounds` alternating rounds, keeping each one's best: on this shared virtual
+    machine one measurement taken right after another's minute of work can come out 20-30%
+    slower (seen for both tools), and alternating rounds give each the same conditions."""
+    docs = corpus(copies)
+    texts = [d["text"] for d in docs]
+    n = len(docs)
+    folder = tmp / f"copies{copies}"
+    write_shards(docs, folder / "in", 4000)
+    # Like for like with datasketch's core: no benchmark decontamination (a params file without
+    # dedup.benchmarks); then, with --filter runs, the project's params.yaml (MedQA + MedMCQA).
+    bare = folder / "params.yaml"
+    bare.write_text("dedup: {partitions: 16}\n")
+    runs: dict[str, list] = {}
+    for _ in range(rounds):
+        runs.setdefault("datasketch_core", []).append((datasketch_core(texts),))
+        gc.collect()
+        runs.setdefault("our_signatures", []).append((our_signatures(texts),))
+        for name, how in (("our_dedup_command", ["--workers", "2"]), ("our_dedup_command_in_process", ["--scheduler", "sync"])):
+            shutil.rmtree(folder / name, ignore_errors=True)
+            wall, cpu, peak = command(["dedup", str(folder / "in"), "--out", str(folder / name), *how, "--params", str(bare)])
+            runs.setdefault(name, []).append((cpu, wall, peak))
+    result: dict = {"copies": copies, "documents": n, "rounds": rounds}
+    for name, values in runs.items():
+        best = min(values)
+        extra = {"wall_s": round(best[1], 2), "peak_rss_mb": best[2] >> 20} if len(best) > 1 else {}
+        result[name] = rate(n, best[0], **extra, cpu_s_rounds=[round(v[0], 2) for v in values])
+    if with_filter:
+        wall, dcpu, peak = command(["dedup", str(folder / "in"), "--out", str(folder / "decontam"), "--workers", "2"])
+        result["our_dedup_command_with_decontamination"] = rate(n, dcpu, wall_s=round(wall, 2), peak_rss_mb=peak >> 20)
+        wall, fcpu, _ = command(["filter", str(folder / "in"), "--out", str(folder / "filtered"), "--workers", "2"])
+        result["filter_command"] = rate(n, fcpu, wall_s=round(wall, 2))
+        result["filter_plus_dedup_docs_per_s_per_core"] = round(n / (fcpu + dcpu))
+    base = result["datasketch_core"]["docs_per_cpu_s"]
+    result["ratios"] = {
+        "signatures_vs_datasketch": round(result["our_signatures"]["docs_per_cpu_s"] / base, 2),
+        "command_vs_datasketch": round(result["our_dedup_command"]["docs_per_cpu_s"] / base, 2),
+        "command_in_process_vs_datasketch": round(result["our_dedup_command_in_process"]["docs_per_cpu_s"] / base, 2),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--copies", type=int, nargs="+", default=[1], help="planted copies per abstract; one measurement per value")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per size; each tool's best is kept")
     parser.add_argument("--memory-docs", type=int, nargs="*", default=[])
     parser.add_argument("--only-memory", action="store_true")
     parser.add_argument("--no-filter", action="store_true", help="skip the filter command and the decontamination run (quick ratio check)")
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/dedup.json"))
     args = parser.parse_args()
+    out = Path(args.out)
     if args.only_memory:
-        out = Path(args.out)
         results = json.loads(out.read_text()) if out.is_file() else {}
         with tempfile.TemporaryDirectory() as tmp:
             results["memory"] = [memory_run(n, Path(tmp)) for n in args.memory_docs]
         results["memory_note"] = "peak summed RSS of the dedup command on 2 workers; goal < 4096 MB at 1,000,000 documents"
         out.write_text(json.dumps(results, indent=2) + "\n")
         return
-    docs = corpus(args.copies)
-    texts = [d["text"] for d in docs]
-    results: dict = {"documents": len(docs), "cpu_count": os.cpu_count(), "workers": 2}
-    ds = datasketch_core(texts)
-    ours = our_signatures(texts)
-    results["datasketch_core"] = {"cpu_s": round(ds, 2), "docs_per_cpu_s": round(len(docs) / ds)}
-    results["our_signatures"] = {"cpu_s": round(ours, 2), "docs_per_cpu_s": round(len(docs) / ours)}
+    results: dict = {"cpu_count": os.cpu_count(), "workers": 2}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        write_shards(docs, tmp / "in", 4000)
-        # Like for like with datasketch's core: no benchmark decontamination (a params file
-        # without dedup.benchmarks); then with the project's params.yaml, which lists MedQA and
-        # MedMCQA, to show what decontamination adds.
-        bare = tmp / "params.yaml"
-        bare.write_text("dedup: {partitions: 16}\n")
-        wall, cpu, peak = command(["dedup", str(tmp / "in"), "--out", str(tmp / "dedup"), "--workers", "2", "--params", str(bare)])
-        results["our_dedup_command"] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "docs_per_cpu_s": round(len(docs) / cpu), "peak_rss_mb": peak >> 20}
-        if not args.no_filter:
-            dwall, dcpu, dpeak = command(["dedup", str(tmp / "in"), "--out", str(tmp / "dedup_decontam"), "--workers", "2"])
-            results["our_dedup_command_with_decontamination"] = {"wall_s": round(dwall, 2), "cpu_s": round(dcpu, 2), "docs_per_cpu_s": round(len(docs) / dcpu), "peak_rss_mb": dpeak >> 20}
-        if not args.no_filter:
-            fwall, fcpu, _ = command(["filter", str(tmp / "in"), "--out", str(tmp / "filtered"), "--workers", "2"])
-            results["filter_command"] = {"wall_s": round(fwall, 2), "cpu_s": round(fcpu, 2)}
-            results["filter_plus_dedup_docs_per_s_per_core"] = round(len(docs) / (fcpu + dcpu))
+        # The filter and decontamination runs on the first size only.
+        results["sizes"] = [throughput(c, Path(tmp), i == 0 and not args.no_filter, args.rounds) for i, c in enumerate(args.copies)]
         if args.memory_docs:
-            results["memory"] = [memory_run(n, tmp) for n in args.memory_docs]
+            results["memory"] = [memory_run(n, Path(tmp)) for n in args.memory_docs]
     results["command_cpu_measured_by"] = sorted(COMMAND_CPU_METHOD)
-    results["ratios"] = {
-        "signatures_vs_datasketch": round(results["our_signatures"]["docs_per_cpu_s"] / results["datasketch_core"]["docs_per_cpu_s"], 2),
-        "command_vs_datasketch": round(results["our_dedup_command"]["docs_per_cpu_s"] / results["datasketch_core"]["docs_per_cpu_s"], 2),
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 
