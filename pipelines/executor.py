@@ -9,7 +9,7 @@ files, parsers or sessions (see reference/ecosystem.md, Dask pitfalls).
 
 Local workers start from a forkserver that has already imported the work code (see
 `_start_workers_preloaded`): each spawned worker would otherwise import numpy, pyarrow, Dask and
-our modules again, about 0.5 CPU-s per worker per command, more than the work of a small stage.
+our modules again, about 0.7 CPU-s per worker per command, more than the work of a small stage.
 """
 from __future__ import annotations
 
