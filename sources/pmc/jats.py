@@ -768,18 +768,11 @@ class _Renderer:
         title = self.inline_text(_child(sec, "title")) or default_title
         if not self.o.back_matter and self._is_back_matter(sec, title):
             return []
-        # container(), picking up the first <label> on the way (a label renders no block).
-        inner: list[str] = []
-        label_el = None
-        for child in sec.iterchildren(etree.Element):
-            if child.tag != "label":
-                inner.extend(self.block(child, depth + 1))
-            elif label_el is None:
-                label_el = child
+        inner = self.container(sec, depth + 1)
         if not inner:
             return []
         if title:
-            label = _plain(label_el)
+            label = _plain(_child(sec, "label"))  # looked up only for a heading that shows it
             heading = f"{label} {title}" if label and not title.startswith(label) else title
             return [f"{'#' * min(depth, 3)} {heading}"] + inner
         return inner
