@@ -3,8 +3,8 @@
 Inputs are sorted and cut into tasks of `files_per_task` files (a million one-article files must
 not become a million tasks and marker files); the mapping is fixed, so a re-run writes the same
 shards. Every article becomes a document or a ledger entry (not an article, no text, licence not
-selected); a file that cannot be read is an error-ledger entry, an unreadable article inside an
-efetch batch a record error.
+selected); a file that cannot be read (an OAI-PMH error answer included) is an
+error-ledger entry, an unreadable article inside an efetch batch a record error.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import expand_inputs
-from sources.errors import InputError
+from sources.errors import InputError, RemoteError
 from sources.pmc import licenses
 from sources.pmc.jats import Article, ArticleError, JatsOptions, parse_bytes
 from sources.pmc.packages import read_package
@@ -50,7 +50,9 @@ def parse_work(payload: tuple[list[str], dict, list[str] | None], output: TaskOu
     for path in paths:
         try:
             items = parse_file(path, options)
-        except InputError as error:  # HostileInputError included: refused, recorded, run goes on
+        # HostileInputError included: refused, recorded, run goes on. A stored answer that holds
+        # the remote's error (an OAI-PMH <error>) is an input with no article either.
+        except (InputError, RemoteError) as error:
             output.input_failed(path, error)
             continue
         for item in items:
