@@ -29,7 +29,7 @@ from curation.schema import dump_meta, make_document
 from sources.xml_text import MONTHS as _MONTHS
 from sources.xml_text import ENTITY as _ENTITY
 from sources.xml_text import clean_text as _clean
-from sources.errors import InputError, RemoteError
+from sources.errors import InputError
 from sources.pmc import licenses
 from sources.pmc.listing import normalize_pmcid
 from sources.safe_xml import parse_bytes_safe
@@ -205,7 +205,8 @@ def find_articles(root: etree._Element, name: str = "<input>") -> tuple[list[etr
     if tag == f"{OAI}OAI-PMH":
         error = root.find(f"{OAI}error")
         if error is not None:
-            raise RemoteError(f"{name}: OAI-PMH error {error.get('code')}: {' '.join((error.text or '').split())}")
+            # A stored answer holding OAI-PMH's error: an input with no article (error ledger).
+            raise InputError(f"{name}: OAI-PMH error {error.get('code')}: {' '.join((error.text or '').split())}")
         found = [el for el in root.iter("{*}article") if el.tag.startswith(_JATS_NS) or el.tag == "article"]
         for article in found:
             strip_jats_namespace(article)

@@ -107,3 +107,20 @@ def test_cli_list_fetch_parse_against_the_demo_tree(tmp_path):
         assert bad.exit_code == 1 and "captions" in bad.output
     finally:
         server.shutdown()
+
+
+def test_an_oai_pmh_error_answer_is_an_error_ledger_entry_and_the_stage_goes_on(tmp_path):
+    error = tmp_path / "PMC0000001.xml"
+    error.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+                      b'<responseDate>2025-06-24T10:00:00Z</responseDate><request verb="GetRecord">'
+                      b'https://pmc.ncbi.nlm.nih.gov/api/oai/v1/mh/</request>'
+                      b'<error code="idDoesNotExist">The value of the identifier argument is\n unknown or illegal.</error>'
+                      b'</OAI-PMH>')
+    good = FIXTURES / "pmc_jats" / "PMC6500000_oai-pmh-getrecord.xml"
+    stats = run([good, error], tmp_path / "out")
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert docs["id"].to_pylist() == ["pmc:PMC6500000"] and ledger.num_rows == 0
+    assert (stats["inputs"], stats["inputs_parsed"], stats["input_errors"]) == (2, 1, 1)
+    (message,) = errors["error"].to_pylist()
+    assert errors["input"].to_pylist() == [str(error)]
+    assert "idDoesNotExist" in message and "InputError" in message and "\n" not in message
