@@ -6,6 +6,8 @@ Files are applied in release order: the baseline before updates, each set by fil
 2. decide, per PMID, which record survives: a DeleteCitation removes every earlier record of
    that PMID; among the rest the highest version wins, then the latest file;
 3. parse every file in parallel, ledgering superseded and deleted records with their reason.
+A record without a usable PMID takes part in neither decision: it is a document in, ledgered
+`no_pmid` (the scan counts it too, so `documents in = out + ledger + record errors` holds).
 """
 from __future__ import annotations
 
@@ -41,9 +43,9 @@ def order_inputs(inputs: list[Path | str]) -> list[Path]:
     return sorted(expand_inputs(inputs, is_pubmed_xml), key=release_order)
 
 
-def scan_work(path: str) -> tuple[list[tuple[str, str, int]], str | None]:
+def scan_work(path: str) -> tuple[list[tuple[str, str | None, int]], str | None]:
     """Narrow pass over one file; a file-level error keeps what was read before it."""
-    events: list[tuple[str, str, int]] = []
+    events: list[tuple[str, str | None, int]] = []
     try:
         events.extend(scan_file(path))
     except InputError as error:
@@ -51,8 +53,12 @@ def scan_work(path: str) -> tuple[list[tuple[str, str, int]], str | None]:
     return events, None
 
 
-def plan_supersessions(files: list[str], scans: list[list[tuple[str, str, int]]]) -> list[dict[int, tuple[str, str]]]:
-    """For each file, {record position: (reason, detail)} for records that do not survive."""
+def plan_supersessions(files: list[str], scans: list[list[tuple[str, str | None, int]]]) -> list[dict[int, tuple[str, str]]]:
+    """For each file, {record position: (reason, detail)} for records that do not survive.
+
+    Positions count every record element of the file (as `iter_file` yields them), PMID-less
+    ones included, so that they name the same records in both passes.
+    """
     records: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)  # pmid -> (file, pos, version, seq)
     deletions: dict[str, list[tuple[int, int]]] = defaultdict(list)  # pmid -> (seq, file)
     seq = 0
@@ -60,7 +66,8 @@ def plan_supersessions(files: list[str], scans: list[list[tuple[str, str, int]]]
         position = 0
         for kind, pmid, version in events:
             if kind == "record":
-                records[pmid].append((file_index, position, version, seq))
+                if pmid is not None:  # a record without a PMID keeps its position, supersedes nothing
+                    records[pmid].append((file_index, position, version, seq))
                 position += 1
             else:
                 deletions[pmid].append((seq, file_index))

@@ -2,8 +2,10 @@
 
 One streaming pass per file through the hardened XML layer. Each `PubmedArticle` or
 `PubmedBookArticle` becomes a `Record` (a full document, with a drop reason when it has no
-abstract), each `DeleteCitation` a `Deletion`, and a record that cannot be extracted a
-`RecordError`; a file-level failure is raised after everything readable has been yielded.
+abstract, `no_abstract`, or no usable PMID, `no_pmid`), each `DeleteCitation` a `Deletion`, and a
+record that cannot be extracted a `RecordError`; a file-level failure is raised after everything
+readable has been yielded. `scan_file` yields one event per record element whatever it holds, so
+the stage's positions and counts agree with what `iter_file` yields.
 
 Speed matters (the baseline is ~1,300 files of 30,000 records; benchmarks/bench_pubmed_parse.py):
 the stream is filtered to record elements in C, each article is read in ONE tag-filtered walk
@@ -43,10 +45,10 @@ _DOI_PREFIX_START = frozenset("dDhH")
 class Record:
     """One PubmedArticle / PubmedBookArticle."""
 
-    pmid: str
+    pmid: str | None  # None only with drop_reason "no_pmid"
     version: int
     doc: dict
-    drop_reason: str | None  # e.g. "no_abstract"; None means keep
+    drop_reason: str | None  # e.g. "no_abstract", "no_pmid"; None means keep
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,11 @@ def iter_file(
 def scan_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[tuple[str, str, int]]:
     """A cheap pass: ("record", pmid, version) and ("delete", pmid, 0), in file order.
 
-    Used to resolve versions and deletions across files before the full parse. Records without
-    a PMID are skipped here (the full parse reports them as RecordError). Same errors as iter_file.
+    Used to resolve versions and deletions across files before the full parse. Every record
+    element gives one "record" event, in the order `iter_file` yields its Records and
+    RecordErrors; one without a usable PMID (ledgered `no_pmid`, or a RecordError) gives
+    ("record", None, 0), so that record positions and counts agree between the two passes.
+    Same errors as iter_file.
     """
     with open_input(path, max_bytes=max_bytes) as stream:
         for element in iterparse_safe(stream, _TAGS, name=str(path)):
@@ -104,8 +109,7 @@ def scan_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterat
                 continue
             pmid_el = element.find("MedlineCitation/PMID" if element.tag == ARTICLE else "BookDocument/PMID")
             pmid = _clean_pmid(pmid_el)
-            if pmid:
-                yield ("record", pmid, _version(pmid_el))
+            yield ("record", pmid, _version(pmid_el)) if pmid else ("record", None, 0)
 
 
 def parse_bytes(data: bytes, provenance: str = "<bytes>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Item]:
@@ -133,6 +137,7 @@ class _Provenance:
     """The provenance JSON of record `index` of one file: equal to dump_meta's, built faster."""
 
     def __init__(self, label: str, digest: str):
+        self.digest = digest
         # dump_meta sorts keys: "file" < "record" < "sha256"; only the record number varies.
         self._head = dump_meta({"file": label})[:-1] + ',"record":'
         self._tail = ',"sha256":' + dump_meta({"": digest})[4:]
@@ -150,9 +155,11 @@ def _record(element: etree._Element, is_book: bool, index: int, provenance: _Pro
             raise ValueError(f"no {'BookDocument' if is_book else 'MedlineCitation'}")
         pmid_el = _child(citation, "PMID")
         pmid = _clean_pmid(pmid_el)
-        if not pmid:
-            raise ValueError("no PMID")
         fields = _book_fields(element, citation) if is_book else _article_fields(element, citation)
+        if not pmid:
+            # Still a document of the input: ledgered under an id made of the file's hash and
+            # the record's position (stable across runs), never silently skipped.
+            return _build(None, 1, fields, provenance(index), f"no_pmid:{provenance.digest[:16]}:{index}")
         version = pmid_el.get("Version")
         version = int(version) if version and version.isdigit() else 1
         return _build(pmid, version, fields, provenance(index))
@@ -422,7 +429,8 @@ def _child(parent: etree._Element, tag: str) -> etree._Element | None:
     return parent.find(tag)
 
 
-def _build(pmid: str, version: int, f: dict, provenance: str) -> Record:
+def _build(pmid: str | None, version: int, f: dict, provenance: str, no_pmid_key: str | None = None) -> Record:
+    """The Record of extracted fields `f`; without a `pmid`, a `no_pmid` drop keyed by `no_pmid_key`."""
     title = f["title"]
     vernacular = f["vernacular"]
     if not title and vernacular:
@@ -434,18 +442,20 @@ def _build(pmid: str, version: int, f: dict, provenance: str) -> Record:
         text, drop = (f"{title}\n{abstract}" if title else abstract), None
     else:
         text, drop = title, ("no_abstract" if title else "no_text")
+    if pmid is None:
+        drop = "no_pmid"
     meta = f["meta"]
     meta["version"] = version
     if vernacular:
         meta["vernacular_title"] = vernacular
     # make_document's row, built directly (this runs per record): every column, same values.
     doc = {
-        "id": f"pubmed:{pmid}",
+        "id": f"pubmed:{pmid or no_pmid_key}",
         "source": SOURCE,
         "subset": SUBSET,
         "title": title,
         "text": text,
-        "url": URL.format(pmid),
+        "url": URL.format(pmid) if pmid else "",
         "pmid": pmid,
         "pmcid": f["pmcid"],
         "doi": f["doi"],

@@ -122,6 +122,42 @@ def test_highest_version_wins_and_later_files_replace_earlier(tmp_path):
     assert sorted(ledger["reason"].to_pylist()) == ["superseded", "superseded"]
 
 
+def test_article_without_pmid_is_counted_and_ledgered_no_pmid_and_positions_stay_aligned(tmp_path):
+    """A real baseline file with the <PMID> of its 2nd article removed, then an update file that
+    supersedes its 4th article: the PMID-less record is a document in, ledgered `no_pmid`, and
+    the supersession still lands on the 4th article (the scan and the parse count alike)."""
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
+    root = etree.fromstring(read_xml(BASELINE_1334), parser)
+    articles = list(root.iter("PubmedArticle"))
+    orphan, replaced = articles[1], articles[3]
+    orphan_title = orphan.findtext("MedlineCitation/Article/ArticleTitle")
+    pmid_el = orphan.find("MedlineCitation/PMID")
+    pmid_el.getparent().remove(pmid_el)
+    replaced_pmid = replaced.findtext("MedlineCitation/PMID")
+    raw = tmp_path / "raw"
+    (raw / "baseline").mkdir(parents=True)
+    (raw / "updatefiles").mkdir()
+    (raw / "baseline" / BASELINE_1334.name).write_bytes(
+        gzip.compress(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), mtime=0))
+    update = etree.Element("PubmedArticleSet")
+    update.append(etree.fromstring(etree.tostring(replaced), parser))
+    (raw / "updatefiles" / "pubmed26n1400.xml.gz").write_bytes(
+        gzip.compress(etree.tostring(update, xml_declaration=True, encoding="UTF-8"), mtime=0))
+
+    stats = run_parse([raw], tmp_path / "out")
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert stats["documents_in"] == len(articles) + 1
+    assert docs.num_rows + ledger.num_rows + errors.num_rows == len(articles) + 1
+    assert stats["reasons"]["no_pmid"] == 1 and errors.num_rows == 0
+    (orphan_row,) = [row for row in ledger.to_pylist() if row["reason"] == "no_pmid"]
+    assert orphan_row["pmid"] is None and orphan_row["title"] == orphan_title.strip()
+    assert json.loads(orphan_row["provenance"])["record"] == 1
+    superseded = [row["pmid"] for row in ledger.to_pylist() if row["reason"] == "superseded"]
+    assert superseded == [replaced_pmid]
+    kept = docs["pmid"].to_pylist()
+    assert len(kept) == len(set(kept)) and replaced_pmid in kept
+
+
 def test_bad_files_go_to_the_error_ledger_and_the_run_goes_on(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -205,12 +205,40 @@ def article(pmid: str, version: str = "1", title: str = "T.", abstract: str = ""
 
 def test_version_attribute_and_record_errors_do_not_stop_the_file():
     items = parse(article("41000001", version="3", abstract="<AbstractText>A.</AbstractText>")
-                  + article("") + article("41000002", abstract="<AbstractText>B.</AbstractText>"))
-    assert [type(i) for i in items] == [Record, RecordError, Record]
+                  + article("") + article("41000002", abstract="<AbstractText>B.</AbstractText>")
+                  + "<PubmedArticle><PubmedData/></PubmedArticle>")
+    assert [type(i) for i in items] == [Record, Record, Record, RecordError]
     assert items[0].version == 3 and meta(items[0])["version"] == 3
-    assert items[1].record == "#1" and "PMID" in items[1].error
+    assert items[1].pmid is None and items[1].drop_reason == "no_pmid"
+    assert items[3].record == "#3" and "MedlineCitation" in items[3].error
     assert items[2].doc["provenance"].endswith('"record":2,"sha256":"' + json.loads(items[2].doc["provenance"])["sha256"] + '"}')
     assert items[0].doc["pmcid"] == "PMC7906746" and items[0].doc["doi"] == "10.1/abc"
+
+
+def test_article_without_pmid_is_a_no_pmid_record_that_the_scan_counts(tmp_path):
+    """A real efetch file with the <PMID> of one article removed: the scan and the full parse see
+    the same number of records in the same positions, and the PMID-less one is a `no_pmid` drop
+    with a stable id (the file's hash and its position), its fields still read."""
+    source = FIXTURES / "efetch_pubmed_11748933_11700088.xml"
+    root = plain_tree(source)
+    articles = root.findall("PubmedArticle")
+    assert len(articles) == 2
+    pmid_el = articles[0].find("MedlineCitation/PMID")
+    pmid_el.getparent().remove(pmid_el)
+    path = tmp_path / "no_pmid.xml"
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+    events = list(scan_file(path))
+    items = list(iter_file(path))
+    assert [kind for kind, _, _ in events] == ["record", "record"]
+    assert [pmid for _, pmid, _ in events] == [None, "11700088"] == [item.pmid for item in items]
+    orphan = items[0]
+    assert isinstance(orphan, Record) and orphan.drop_reason == "no_pmid"
+    assert orphan.doc["id"] == f"pubmed:no_pmid:{sha256_file(path)[:16]}:0"
+    assert orphan.doc["pmid"] is None and orphan.doc["url"] == ""
+    assert orphan.doc["title"] == articles[0].findtext("MedlineCitation/Article/ArticleTitle").strip()
+    assert pa.Table.from_pylist([orphan.doc], schema=DOCUMENT_SCHEMA).num_rows == 1
+    assert list(iter_file(path))[0].doc == orphan.doc  # the same id and row on every run
 
 
 def test_text_cleaning_rules():
