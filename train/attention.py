@@ -43,22 +43,62 @@ def _torch_varlen():
     return varlen_attn
 
 
-def resolve_impl(requested: str, device: torch.device) -> str:
-    """The backend that will run: `auto` prefers flash-attn, then varlen, then SDPA; CPU always SDPA."""
+# flash-attn's kernels and torch's varlen_attn (FA2 or cuDNN underneath) take only half precision.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+@dataclass(frozen=True)
+class Choice:
+    impl: str
+    reason: str  # one line for the log: why this backend and not another
+    fallback: bool = False  # a faster kernel is there but cannot run this configuration
+
+
+def select_impl(requested: str, device_type: str, dtype: torch.dtype, has_flash_attn: bool, has_varlen: bool) -> Choice:
+    """The attention backend for a run: a pure function of what was asked and what the run has.
+
+    `dtype` is the compute dtype of q/k/v (bf16 under bf16 mixed precision, fp32 without it).
+    `auto` prefers flash-attn, then torch's varlen_attn, then SDPA; it takes SDPA on CPU and with
+    fp32 compute, which the varlen kernels refuse. An explicit flash_attn/varlen that cannot run is an
+    error naming everything missing.
+    """
     if requested not in IMPLS:
         raise ValueError(f"attn_impl must be one of {IMPLS}, got {requested!r}")
-    on_cuda = device.type == "cuda"
+    on_cuda, half = device_type == "cuda", dtype in HALF_DTYPES
+    if requested == "sdpa":
+        return Choice("sdpa", "requested")
     if requested == "auto":
-        if on_cuda and _flash_attn_varlen() is not None:
-            return "flash_attn"
-        if on_cuda and _torch_varlen() is not None:
-            return "varlen"
-        return "sdpa"
-    if requested == "flash_attn" and (not on_cuda or _flash_attn_varlen() is None):
-        raise RuntimeError("attn_impl=flash_attn needs CUDA and the flash-attn package (pip install medcurate[gpu])")
-    if requested == "varlen" and (not on_cuda or _torch_varlen() is None):
-        raise RuntimeError("attn_impl=varlen needs CUDA and torch>=2.10 (torch.nn.attention.varlen)")
-    return requested
+        if not on_cuda:
+            return Choice("sdpa", f"{device_type} device: the varlen kernels are CUDA-only")
+        if not half:
+            return Choice("sdpa", f"{dtype} compute: flash-attn and torch varlen_attn take only float16/bfloat16 "
+                                  "(set parallel.mixed_precision: bf16 to use them)", fallback=has_flash_attn or has_varlen)
+        if has_flash_attn:
+            return Choice("flash_attn", f"CUDA, {dtype}, flash-attn installed")
+        if has_varlen:
+            return Choice("varlen", f"CUDA, {dtype}, flash-attn not installed, torch varlen_attn available")
+        return Choice("sdpa", "flash-attn not installed and this torch has no varlen_attn (torch>=2.10)")
+    available, package = {
+        "flash_attn": (has_flash_attn, "the flash-attn package (pip install medcurate[gpu])"),
+        "varlen": (has_varlen, "torch>=2.10 (torch.nn.attention.varlen)"),
+    }[requested]
+    missing = ([] if on_cuda else ["CUDA"]) + ([] if available else [package])
+    if not half:
+        missing.append(f"float16/bfloat16 compute, not {dtype} (parallel.mixed_precision: bf16)")
+    if missing:
+        raise RuntimeError(f"attn_impl={requested} needs " + " and ".join(missing))
+    return Choice(requested, "requested")
+
+
+def resolve_impl(requested: str, device: torch.device, dtype: torch.dtype) -> str:
+    """`select_impl` with what this process has installed; logs the choice and why."""
+    # Probe the optional kernels only where they could be used (flash-attn's import is slow).
+    auto_cuda = requested == "auto" and device.type == "cuda"
+    choice = select_impl(requested, device.type, dtype,
+                         has_flash_attn=(auto_cuda or requested == "flash_attn") and _flash_attn_varlen() is not None,
+                         has_varlen=(auto_cuda or requested == "varlen") and _torch_varlen() is not None)
+    (log.warning if choice.fallback else log.info)("attention: %s (%s)", choice.impl, choice.reason)
+    return choice.impl
 
 
 @dataclass

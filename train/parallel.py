@@ -73,11 +73,16 @@ def destroy_distributed() -> None:
         dist.destroy_process_group()
 
 
-def mixed_precision(cfg: ParallelConfig, device: torch.device) -> MixedPrecisionPolicy:
+def compute_dtype(cfg: ParallelConfig, device: torch.device) -> torch.dtype:
+    """The dtype the model computes in (what attention sees): bf16 under bf16 mixed precision."""
     mode = cfg.mixed_precision
     if mode == "auto":
         mode = "bf16" if device.type == "cuda" else "fp32"
-    if mode == "bf16":
+    return torch.bfloat16 if mode == "bf16" else torch.float32
+
+
+def mixed_precision(cfg: ParallelConfig, device: torch.device) -> MixedPrecisionPolicy:
+    if compute_dtype(cfg, device) == torch.bfloat16:
         # bf16 compute and all-gathers; gradients reduced in fp32 so that summing many ranks'
         # small contributions does not lose bits; the sharded master weights stay fp32.
         return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)

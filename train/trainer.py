@@ -25,7 +25,7 @@ from train.data import build_loader
 from train.metrics import MetricsLogger, StepTimer, flops_per_token, peak_flops, peak_memory_bytes, write_dvc_metrics
 from train.model import ModelArgs, Transformer
 from train.optim import accumulation_steps, build_optimizer, build_scheduler, horizon
-from train.parallel import DistInfo, all_reduce_max, all_reduce_mean, parallelize
+from train.parallel import DistInfo, all_reduce_max, all_reduce_mean, compute_dtype, parallelize
 
 log = logging.getLogger("medcurate.train")
 
@@ -59,7 +59,7 @@ class Trainer:
         self.model_args, hf_state = self._model_args()
         self.model = self._build_model(hf_state)
 
-        self.attn_impl = resolve_impl(cfg.attn_impl, self.device)
+        self.attn_impl = resolve_impl(cfg.attn_impl, self.device, compute_dtype(cfg.parallel, self.device))
         self.accum = accumulation_steps(cfg.global_batch_tokens, dist_info.world_size, cfg.data.micro_batch_size, cfg.data.seq_len)
         self.tokens_per_rank_step = self.accum * cfg.data.micro_batch_size * cfg.data.seq_len
         self.tokens_per_step = self.tokens_per_rank_step * dist_info.world_size

@@ -37,21 +37,75 @@ def test_block_causal_mask_and_cu_seqlens():
     assert cu.tolist() == [0, 2, 5, 6, 10] and longest == 4 and cu.dtype == torch.int32
 
 
-def test_without_cuda_dispatch_picks_sdpa(monkeypatch):
+DTYPES = (torch.float32, torch.bfloat16, torch.float16, torch.float64)
+
+
+@pytest.mark.parametrize("device_type", ["cpu", "cuda"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("has_flash", [False, True])
+@pytest.mark.parametrize("has_varlen", [False, True])
+def test_auto_selection_for_every_device_dtype_and_kernel_combination(device_type, dtype, has_flash, has_varlen):
+    choice = A.select_impl("auto", device_type, dtype, has_flash, has_varlen)
+    half = dtype in (torch.bfloat16, torch.float16)
+    if device_type == "cpu" or not half:
+        # CPU has no varlen kernels; fp32/fp64 on CUDA would crash flash-attn and varlen_attn.
+        assert choice.impl == "sdpa"
+    elif has_flash:
+        assert choice.impl == "flash_attn"
+    elif has_varlen:
+        assert choice.impl == "varlen"
+    else:
+        assert choice.impl == "sdpa"
+    # A fallback away from an installed fast kernel is flagged (logged as a warning) with its cause.
+    assert choice.fallback == (device_type == "cuda" and not half and (has_flash or has_varlen))
+    if device_type == "cuda" and not half:
+        assert "float16/bfloat16" in choice.reason and str(dtype) in choice.reason
+
+
+@pytest.mark.parametrize("requested", ["flash_attn", "varlen"])
+@pytest.mark.parametrize("device_type", ["cpu", "cuda"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("available", [False, True])
+def test_explicit_varlen_backends_run_only_where_they_can(requested, device_type, dtype, available):
+    flags = {"has_flash_attn": available and requested == "flash_attn", "has_varlen": available and requested == "varlen"}
+    half = dtype in (torch.bfloat16, torch.float16)
+    if device_type == "cuda" and half and available:
+        assert A.select_impl(requested, device_type, dtype, **flags).impl == requested
+        return
+    with pytest.raises(RuntimeError, match=f"attn_impl={requested} needs") as err:
+        A.select_impl(requested, device_type, dtype, **flags)
+    message = str(err.value)
+    assert ("CUDA" in message) == (device_type != "cuda")
+    assert ("float16/bfloat16" in message) == (not half)
+    assert (("flash-attn" if requested == "flash_attn" else "torch>=2.10") in message) == (not available)
+
+
+def test_sdpa_and_unknown_requests():
+    for device_type in ("cpu", "cuda"):
+        for dtype in DTYPES:
+            assert A.select_impl("sdpa", device_type, dtype, True, True).impl == "sdpa"
+    with pytest.raises(ValueError, match="attn_impl must be one of"):
+        A.select_impl("flex", "cpu", torch.float32, False, False)
+
+
+def test_cpu_run_resolves_to_sdpa_logs_why_and_really_calls_sdpa(caplog):
+    from train.model import ModelArgs, Transformer
+
     cpu = torch.device("cpu")
-    # Even where flash-attn and varlen would import, a CPU tensor must go to SDPA.
-    monkeypatch.setattr(A, "_flash_attn_varlen", lambda: object())
-    monkeypatch.setattr(A, "_torch_varlen", lambda: object())
-    assert A.resolve_impl("auto", cpu) == "sdpa"
-    assert A.resolve_impl("sdpa", cpu) == "sdpa"
-    with pytest.raises(RuntimeError, match="needs CUDA"):
-        A.resolve_impl("flash_attn", cpu)
-    with pytest.raises(RuntimeError, match="needs CUDA"):
-        A.resolve_impl("varlen", cpu)
-    with pytest.raises(ValueError):
-        A.resolve_impl("flex", cpu)
-    # ... while on a CUDA device the same availability selects flash-attn first.
-    assert A.resolve_impl("auto", torch.device("cuda", 0)) == "flash_attn"
+    with caplog.at_level("INFO", logger=A.__name__):
+        impl = A.resolve_impl("auto", cpu, torch.float32)
+    assert impl == "sdpa"
+    assert "attention: sdpa (cpu device" in caplog.text
+    torch.manual_seed(0)
+    model = Transformer(ModelArgs(vocab_size=64, dim=32, n_layers=1, n_heads=4, n_kv_heads=2, hidden_dim=48,
+                                  max_seq_len=16)).eval()
+    model.init_weights()
+    tokens = torch.randint(0, 64, (2, 16))
+    positions = _positions([[6, 10], [16]])
+    with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        model(tokens, positions, A.build_attn_meta(positions, impl, document_masking=True))
+    ops = {event.key for event in prof.key_averages()}
+    assert "aten::scaled_dot_product_attention" in ops, sorted(ops)
 
 
 def test_flash_attn_is_not_imported_by_the_package():
@@ -61,3 +115,20 @@ def test_flash_attn_is_not_imported_by_the_package():
     code = "import sys, train.trainer, train.attention; print('flash_attn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("mode, device_type, expected", [
+    ("auto", "cuda", torch.bfloat16), ("bf16", "cuda", torch.bfloat16), ("fp32", "cuda", torch.float32),
+    ("auto", "cpu", torch.float32), ("bf16", "cpu", torch.bfloat16), ("fp32", "cpu", torch.float32),
+])
+def test_the_dtype_the_trainer_passes_follows_mixed_precision(mode, device_type, expected):
+    from train.config import ParallelConfig
+    from train.parallel import compute_dtype, mixed_precision
+
+    cfg = ParallelConfig(mixed_precision=mode)
+    assert compute_dtype(cfg, torch.device(device_type)) == expected
+    # The FSDP policy computes in the same dtype that attention is selected for.
+    assert (mixed_precision(cfg, torch.device(device_type)).param_dtype or torch.float32) == expected
+    # So a CUDA run with parallel.mixed_precision: fp32 gets SDPA even with flash-attn installed.
+    impl = A.select_impl("auto", device_type, compute_dtype(cfg, torch.device(device_type)), True, True).impl
+    assert impl == ("flash_attn" if device_type == "cuda" and expected == torch.bfloat16 else "sdpa")
