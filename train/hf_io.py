@@ -51,11 +51,31 @@ def _ours_to_hf(name: str) -> str:
     return inverse_top[name[: -len(".weight")]] + ".weight"
 
 
+def rope_theta_from_hf_config(config: dict) -> float:
+    """RoPE's base from either config.json form, refusing any RoPE variant train/model.py lacks.
+
+    transformers <= 4 writes top-level `rope_theta` and `rope_scaling` (null, or a dict with
+    `rope_type`, or `type` in older files); transformers 5 writes `rope_parameters: {"rope_type": ...,
+    "rope_theta": ..., <variant settings>}`. As transformers 5 reads them: a non-null `rope_scaling`
+    wins over `rope_parameters`, and a top-level `rope_theta` counts only where the dict has none.
+    Only plain RoPE (`default`) is implemented; a scaled variant (llama3, linear, yarn, dynamic, ...)
+    would silently change every attention score, so it is an error.
+    """
+    params = config.get("rope_scaling") or config.get("rope_parameters") or {}
+    if not isinstance(params, dict) or any(isinstance(v, dict) for v in params.values()):
+        raise ValueError(f"per-layer-type or malformed RoPE parameters {params!r} are not supported by train/model.py")
+    rope_type = params.get("rope_type", params.get("type", "default"))
+    if rope_type != "default":
+        raise ValueError(
+            f"RoPE variant rope_type={rope_type!r} ({params}) is not supported by train/model.py: "
+            "only plain RoPE (rope_type 'default') is implemented"
+        )
+    return float(params.get("rope_theta", config.get("rope_theta", 10000.0)))
+
+
 def args_from_hf_config(config: dict, max_seq_len: int | None = None) -> ModelArgs:
     if config.get("model_type") not in ("llama", None):
         raise ValueError(f"only Llama checkpoints are supported, not model_type={config.get('model_type')!r}")
-    if config.get("rope_scaling"):
-        raise ValueError(f"rope_scaling {config['rope_scaling']} is not supported by train/model.py")
     if config.get("attention_bias") or config.get("mlp_bias"):
         raise ValueError("checkpoints with attention or MLP biases are not supported")
     if config.get("hidden_act", "silu") != "silu":
@@ -69,7 +89,7 @@ def args_from_hf_config(config: dict, max_seq_len: int | None = None) -> ModelAr
         n_kv_heads=config.get("num_key_value_heads") or heads,
         hidden_dim=config["intermediate_size"],
         norm_eps=config.get("rms_norm_eps", 1e-5),
-        rope_theta=config.get("rope_theta", 10000.0),
+        rope_theta=rope_theta_from_hf_config(config),
         max_seq_len=max_seq_len or config.get("max_position_embeddings", 4096),
         tie_embeddings=bool(config.get("tie_word_embeddings", False)),
     )
@@ -87,8 +107,10 @@ def hf_config_from_args(args: ModelArgs, dtype: torch.dtype, bos_id: int = 1, eo
         "num_key_value_heads": args.n_kv_heads,
         "hidden_act": "silu",
         "rms_norm_eps": args.norm_eps,
+        # Both forms, so that transformers 4 (top-level rope_theta) and 5 (rope_parameters) read
+        # the same plain RoPE; no rope_scaling key, which transformers 5 would let win.
         "rope_theta": args.rope_theta,
-        "rope_scaling": None,
+        "rope_parameters": {"rope_type": "default", "rope_theta": args.rope_theta},
         "max_position_embeddings": args.max_seq_len,
         "tie_word_embeddings": args.tie_embeddings,
         "attention_bias": False,
