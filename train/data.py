@@ -2,7 +2,8 @@
 
 The unit of work is the Parquet row group. Every epoch the units are put in an order fixed by
 (seed, epoch), and logical worker `g = rank * num_workers + worker` takes `order[g::world * num_workers]`:
-deterministic, disjoint, and no communication needed. Training repeats epochs forever and lets the
+deterministic, disjoint, and no communication needed. With fewer row groups than logical workers,
+row groups are cut into row ranges first (`split_units`), so any shard layout feeds any world size. Training repeats epochs forever and lets the
 step count stop it, so no rank runs dry before another (a hang under FSDP).
 
 Each logical worker tokenizes its documents, appends EOS after each, and cuts micro-batches of
@@ -33,14 +34,17 @@ from curation.shards import list_shards_many
 
 
 class DataError(ValueError):
-    """Shards that cannot be trained on (missing column, too few row groups, empty)."""
+    """Shards that cannot be trained on (missing column, fewer documents than workers, empty)."""
 
 
 @dataclass(frozen=True)
 class Unit:
+    """Rows `start .. start + rows` of one Parquet row group (the whole group unless split)."""
+
     path: str
     row_group: int
     rows: int
+    start: int = 0
 
 
 def plan_units(inputs: Sequence[Path | str], column: str) -> list[Unit]:
@@ -61,6 +65,32 @@ def plan_units(inputs: Sequence[Path | str], column: str) -> list[Unit]:
     if not units:
         raise DataError(f"the shards in {[str(p) for p in inputs]} hold no rows")
     return units
+
+
+def split_units(units: Sequence[Unit], parts: int) -> list[Unit]:
+    """At least `parts` units, by cutting row groups into row ranges; deterministic.
+
+    Whole row groups are the cheap unit to read, so nothing is cut while there are enough of them.
+    With fewer row groups than logical workers (a small mix written as one row group, many ranks),
+    the row groups are cut into equal row ranges, one more piece at a time to the group whose pieces
+    are largest, so every rank reads documents of its own and no piece is much bigger than another.
+    Pieces stay in file and row order.
+    """
+    units = list(units)
+    if len(units) >= parts:
+        return units
+    total_rows = sum(u.rows for u in units)
+    if total_rows < parts:
+        raise DataError(f"{total_rows} documents cannot be dealt to {parts} logical workers (ranks x loader workers)")
+    pieces = [1] * len(units)
+    for _ in range(parts - len(units)):
+        i = max(range(len(units)), key=lambda j: units[j].rows / pieces[j])  # the first largest
+        pieces[i] += 1
+    out = []
+    for unit, k in zip(units, pieces):
+        bounds = [unit.rows * j // k for j in range(k + 1)]
+        out += [Unit(unit.path, unit.row_group, hi - lo, unit.start + lo) for lo, hi in zip(bounds, bounds[1:])]
+    return out
 
 
 def deal(units: Sequence[Unit], epoch: int, seed: int, shuffle: bool, g: int, total: int) -> list[Unit]:
@@ -112,10 +142,7 @@ class PackedDataset(IterableDataset):
         # Validation sets can be tiny; reading everything on every worker keeps the mean right.
         self.replicate = replicate_if_small and len(self.units) < total
         if len(self.units) < total and not self.replicate:
-            raise DataError(
-                f"{len(self.units)} row groups cannot be dealt to {world_size} ranks x {self.logical_workers} workers; "
-                "use fewer loader workers or write shards with smaller row groups"
-            )
+            self.units = split_units(self.units, total)
         self.states = [initial_state() for _ in range(self.logical_workers)]
         self.worker_offset = 0
         self._sp = None
@@ -136,8 +163,9 @@ class PackedDataset(IterableDataset):
 
     def _read(self, unit: Unit, start: int) -> tuple[list[str], list[list[int]]]:
         table = pq.ParquetFile(unit.path).read_row_group(unit.row_group, columns=["id", self.column])
-        ids = table.column("id").to_pylist()[start:]
-        values = table.column(self.column).to_pylist()[start:]
+        table = table.slice(unit.start + start, unit.rows - start)
+        ids = table.column("id").to_pylist()
+        values = table.column(self.column).to_pylist()
         if self.column == "tokens":  # pre-tokenized shards
             return ids, [list(v) for v in values]
         return ids, self._tokenizer().encode([v or "" for v in values])

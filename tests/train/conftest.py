@@ -67,3 +67,11 @@ def tokenizer_dir(mix_dir, tmp_path_factory) -> Path:
     params = TokenizerParams(vocab_size=512, special_tokens=MEDITRON_SPECIAL_TOKENS, max_documents=600)
     train_tokenizer([mix_dir / "train"], out, params)
     return out
+
+
+@pytest.fixture(scope="session")
+def one_group_dir(tmp_path_factory) -> Path:
+    """One shard written as a single row group (a small mix): fewer row groups than ranks."""
+    root = tmp_path_factory.mktemp("one_group")
+    write_shards(root, read_abstracts(1100)[:150], n_shards=1, row_group_rows=1000)
+    return root

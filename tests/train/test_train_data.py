@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from curation.tokenizer import Tokenizer
-from train.data import DataError, PackedDataset, build_loader, initial_state, plan_units, positions_from_tokens
+from train.data import (
+    DataError, PackedDataset, Unit, build_loader, initial_state, plan_units, positions_from_tokens, split_units,
+)
 
 
 def _all_ids(folder):
@@ -94,9 +96,79 @@ def test_shards_without_text_column_are_a_clear_error(tmp_path, tokenizer_dir):
         build_loader([tmp_path], str(tokenizer_dir), 64, 1, 0, 1)
 
 
-def test_too_few_row_groups_for_the_workers(mix_dir, tokenizer_dir):
-    with pytest.raises(DataError, match="cannot be dealt"):
-        build_loader([mix_dir / "validation"], str(tokenizer_dir), 64, 1, 0, 2, num_workers=4)
+def _documents_per_logical_worker(units, tokenizer_dir, world, workers, epoch=0):
+    out = {}
+    for rank in range(world):
+        ds = PackedDataset(units, str(tokenizer_dir / "tokenizer.model"), "text", 32, 2, rank, world, workers, seed=7)
+        for logical in range(workers or 1):
+            state = initial_state() | {"epoch": epoch}
+            out[rank, logical] = [doc_id for doc_id, _ in ds.iter_documents(logical, state, stop_at_epoch_end=True)]
+    return out
+
+
+@pytest.mark.parametrize("world, workers", [(2, 0), (2, 2), (3, 0), (8, 2)])
+@pytest.mark.parametrize("epoch", [0, 1])
+def test_one_row_group_is_split_by_rows_across_ranks(one_group_dir, tokenizer_dir, world, workers, epoch):
+    units = plan_units([one_group_dir], "text")
+    assert len(units) == 1 and units[0].rows == 150  # the layout of the failing 2-rank demo
+    per_worker = _documents_per_logical_worker(units, tokenizer_dir, world, workers, epoch)
+    assert all(per_worker.values()), "every rank and loader worker gets documents"
+    seen = collections.Counter(i for ids in per_worker.values() for i in ids)
+    assert sorted(seen) == sorted(_all_ids(one_group_dir)) and max(seen.values()) == 1
+    sizes = [len(ids) for ids in per_worker.values()]
+    assert max(sizes) - min(sizes) <= 1  # one row group: equal row ranges
+    # Each worker reads a contiguous range of the file, in file order.
+    order = _all_ids(one_group_dir)
+    for ids in per_worker.values():
+        first = order.index(ids[0])
+        assert ids == order[first : first + len(ids)]
+
+
+def test_two_ranks_on_one_row_group_stream_batches_and_resume_exactly(one_group_dir, tokenizer_dir):
+    def make(rank):
+        return build_loader([one_group_dir], str(tokenizer_dir), 256, 8, rank=rank, world_size=2, num_workers=0, seed=3)
+
+    # A rank's half is about 70k tokens, 34 batches of 8 x 257: 50 batches run into the next epoch.
+    streams = {rank: [b["input_ids"] for _, b in zip(range(50), make(rank))] for rank in (0, 1)}
+    assert all(len(s) == 50 for s in streams.values())
+    assert not torch.equal(streams[0][0], streams[1][0])  # different documents on each rank
+    loader = make(1)
+    stream = iter(loader)
+    for _ in range(40):
+        next(stream)
+    state = loader.state_dict()
+    assert state["units"] == 2 and state["states"][0]["epoch"] == 1
+    resumed = make(1)
+    resumed.load_state_dict(state)
+    got = [b["input_ids"] for _, b in zip(range(10), resumed)]
+    assert len(got) == 10 and all(torch.equal(a, b) for a, b in zip(streams[1][40:], got))
+
+
+def test_row_groups_are_kept_whole_while_there_are_enough(mix_dir, tokenizer_dir):
+    units = plan_units([mix_dir / "validation"], "text")  # 4 row groups of 25
+    assert len(units) == 4
+    assert split_units(units, 4) == units and split_units(units, 2) == units
+    split = split_units(units, 8)  # 2 ranks x 4 loader workers
+    assert len(split) == 8 and all(u.rows in (12, 13) for u in split)
+    per_worker = _documents_per_logical_worker(units, tokenizer_dir, 2, 4)
+    assert all(per_worker.values())
+    assert sorted(i for ids in per_worker.values() for i in ids) == sorted(_all_ids(mix_dir / "validation"))
+
+
+def test_split_units_covers_every_row_once():
+    units = [Unit("a", 0, 7), Unit("a", 1, 100), Unit("b", 0, 1)]
+    for parts in range(1, 40):
+        split = split_units(units, parts)
+        assert len(split) >= parts and all(u.rows > 0 for u in split)
+        rows = [(u.path, u.row_group, r) for u in split for r in range(u.start, u.start + u.rows)]
+        assert rows == [(u.path, u.row_group, r) for u in units for r in range(u.rows)]  # in order, no gaps
+        assert split == split_units(units, parts)  # deterministic
+
+
+def test_fewer_documents_than_workers_is_a_clear_error(tmp_path, tokenizer_dir):
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["x", "y", "z"]}), tmp_path / "part-00000-0000.parquet")
+    with pytest.raises(DataError, match="3 documents cannot be dealt to 4 logical workers"):
+        build_loader([tmp_path], str(tokenizer_dir), 64, 1, 0, 2, num_workers=2)
 
 
 def test_pretokenized_shards(tmp_path, tokenizer_dir):

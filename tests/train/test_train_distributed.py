@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import pytest
@@ -60,6 +61,19 @@ def test_resume_gives_bit_identical_losses_and_stores_the_data_position(first_ru
         assert all(s["epoch"] == 0 for s in data["states"])  # still inside the first epoch
         assert "rng" in per_rank
     assert saved["train"]["step"] == 6 and saved["train"]["tokens"] == 6 * 1024
+
+
+def test_two_ranks_train_on_a_shard_with_one_row_group(one_group_dir, mix_dir, tokenizer_dir, tmp_path):
+    """The 2-rank demo on a small mix: one shard, one row group, 2 ranks x 2 loader workers."""
+    config = tiny_config(tmp_path / "one_group.yaml", mix_dir, tokenizer_dir, tmp_path, **{
+        "data.train": str(one_group_dir), "steps": 3, "checkpoint.every": 0, "checkpoint.export_hf": None,
+        "metrics.val_batches": 1,
+    })
+    torchrun(["-m", "train.launch", "--config", str(config)])
+    loss = losses(tmp_path)
+    assert sorted(loss) == [1, 2, 3] and all(math.isfinite(v) for v in loss.values())
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["tokens"] == 3 * 1024
 
 
 def test_parameters_are_sharded_across_two_ranks(tmp_path):
