@@ -117,21 +117,33 @@ def iterparse_safe(
     """Stream the elements named `tags` (at their end) from a binary stream, memory-bounded.
 
     Each element is cleared, with its already-seen siblings, as soon as the consumer asks for the
-    next one, so a consumer must take what it needs before advancing. Everything parsed before a
+    next one, so a consumer must take what it needs before advancing. Everything else that is
+    complete (elements that are not records, at any depth: siblings, containers, junk) is
+    deleted after every chunk, so what the tree holds is bounded by one chunk plus the record
+    being read, however many non-record elements the file has. Everything parsed before a
     failure is yielded first; then InputError / HostileInputError is raised.
     """
     name = name or getattr(fileobj, "name", None) or "<input>"
     tags = (tags,) if isinstance(tags, str) else tuple(tags)
-    # Not collect_ids=False: with it, lxml 6.1 / libxml2 try to fetch an external DTD (refused
-    # by no_network, but the refusal fails the parse) - observed on the 2021 baseline files.
-    parser = etree.XMLPullParser(events=("end",), tag=tags, **SAFE_OPTIONS)
 
     head, read_failure = _read_head(fileobj)
     if not head.strip():
         raise read_failure or InputError(f"{name}: empty document")
     check_prolog(head, name)
 
-    checked = False
+    # The tree is pruned from its root, so the root must be in hand before any record shows up
+    # (a file may hold millions of other elements first): its tag, read from the head, joins the
+    # filter. Records get start events too, so the pruning knows which element is being built.
+    root_tag = _root_tag(head)
+    handle_only = root_tag is not None and root_tag not in tags
+    # Not collect_ids=False: with it, lxml 6.1 / libxml2 try to fetch an external DTD (refused
+    # by no_network, but the refusal fails the parse) - observed on the 2021 baseline files.
+    parser = etree.XMLPullParser(
+        events=("start", "end"), tag=tags + ((root_tag,) if handle_only else ()), **SAFE_OPTIONS,
+    )
+
+    root: etree._Element | None = None
+    open_records: list[etree._Element] = []  # records started and not yet ended, outermost first
     chunk: bytes | None = head
     while True:
         failure: Exception | None = None
@@ -139,16 +151,23 @@ def iterparse_safe(
             if chunk:
                 parser.feed(chunk)
             else:
-                root = parser.close()
-                if not checked:
-                    check_tree(root, name)
+                closed = parser.close()
+                if root is None:
+                    check_tree(closed, name)
         except etree.XMLSyntaxError as exc:
             failure = InputError(f"{name}: invalid XML ({_one_line(exc)})")
         # Events parsed before a syntax error are still delivered, so the caller keeps them.
-        for _event, element in parser.read_events():
-            if not checked:
-                check_tree(element, name)
-                checked = True
+        for event, element in parser.read_events():
+            if root is None:
+                root = element.getroottree().getroot()
+                check_tree(root, name)
+            if handle_only and element.tag == root_tag:
+                continue
+            if event == "start":
+                open_records.append(element)
+                continue
+            if open_records:
+                open_records.pop()
             yield element
             # Free the consumed element and everything before it: memory stays flat over a file.
             element.clear(keep_tail=False)
@@ -156,6 +175,8 @@ def iterparse_safe(
             if parent is not None:
                 while element.getprevious() is not None:
                     del parent[0]
+        if root is not None:
+            _prune(root, open_records[0] if open_records else None)
         if failure is not None:
             raise failure
         if not chunk:
@@ -163,6 +184,41 @@ def iterparse_safe(
         if read_failure is not None:
             raise read_failure  # a truncated stream: what it held has been delivered
         chunk = fileobj.read(chunk_size)
+
+
+def _root_tag(head: bytes) -> str | None:
+    """The root element's tag (`{namespace}name`), found by parsing the head up to its start tag.
+
+    None when the head does not reach it or is not XML; the caller then prunes from the first
+    record on, and the main parse reports any error.
+    """
+    probe = etree.XMLPullParser(events=("start",), **SAFE_OPTIONS)
+    try:
+        for offset in range(0, len(head), 4096):
+            probe.feed(head[offset:offset + 4096])
+            for _event, element in probe.read_events():
+                return element.tag
+    except etree.XMLSyntaxError:
+        return None
+    return None
+
+
+def _prune(root: etree._Element, keep: etree._Element | None) -> None:
+    """Delete every complete element that no one needs any more.
+
+    Walks the open path from the root down (at each level the last child is the only one that
+    may still be open) and deletes the children before it: all consumed records, or elements
+    that are no records at all. It stops at `keep`, the record being read, whose content is
+    needed whole.
+    """
+    node = root
+    while node is not keep:
+        count = len(node)
+        if count == 0:
+            return
+        if count > 1:
+            del node[: count - 1]
+        node = node[0]
 
 
 def _read_head(fileobj: BinaryIO) -> tuple[bytes, InputError | None]:

@@ -311,6 +311,31 @@ def test_iterparse_frees_consumed_records():
     assert seen == 300
 
 
+def test_millions_of_tiny_non_record_elements_are_not_kept():
+    """2 million tiny elements that are no records - flat under the root before the first record,
+    nested in a container around the second, and after the last - never pile up in the tree:
+    at every record the whole tree holds at most about a chunk's worth of elements (it held
+    them all before: memory grew without bound), and the records themselves arrive intact."""
+    junk = "<a/>" * 1_000_000
+    document = (f'<?xml version="1.0"?>\n{DOCTYPE}\n<PubmedArticleSet>{junk}{article(4001)}'
+                f"<Wrapper>{junk}{article(4002)}</Wrapper>{article(4003)}{junk}</PubmedArticleSet>").encode()
+    seen, largest = [], 0
+    for element in iterparse_safe(open_bytes(document, "junk.xml"), "PubmedArticle"):
+        seen.append((element.findtext("MedlineCitation/PMID"), element.findtext(".//AbstractText")))
+        largest = max(largest, sum(1 for _ in element.getroottree().getroot().iter()))
+    assert seen == [(str(pmid), "An abstract.") for pmid in (4001, 4002, 4003)]
+    assert largest < 100_000  # a 256 KiB chunk holds at most ~65,000 of them; the file 2,000,000
+
+
+def test_pruning_never_touches_the_record_being_read():
+    """A record split over many small chunks, with junk inside it: it arrives whole."""
+    inner = "<x/>" * 5_000
+    document = f"<PubmedArticleSet><a/><a/>{article(4100, abstract=inner + 'text')}<a/></PubmedArticleSet>".encode()
+    seen = [(record.findtext("MedlineCitation/PMID"), len(record.find(".//AbstractText")))
+            for record in iterparse_safe(open_bytes(document, "split.xml"), "PubmedArticle", chunk_size=64)]
+    assert seen == [("4100", 5_000)]
+
+
 def test_security_options_cannot_be_weakened():
     with pytest.raises(ValueError):
         safe_parser(resolve_entities=True)
