@@ -6,8 +6,8 @@ pages, checksums, ranges, conditional requests) without the internet:
     /pubmed/baseline/      index page + ../shared/fixtures/pubmed_xml/baseline/* and the
                            baseline-like files of ../shared/corpora/pubmed_xml/*.xml.gz
     /pubmed/updatefiles/   index page + ../shared/fixtures/pubmed_xml/updatefiles/*
-    /pmc/oa_file_list.csv  a file list of the .nxml articles in ../shared/fixtures/pmc_jats, and
-    /pmc/oa_package/xx/yy/PMCnnn.tar.gz   a package per article, built here (see pmc_tree)
+    /pmc-oa-opendata/      the PMC Cloud Service bucket: PMC<n>.<v>/ folders, metadata/, a daily
+                           inventory, and ListObjectsV2 answers (`?list-type=2`); see demo_bucket.py
 
 A data file without a published .md5 gets one computed here, in NCBI's format.
 Usage: python -m pipelines.demo_server [--shared ../shared] [--port N | --params params.yaml]
@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import argparse
 import email.utils
-import gzip
 import hashlib
 import html
 from html import escape as html_escape
-import io
-import json
 import os
-import tarfile
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
+
+from pipelines.demo_bucket import list_objects_v2
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared"
@@ -67,33 +66,17 @@ def pubmed_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
 
 
 def pmc_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
-    """Virtual path -> bytes for a PMC-like tree: OA packages and the file list that names them.
+    """Virtual path -> bytes of the demo PMC bucket (pipelines/demo_bucket.py)."""
+    from pipelines.demo_bucket import bucket_objects
 
-    Packages are built in memory from the .nxml fixtures, byte for byte the same at every start
-    (fixed tar and gzip timestamps); each list row states the article's own licence the way NCBI's
-    list spells it, so licence selection has something real to select on.
-    """
-    from sources.pmc.jats import parse_bytes
-    from sources.pmc.licenses import family
+    return bucket_tree(bucket_objects(shared))
 
-    spelled = {"CC0": "CC0", "CC-BY": "CC BY", "CC-BY-SA": "CC BY-SA", "CC-BY-ND": "CC BY-ND", "CC-BY-NC": "CC BY-NC",
-               "CC-BY-NC-SA": "CC BY-NC-SA", "CC-BY-NC-ND": "CC BY-NC-ND"}
-    tree: dict[str, Entry] = {}
-    rows = ["File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License"]
-    for path in sorted((shared / "fixtures" / "pmc_jats").glob("*.nxml")):
-        data = path.read_bytes()
-        doc = parse_bytes(data, path.name)[0].doc
-        if not doc["pmcid"]:
-            continue
-        pmcid = doc["pmcid"]
-        digest = hashlib.md5(pmcid.encode()).hexdigest()
-        package = f"oa_package/{digest[:2]}/{digest[2:4]}/{pmcid}.tar.gz"
-        tree[f"/pmc/{package}"] = Entry(_tar_gz({f"{pmcid}/{path.name}": data}), path.stat().st_mtime)
-        licence = spelled.get(family(doc["license"]) or "", "NO-CC CODE")
-        citation = (json.loads(doc["meta"]).get("journal") or "").replace(",", " ")
-        rows.append(f"{package},{citation} {doc['date'] or ''},{pmcid},2024-01-01 00:00:00,{doc['pmid'] or ''},{licence}")
-    tree["/pmc/oa_file_list.csv"] = Entry(("\n".join(rows) + "\n").encode(), 0.0)
-    return tree
+
+def bucket_tree(objects: dict[str, bytes], bucket: str = "pmc-oa-opendata") -> dict[str, Entry]:
+    """Bucket objects as served paths `/<bucket>/<key>`."""
+    ctypes = {".xml": "application/xml", ".json": "application/json"}
+    return {f"/{bucket}/{key}": Entry(data, 0.0, ctypes.get(Path(key).suffix, "application/octet-stream"))
+            for key, data in objects.items()}
 
 
 def guidelines_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
@@ -144,16 +127,6 @@ def guidelines_tree(shared: Path = DEFAULT_SHARED) -> dict[str, Entry]:
     return tree
 
 
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def index_page(tree: dict[str, Entry], folder: str) -> bytes | None:
     """An Apache-style listing like NCBI's FTP-over-HTTPS pages; None when nothing is there."""
     names = sorted(p[len(folder):] for p in tree if p.startswith(folder) and "/" not in p[len(folder):])
@@ -174,6 +147,7 @@ def index_page(tree: dict[str, Entry], folder: str) -> bytes | None:
 
 class TreeHandler(BaseHTTPRequestHandler):
     tree: dict[str, Entry] = {}
+    delay: float = 0.0  # seconds before each answer: a stand-in for network latency (benchmarks)
     server_version = "medcurate-demo/1"
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: the client logs what matters
@@ -183,7 +157,14 @@ class TreeHandler(BaseHTTPRequestHandler):
         self.do_GET(head=True)
 
     def do_GET(self, head: bool = False) -> None:
-        path = urlsplit(self.path).path
+        if self.delay:
+            time.sleep(self.delay)
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = dict(parse_qsl(parts.query))
+        if path.endswith("/") and query.get("list-type") == "2":  # S3 ListObjectsV2 over this folder
+            objects = {p[len(path):]: e.data for p, e in self.tree.items() if p.startswith(path)}
+            return self._send(200, list_objects_v2(objects, query), "application/xml", head)
         if path.endswith("/"):
             page = index_page(self.tree, path)
             if page is None:
@@ -192,7 +173,7 @@ class TreeHandler(BaseHTTPRequestHandler):
         entry = self.tree.get(path)
         if entry is None:
             return self._send(404, b"not found\n", "text/plain", head)
-        etag = '"' + hashlib.sha1(entry.data).hexdigest()[:16] + '"'
+        etag = '"' + hashlib.md5(entry.data).hexdigest() + '"'  # as S3 states it (single-part objects)
         if self.headers.get("If-None-Match") == etag:
             return self._send(304, b"", None, head, etag=etag)
         data, status, extra = entry.data, 200, {}
@@ -221,16 +202,16 @@ class TreeHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-def make_server(tree: dict[str, Entry], port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    handler = type("Handler", (TreeHandler,), {"tree": tree})
+def make_server(tree: dict[str, Entry], port: int = 0, host: str = "127.0.0.1", delay: float = 0.0) -> ThreadingHTTPServer:
+    handler = type("Handler", (TreeHandler,), {"tree": tree, "delay": delay})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
 
 
-def serve_in_thread(tree: dict[str, Entry], port: int = 0) -> tuple[ThreadingHTTPServer, str]:
-    """Start a server in a daemon thread; returns it and its base URL (tests)."""
-    server = make_server(tree, port)
+def serve_in_thread(tree: dict[str, Entry], port: int = 0, delay: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
+    """Start a server in a daemon thread; returns it and its base URL (tests, benchmarks)."""
+    server = make_server(tree, port, delay=delay)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 

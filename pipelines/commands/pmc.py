@@ -12,15 +12,30 @@ from pipelines.params import load_params, param, pick
 pmc_app = typer.Typer(no_args_is_help=True, help="PubMed Central Open Access full text: listing, fetching, JATS parsing.")
 app.add_typer(pmc_app, name="pmc")
 
-NCBI_HOSTS = ("ftp.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov", "eutils.ncbi.nlm.nih.gov")
+# Redirects may only lead to these (the bucket's own host, NCBI's API hosts).
+ALLOWED_HOSTS = ("pmc-oa-opendata.s3.amazonaws.com", "pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "eutils.ncbi.nlm.nih.gov")
 LicensesOpt = typer.Option(None, "--licenses", help="licence families to keep, comma-separated ('CC BY,CC0'), or 'all' [params: pmc.licenses]")
+BaseUrlOpt = typer.Option(None, "--base-url", help="root of the PMC Cloud bucket (live: https://pmc-oa-opendata.s3.amazonaws.com) [params: pmc.base_url]")
+EnumerateOpt = typer.Option(None, "--enumerate", help="'inventory' (the newest daily inventory) or 'list' (ListObjectsV2) [params: pmc.enumerate]")
+PmcidsOpt = typer.Option(None, "--pmcids", help="file of PMCIDs, one per line: only these articles")
+DenyOpt = typer.Option(None, "--deny-list", help="file of PMCIDs never to use, e.g. expired COVID-19 licences [params: pmc.deny_list]")
+RetractedOpt = typer.Option(None, "--include-retracted/--no-include-retracted", help="keep retracted articles [params: pmc.include_retracted]")
+ManuscriptsOpt = typer.Option(None, "--manuscripts/--no-manuscripts", help="allow author manuscripts [params: pmc.manuscripts]")
+OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow back-scanned (OCR) articles [params: pmc.historical_ocr]")
+ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
 def _client(params: dict):
     from sources.http import HttpClient
 
-    return HttpClient(timeout=float(param(params, "http.timeout", 30)), retries=int(param(params, "http.retries", 6)),
-                      allowed_hosts=NCBI_HOSTS)
+    client = HttpClient(timeout=float(param(params, "http.timeout", 30)), retries=int(param(params, "http.retries", 6)),
+                        allowed_hosts=ALLOWED_HOSTS)
+    rate = param(params, "pmc.rate")
+    if rate:
+        from urllib.parse import urlsplit
+
+        client.set_rate(urlsplit(param(params, "pmc.base_url")).hostname or "", float(rate))
+    return client
 
 
 def _families(given: Optional[str], params: dict, key: str, default=None):
@@ -35,106 +50,137 @@ def _families(given: Optional[str], params: dict, key: str, default=None):
 
 
 def _read_pmcids(path: Optional[Path]) -> Optional[list]:
+    """PMCIDs of a file, one per line (# comments allowed); a line that is not one is an error."""
+    from sources.pmc.ids import normalize_pmcid
+
     if path is None:
         return None
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    lines = [line.split("#", 1)[0].strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    pmcids = []
+    for number, line in enumerate(lines, 1):
+        if line:
+            pmcid = normalize_pmcid(line)
+            if pmcid is None:
+                raise ValueError(f"{path}:{number}: not a PMCID: {line!r}")
+            pmcids.append(pmcid)
+    return pmcids
 
 
-def _listed_records(params: dict, client, base_url: str, file_list: Optional[str]) -> list:
-    """Records of a bulk file list: a local file, a URL, or a name under base_url."""
-    from sources.pmc.listing import parse_file_list
+def _policy(params: dict, licenses_: Optional[str], deny_list: Optional[Path], retracted: Optional[bool],
+            manuscripts: Optional[bool], historical_ocr: Optional[bool]):
+    from sources.pmc.cloud.versions import SelectionPolicy
 
-    source = file_list or param(params, "pmc.file_list", "oa_file_list.csv")
-    local = Path(source)
-    if local.is_file():
-        return parse_file_list(local.read_bytes(), str(local))
-    url = source if "://" in source else base_url.rstrip("/") + "/" + source.lstrip("/")
-    return parse_file_list(client.get(url).content, url)
+    families = _families(licenses_, params, "pmc.licenses")
+    deny = _read_pmcids(Path(deny_list) if deny_list is not None else param(params, "pmc.deny_list")) or []
+    return SelectionPolicy(
+        families=frozenset(families) if families is not None else None,
+        open_access_only=bool(param(params, "pmc.open_access_only", True)),
+        manuscripts=bool(pick(manuscripts, params, "pmc.manuscripts", True)),
+        historical_ocr=bool(pick(historical_ocr, params, "pmc.historical_ocr", False)),
+        retracted=bool(pick(retracted, params, "pmc.include_retracted", False)),
+        deny=frozenset(deny),
+    )
 
 
-def _write_listing(records: list, out: Path) -> None:
+def _write_listing(versions: list, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
+    tmp.write_text("".join(v.to_json() + "\n" for v in versions), encoding="utf-8")
     tmp.replace(out)
+
+
+def _read_listing(path: Path) -> list:
+    from sources.pmc.cloud.versions import ArticleVersion
+
+    return [ArticleVersion.from_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pmc_app.command("list")
 def pmc_list(
-    out: Path = typer.Option(..., "--out", help="listing file to write (JSON lines, one article per line, sorted by PMCID)"),
-    route: str = typer.Option("file-list", "--route", help="'file-list' (bulk oa_file_list) or 'oa-service' (oa.fcgi)"),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="root of the PMC tree holding the file list [params: pmc.base_url]"),
-    file_list: Optional[str] = typer.Option(None, "--file-list", help="file list: local path, URL or name under --base-url [params: pmc.file_list]"),
-    from_date: Optional[str] = typer.Option(None, "--from", help="updated on or after YYYY-MM-DD"),
-    until: Optional[str] = typer.Option(None, "--until", help="updated on or before YYYY-MM-DD"),
-    pmcids: Optional[Path] = typer.Option(None, "--pmcids", help="file of PMCIDs to keep, one per line"),
+    out: Path = typer.Option(..., "--out", help="listing to write: JSON lines, one article version per line, by PMCID"),
+    base_url: Optional[str] = BaseUrlOpt,
+    enumerate_: Optional[str] = EnumerateOpt,
+    store: Optional[Path] = typer.Option(None, "--store", help="raw store to keep the metadata JSONs in (e.g. the fetch --out); default: not kept"),
+    pmcids: Optional[Path] = PmcidsOpt,
     licenses_: Optional[str] = LicensesOpt,
-    include_retracted: bool = typer.Option(False, "--include-retracted", help="keep articles the list marks retracted"),
+    deny_list: Optional[Path] = DenyOpt,
+    include_retracted: Optional[bool] = RetractedOpt,
+    manuscripts: Optional[bool] = ManuscriptsOpt,
+    historical_ocr: Optional[bool] = OcrOpt,
+    concurrency: Optional[int] = ConcurrencyOpt,
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
-    """List the OA articles to fetch, selected by licence (commercial-use by default), date and PMCID."""
-    from sources.pmc.listing import iter_oa_service, lookup_ids, select
+    """List the article versions to fetch from the PMC Cloud bucket: one per article, by licence and flags."""
+    import tempfile
+
+    from sources.pmc.cloud.sync import list_versions
 
     with cli_errors():
         params = load_params(params_file)
-        families = _families(licenses_, params, "pmc.licenses")
-        wanted = _read_pmcids(pmcids)
-        client = _client(params)
-        if route == "oa-service":
-            service = param(params, "pmc.oa_service_url", "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi")
-            if wanted is not None:
-                records, refused = lookup_ids(client, service, wanted)
-                for pmcid, code in sorted(refused.items()):
-                    typer.echo(f"pmc list: {pmcid}: {code}", err=True)
-            else:
-                records = list(iter_oa_service(client, service, from_date=from_date, until=until))
-        elif route == "file-list":
-            records = _listed_records(params, client, pick(base_url, params, "pmc.base_url"), file_list)
-        else:
-            raise ValueError(f"--route must be 'file-list' or 'oa-service', not {route!r}")
-        chosen = select(records, families=families, since=from_date, until=until, pmcids=wanted,
-                        include_retracted=include_retracted)
+        policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
+        with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
+            chosen, report = list_versions(
+                _client(params), pick(base_url, params, "pmc.base_url"), store or scratch, policy,
+                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids),
+                workers=int(pick(concurrency, params, "pmc.concurrency", 8)))
         _write_listing(chosen, out)
-        typer.echo(f"pmc list: {len(chosen)} of {len(records)} listed articles selected -> {out}", err=True)
+        typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
+        if report.failed:
+            typer.echo(f"pmc list: {len(report.failed)} metadata object(s) failed: " +
+                       "; ".join(f"{f['id']}: {f['reason']}" for f in report.failed[:10]), err=True)
 
 
 @pmc_app.command("fetch")
 def pmc_fetch(
     out: Path = OutOpt,
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="root of the PMC tree holding oa_package/ and the file list [params: pmc.base_url]"),
-    listing: Optional[Path] = typer.Option(None, "--listing", help="a `pmc list` output; default: the file list under --base-url, selected by licence"),
-    via: str = typer.Option("package", "--via", help="'package' (OA .tar.gz), 'efetch' (E-utilities db=pmc) or 'oai' (OAI-PMH GetRecord)"),
+    base_url: Optional[str] = BaseUrlOpt,
+    via: str = typer.Option("cloud", "--via", help="'cloud' (the bucket's article XML), 'efetch' (E-utilities db=pmc) or 'oai' (OAI-PMH GetRecord)"),
+    listing: Optional[Path] = typer.Option(None, "--listing", help="a `pmc list` output: fetch exactly these versions (nothing is removed)"),
+    enumerate_: Optional[str] = EnumerateOpt,
+    pmcids: Optional[Path] = PmcidsOpt,
     limit: Optional[int] = typer.Option(None, "--limit", help="fetch at most N articles [params: pmc.limit]"),
     licenses_: Optional[str] = LicensesOpt,
-    keep_packages: Optional[bool] = typer.Option(None, "--keep-packages/--no-keep-packages", help="keep the .tar.gz next to the extracted .nxml [params: pmc.keep_packages]"),
+    deny_list: Optional[Path] = DenyOpt,
+    include_retracted: Optional[bool] = RetractedOpt,
+    manuscripts: Optional[bool] = ManuscriptsOpt,
+    historical_ocr: Optional[bool] = OcrOpt,
+    concurrency: Optional[int] = ConcurrencyOpt,
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
-    """Fetch article XML into a raw store with a manifest; re-running resumes and skips what is verified."""
+    """Sync article XML into a raw store: what changed is fetched, what is no longer selected is removed (tombstoned)."""
     from sources.pmc import fetch
-    from sources.pmc.listing import OaRecord, select
+    from sources.pmc.cloud import sync
 
     with cli_errors():
         params = load_params(params_file)
         client = _client(params)
         root = pick(base_url, params, "pmc.base_url")
         limit = pick(limit, params, "pmc.limit")
-        if listing is not None:
-            records = [OaRecord.from_json(line) for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+        workers = int(pick(concurrency, params, "pmc.concurrency", 8))
+        wanted = _read_pmcids(pmcids)
+        if via == "cloud":
+            if listing is not None:
+                report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers)
+            else:
+                policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
+                report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate", "inventory"),
+                                   pmcids=wanted, limit=limit, workers=workers)
+            wanted_any = report.selected
+        elif via in ("efetch", "oai"):
+            if listing is None and wanted is None:
+                raise ValueError(f"--via {via} needs --listing or --pmcids")
+            ids = [v.pmcid for v in _read_listing(listing)] if listing is not None else wanted
+            ids = ids[:limit] if limit is not None else ids
+            if via == "efetch":
+                report = fetch.fetch_efetch(ids, param(params, "pubmed.eutils_url"), out, client=client,
+                                            email=param(params, "pubmed.email"))
+            else:
+                report = fetch.fetch_oai(ids, param(params, "pmc.oai_url"), out, client=client)
+            wanted_any = len(ids)
         else:
-            records = select(_listed_records(params, client, root, None), families=_families(licenses_, params, "pmc.licenses"))
-        records = records[:limit] if limit is not None else records
-        if via == "package":
-            report = fetch.fetch_packages(records, root, out, client=client,
-                                          keep_packages=bool(pick(keep_packages, params, "pmc.keep_packages", False)))
-        elif via == "efetch":
-            report = fetch.fetch_efetch([r.pmcid for r in records], param(params, "pubmed.eutils_url"), out, client=client,
-                                        email=param(params, "pubmed.email"))
-        elif via == "oai":
-            report = fetch.fetch_oai([r.pmcid for r in records], param(params, "pmc.oai_url"), out, client=client)
-        else:
-            raise ValueError(f"--via must be 'package', 'efetch' or 'oai', not {via!r}")
+            raise ValueError(f"--via must be 'cloud', 'efetch' or 'oai', not {via!r}")
         typer.echo(report.summary(), err=True)
-        if records and not report.fetched and not report.skipped:
+        if wanted_any and not report.fetched and not report.skipped:
             raise typer.Exit(1)  # nothing reachable at all: the stage could not run
 
 

@@ -5,34 +5,71 @@ not become a million tasks and marker files); the mapping is fixed, so a re-run 
 shards. Every article becomes a document or a ledger entry (not an article, no text, licence not
 selected); a file that cannot be read (an OAI-PMH error answer included) is an
 error-ledger entry, an unreadable article inside an efetch batch a record error.
+
+A cloud raw store's `removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
+an article version the sync took out of the store, becomes a ledger entry `removed:<why>`, so a
+release says what left the corpus and why.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 from typing import Iterable
 
+from curation.schema import make_document
 from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import expand_inputs
 from sources.errors import InputError, RemoteError
 from sources.pmc import licenses
-from sources.pmc.jats import Article, ArticleError, JatsOptions, parse_bytes
+from sources.pmc.jats import URL, Article, ArticleError, JatsOptions, parse_bytes
 from sources.pmc.packages import read_package
 from sources.safe_io import read_input_hashed, sha256_file
 
 STAGE = "pmc.parse"
+TOMBSTONES = "removed.jsonl"
 SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
 PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
 MAX_ARTICLE_BYTES = 256 << 20  # an efetch batch of several hundred articles stays well under this
 
 
 def is_pmc_input(path: Path) -> bool:
-    return path.name.lower().endswith(SUFFIXES)
+    return path.name.lower().endswith(SUFFIXES) or path.name == TOMBSTONES
+
+
+def tombstone_articles(path: str) -> list[Article]:
+    """The versions a cloud sync removed, as documents for the ledger."""
+    if os.path.getsize(path) > MAX_ARTICLE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_ARTICLE_BYTES} bytes")
+    with open(path, "rb") as handle:  # an empty file is a sync that removed nothing
+        data = handle.read()
+    digest = hashlib.sha256(data).hexdigest()
+    items = []
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            stone = json.loads(line)
+            pmcid, version, why = stone["pmcid"], int(stone["version"]), str(stone["reason"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
+        doc = make_document(
+            id=f"pmc:{pmcid}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,
+            license=stone.get("license"), meta={"version": version},
+            provenance=json.dumps({"file": path, "sha256": digest, "line": number, "key": stone.get("key"),
+                                   "removed_sha256": stone.get("sha256")}, sort_keys=True),
+        )
+        items.append(Article(doc, f"removed:{why}", f"{pmcid}.{version} taken out of the raw store at {stone.get('removed_at')}"))
+    return items
 
 
 def parse_file(path: str, options: JatsOptions) -> list[Article | ArticleError]:
     """Every article of one raw file; InputError when the file itself cannot be read."""
+    if Path(path).name == TOMBSTONES:
+        return tombstone_articles(path)
     if path.lower().endswith(PACKAGE_SUFFIXES):
         digest = sha256_file(path)
         items: list[Article | ArticleError] = []

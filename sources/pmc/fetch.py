@@ -1,16 +1,13 @@
-"""PMC article XML into a raw store: OA packages, efetch db=pmc batches, OAI-PMH GetRecord.
+"""PMC article XML by API into a raw store: efetch db=pmc batches and OAI-PMH GetRecord.
 
-Raw store layout (what `pmc parse` reads):
-    OUT/articles/PMCnnn.nxml      the article XML of an OA package (media are never kept)
+The bulk route is the cloud bucket (sources/pmc/cloud); these serve given PMCIDs, e.g. articles
+the bucket lacks. Raw store layout (what `pmc parse` reads):
     OUT/efetch/pmc-<first>-<last>.xml   one efetch batch (<pmc-articleset>)
     OUT/oai/PMCnnn.xml            one OAI-PMH GetRecord answer
     OUT/manifest.jsonl            one JSON object per remote resource, sorted by url
 
-Packages download through the shared HttpClient to `OUT/packages/PMCnnn.tar.gz(.part)`, so an
-interrupted download resumes; the .nxml is then read member by member (packages.py) and written
-under a name built from the PMCID alone (never from a member name), and the package is removed
-unless `keep_packages`. An entry that the manifest vouches for, with its files in place, is
-skipped without any request, so a re-run on a complete store changes no byte.
+An entry that the manifest vouches for, with its files in place, is skipped without any request,
+so a re-run on a complete store changes no byte.
 """
 from __future__ import annotations
 
@@ -19,12 +16,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import urlsplit
 
 from sources.errors import FetchError, InputError, RemoteError
 from sources.http import HttpClient, get_logger, redact, register_secret
-from sources.pmc.listing import OaRecord, normalize_pmcid
-from sources.pmc.packages import read_package
+from sources.pmc.ids import normalize_pmcid
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 from sources.safe_xml import parse_bytes_safe
 
@@ -49,18 +44,6 @@ class FetchReport:
 
 def _vouched(entry: dict | None, out_dir: Path) -> bool:
     return bool(entry) and not entry.get("error") and all((out_dir / p).is_file() for p in entry.get("paths") or [None])
-
-
-def package_url(base_url: str, link: str) -> str:
-    """Where a listed package lives under `base_url` (the root holding oa_package/).
-
-    Lists give `oa_package/xx/yy/PMCn.tar.gz` or `ftp://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_package/…`;
-    both are served over HTTPS under the configured root, which is what a mirror or the demo replaces.
-    """
-    path = urlsplit(link).path if "://" in link else link
-    marker = path.find("oa_package/")
-    relative = path[marker:] if marker >= 0 else path.lstrip("/")
-    return base_url.rstrip("/") + "/" + relative
 
 
 class _Run:
@@ -90,55 +73,6 @@ class _Run:
         write_manifest(self.report.manifest, self.entries.values())
         logger.info("%s", self.report.summary())
         return self.report
-
-
-# --- OA packages -------------------------------------------------------------------------------------------
-def fetch_packages(
-    records: Iterable[OaRecord],
-    base_url: str,
-    out_dir: Path | str,
-    *,
-    client: HttpClient | None = None,
-    limit: int | None = None,
-    keep_packages: bool = False,
-) -> FetchReport:
-    """Download the tgz package of each record and keep its article XML."""
-    client = client or HttpClient()
-    run = _Run(out_dir)
-    chosen = [r for r in records if r.links.get("tgz")][: limit if limit is not None else None]
-    for number, record in enumerate(chosen, 1):
-        url = package_url(base_url, record.links["tgz"])
-        key = redact(url)
-        if run.done(key, record.pmcid):
-            continue
-        logger.info("[%d/%d] %s", number, len(chosen), record.pmcid)
-        run.record(key, record.pmcid, _fetch_package(client, url, record, run.out_dir, keep_packages))
-    return run.finish()
-
-
-def _fetch_package(client: HttpClient, url: str, record: OaRecord, out_dir: Path, keep: bool) -> dict:
-    listed = {"pmcid": record.pmcid, "license": record.license, "license_code": record.license_code}
-    package = out_dir / "packages" / f"{record.pmcid}.tar.gz"
-    try:
-        result = client.download(url, package)
-    except FetchError as exc:  # the .part stays, so the next run resumes it
-        return {**listed, "paths": None, "error": str(exc)}
-    try:
-        members = read_package(package)
-    except InputError as exc:  # corrupt or hostile: nothing of it stays in the store
-        package.unlink(missing_ok=True)
-        return {**listed, "paths": None, "sha256": result.sha256, "size": result.size, "error": str(exc)}
-    paths, written = [], []
-    for index, member in enumerate(members):
-        name = f"{record.pmcid}.nxml" if index == 0 else f"{record.pmcid}.{index + 1}.nxml"
-        target = out_dir / "articles" / name
-        write_atomic(target, member.data)
-        paths.append(f"articles/{name}")
-        written.append({"member": member.name, "path": f"articles/{name}", "sha256": hashlib.sha256(member.data).hexdigest()})
-    if not keep:
-        package.unlink(missing_ok=True)
-    return {**listed, "paths": paths, "members": written, "sha256": result.sha256, "size": result.size,
-            "status": result.status, "etag": result.etag, "last_modified": result.last_modified}
 
 
 # --- efetch db=pmc -----------------------------------------------------------------------------------------
@@ -176,7 +110,7 @@ def fetch_efetch(
             answer = client.post(url, data={"db": "pmc", "id": ",".join(map(str, batch)), "retmode": "xml", **extra})
             root = parse_bytes_safe(answer.content, name)
             if root.tag != "pmc-articleset":
-                message = " ".join("".join(root.itertext()).split())[:200]
+                message = redact(" ".join("".join(root.itertext()).split()))[:200]  # a server may echo the key
                 raise RemoteError(f"efetch answered <{root.tag}>: {message}")
         except (FetchError, InputError, RemoteError) as exc:
             run.record(key, name, {"paths": None, "error": str(exc)})
@@ -211,7 +145,7 @@ def fetch_oai(
             root = parse_bytes_safe(answer.content, name)
             error = root.find(f"{OAI_NS}error")
             if error is not None:
-                raise RemoteError(f"OAI-PMH error {error.get('code')}: {' '.join((error.text or '').split())}")
+                raise RemoteError(f"OAI-PMH error {error.get('code')}: {redact(' '.join((error.text or '').split()))}")
         except (FetchError, InputError, RemoteError) as exc:
             run.record(key, pmcid, {"paths": None, "error": str(exc)})
             continue

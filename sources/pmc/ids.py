@@ -1,0 +1,12 @@
+"""PMC identifiers as every PMC module writes them."""
+from __future__ import annotations
+
+import re
+
+_PMCID = re.compile(r"^(?:PMC)?(\d+)$", re.IGNORECASE)
+
+
+def normalize_pmcid(value: str | int | None) -> str | None:
+    """"PMC123", "pmc123", "123" -> "PMC123"; anything else -> None."""
+    match = _PMCID.match(str(value or "").strip())
+    return f"PMC{int(match.group(1))}" if match else None
