@@ -48,7 +48,7 @@ def dedup_settings(params: dict, benchmarks: List[str], ngram: Optional[int], ba
     from curation.dedup.decontam import DecontamConfig
     from curation.dedup.minhash import MinhashConfig
     from curation.filters import config_from
-    from pipelines.stages.dedup import DedupSettings
+    from curation.dedup.settings import DedupSettings
 
     section = dict(param(params, "dedup", {}) or {})
     minhash = dict(section.pop("minhash", {}) or {})

@@ -84,7 +84,7 @@ def test_pmid_lists_and_benchmark_names(tmp_path):
 def test_arrow_plan_agrees_with_the_row_by_row_rule():
     import pyarrow as pa
 
-    from curation.dedup.exact import plan_cluster_drops, plan_table
+    from curation.dedup.cluster_reasons import plan_cluster_drops, plan_table
 
     rng = random.Random(3)
     members = []

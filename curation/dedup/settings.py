@@ -1,0 +1,34 @@
+"""The settings of a dedup run (params.yaml `dedup:`), one dataclass for every pass."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+from curation.dedup.cluster_reasons import IDENTIFIERS
+from curation.dedup.decontam import DecontamConfig
+from curation.dedup.minhash import MinhashConfig
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    minhash: MinhashConfig = MinhashConfig()
+    near: bool = True
+    exact: bool = True
+    identifiers: tuple[str, ...] = IDENTIFIERS
+    benchmarks: tuple[str, ...] = ()
+    decontam: DecontamConfig = DecontamConfig()
+    partitions: int = 16
+    batch_rows: int = 4096
+    keep_work: bool = False
+
+    def digest_items(self) -> dict:
+        """What the output depends on (keep_work does not), benchmark files by path and size."""
+        data = asdict(self)
+        data.pop("keep_work")
+        data["benchmark_files"] = [file_identity(spec.partition("=")[2] or spec) for spec in self.benchmarks]
+        return data
+
+
+def file_identity(path: str) -> list:
+    st = os.stat(path)
+    return [str(path), st.st_size]
