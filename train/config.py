@@ -53,6 +53,10 @@ class ParallelConfig:
     activation_checkpointing: bool = False
     compile: bool = False
     reshard_after_forward: bool = True
+    # The world sizes (GPUs in all) this config is written for. Loading the config checks that the
+    # global batch divides into micro-batches on each of them, so a cluster-sized config cannot
+    # fail only when it reaches the cluster.
+    world_sizes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -155,6 +159,26 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"checkpoint.resume: {cfg.checkpoint.resume} does not exist")
     if cfg.parallel.mixed_precision not in ("auto", "bf16", "fp32"):
         raise ConfigError("parallel.mixed_precision must be auto, bf16 or fp32")
+    check_world_sizes(cfg)
+
+
+def check_world_sizes(cfg: TrainConfig) -> None:
+    """Every world size in `parallel.world_sizes` must split `global_batch_tokens` evenly."""
+    from train.optim import accumulation_steps  # optim imports this module
+
+    if not isinstance(cfg.parallel.world_sizes, list):
+        raise ConfigError(f"parallel.world_sizes must be a list of rank counts, got {cfg.parallel.world_sizes!r}")
+    for world in cfg.parallel.world_sizes:
+        if isinstance(world, bool) or not isinstance(world, int) or world <= 0:
+            raise ConfigError(f"parallel.world_sizes: {world!r} is not a positive number of ranks")
+    failures = []
+    for world in cfg.parallel.world_sizes:
+        try:
+            accumulation_steps(cfg.global_batch_tokens, world, cfg.data.micro_batch_size, cfg.data.seq_len)
+        except ConfigError as exc:
+            failures.append(f"on {world} ranks, {exc}")
+    if failures:
+        raise ConfigError("parallel.world_sizes: the global batch does not divide:\n  " + "\n  ".join(failures))
 
 
 def check_vocab(model_vocab: int, tokenizer_vocab: int, tokenizer_path: str) -> None:
