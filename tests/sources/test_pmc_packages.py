@@ -1,7 +1,6 @@
-"""OA packages: only the .nxml is read, hostile archives are refused; fetch into a raw store."""
+"""OA packages (local archives): only the .nxml is read, hostile archives are refused; efetch and OAI-PMH fetches."""
 import gzip
 import io
-import json
 import tarfile
 
 import pytest
@@ -9,8 +8,7 @@ import pytest
 from conftest import FIXTURES
 from sources.errors import HostileInputError, InputError
 from sources.http import HttpClient
-from sources.pmc.fetch import fetch_efetch, fetch_oai, fetch_packages, package_url
-from sources.pmc.listing import OaRecord
+from sources.pmc.fetch import fetch_efetch, fetch_oai
 from sources.pmc.packages import read_articles, read_package
 
 try:
@@ -78,38 +76,8 @@ def test_damaged_or_empty_packages_are_input_errors(tmp_path):
         read_package(tmp_path / "missing.tar.gz")
 
 
-def test_package_url_rebases_listed_links():
-    assert package_url("http://127.0.0.1:1/pmc/", "ftp://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_package/f1/69/PMC7906746.tar.gz") == \
-        "http://127.0.0.1:1/pmc/oa_package/f1/69/PMC7906746.tar.gz"
-    assert package_url("https://ftp.ncbi.nlm.nih.gov/pub/pmc", "oa_package/08/e0/PMC13900.tar.gz") == \
-        "https://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_package/08/e0/PMC13900.tar.gz"
-
-
 def client() -> HttpClient:
     return HttpClient(retries=3, backoff=0.0, jitter=0.0, timeout=5)
-
-
-def test_fetch_packages_writes_only_articles_resumes_and_records_hostile_ones(tmp_path):
-    files = {
-        "/pmc/oa_package/aa/bb/PMC3166277.tar.gz": build([("PMC3166277/x.nxml", NXML), ("PMC3166277/f.jpg", b"j" * 100)]),
-        "/pmc/oa_package/cc/dd/PMC2.tar.gz": build([("../../../escape.nxml", NXML)]),
-    }
-    records = [OaRecord("PMC3166277", "CC BY", "CC-BY", links={"tgz": "oa_package/aa/bb/PMC3166277.tar.gz"}),
-               OaRecord("PMC2", "CC BY", "CC-BY", links={"tgz": "ftp://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_package/cc/dd/PMC2.tar.gz"})]
-    raw = tmp_path / "raw"
-    with LocalServer(files, fault_rate=0.3, seed=3) as server:
-        report = fetch_packages(records, server.url("/pmc"), raw, client=client())
-        assert report.fetched == ["PMC3166277"] and [f["id"] for f in report.failed] == ["PMC2"]
-        assert (raw / "articles" / "PMC3166277.nxml").read_bytes() == NXML
-        written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-        assert written == ["raw/articles/PMC3166277.nxml", "raw/manifest.jsonl"]  # no media, no package, no escape
-        manifest = [json.loads(line) for line in (raw / "manifest.jsonl").read_text().splitlines()]
-        assert {e["pmcid"]: bool(e.get("error")) for e in manifest} == {"PMC3166277": False, "PMC2": True}
-        before = (raw / "manifest.jsonl").read_bytes()
-        served = len(server.seen("/pmc/oa_package/aa"))
-        again = fetch_packages(records[:1], server.url("/pmc"), raw, client=client())
-        assert again.skipped == ["PMC3166277"] and len(server.seen("/pmc/oa_package/aa")) == served
-        assert (raw / "manifest.jsonl").read_bytes() == before
 
 
 EFETCH = (FIXTURES / "eutils" / "efetch_pmc_8435807_correction.xml").read_bytes()
