@@ -18,9 +18,17 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
-from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
 from train.config import ParallelConfig
+
+# The oldest torch train/ runs on: FSDP2's `fully_shard` and `MixedPrecisionPolicy` became public in
+# torch.distributed.fsdp in 2.6 (PR #141868); before, they lived under the private `_composable`.
+# setup.cfg's torch requirement states the same floor (tests/train/test_train_torch_floor.py).
+TORCH_FLOOR = "2.6"
+try:
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+except ImportError as exc:  # a clear message instead of "cannot import name 'fully_shard'"
+    raise ImportError(f"train/ needs torch>={TORCH_FLOOR} (FSDP2 fully_shard); this is torch {torch.__version__}") from exc
 
 log = logging.getLogger(__name__)
 
