@@ -2,12 +2,15 @@
 
 Every source opens its raw files through `open_input`, so a gzip bomb, a truncated download or an
 empty file is an `InputError` (an error-ledger entry) rather than a crash or an exhausted disk.
+Tar archives are opened through `open_tar`, which refuses an oversized pax or GNU long-name
+header before Python's tarfile reads it whole into memory.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import tarfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -210,3 +213,64 @@ def sha256_file(path: str | os.PathLike) -> str:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# --- tar archives ------------------------------------------------------------------------------------
+# A pax extended header ("x", "g", Solaris "X") or a GNU long name / long link ("L", "K") is a member
+# whose body tarfile reads into memory in one piece, whatever size its header declares: a 1 GB
+# header of zeros gzips to about 1 MB. Real ones hold a path and a few attributes.
+MAX_TAR_HEADER_BYTES = 1 << 20
+_EXTENDED_HEADER_TYPES = {
+    tarfile.XHDTYPE: "pax extended header",
+    tarfile.XGLTYPE: "pax global header",
+    tarfile.SOLARIS_XHDTYPE: "Solaris extended header",
+    tarfile.GNUTYPE_LONGNAME: "GNU long name",
+    tarfile.GNUTYPE_LONGLINK: "GNU long link",
+}
+
+
+class CappedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses an extended header larger than `max_header_bytes`.
+
+    `frombuf` (public tarfile API) parses each 512-byte header block; tarfile calls it before it
+    reads the member's body, and again for the header that a pax or long-name member precedes.
+    """
+
+    archive = "<archive>"
+    max_header_bytes = MAX_TAR_HEADER_BYTES
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        info = super().frombuf(buf, encoding, errors)
+        kind = _EXTENDED_HEADER_TYPES.get(info.type)
+        if kind is not None and info.size > cls.max_header_bytes:
+            raise HostileInputError(
+                f"{cls.archive}: {kind} member of {info.size} bytes (cap {cls.max_header_bytes})"
+            )
+        return info
+
+
+def open_tar(
+    fileobj: BinaryIO,
+    name: str = "<archive>",
+    mode: str = "r|*",
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_header_bytes: int = MAX_TAR_HEADER_BYTES,
+) -> tarfile.TarFile:
+    """`tarfile.open(fileobj=fileobj, mode=mode)` that refuses oversized extended headers.
+
+    Streaming modes (`r|gz`, `r|`, `r|*`) read member by member; iterating the archive raises
+    HostileInputError at a pax/long-name header declaring more than `max_header_bytes`, before
+    its body is read. With `r|gz` the gunzip is this module's (output bounded per read and by
+    `max_bytes` in all; a corrupt or truncated gzip is an InputError) rather than tarfile's, which
+    inflates each 10 KiB it reads without a bound. An archive tarfile cannot open at all is an
+    InputError.
+    """
+    if mode == "r|gz":
+        fileobj, mode = BoundedReader(_Gunzip(fileobj, name), max_bytes, name), "r|"
+    tarinfo = type("CappedTarInfo", (CappedTarInfo,), {"archive": name, "max_header_bytes": max_header_bytes})
+    try:
+        return tarfile.open(fileobj=fileobj, mode=mode, tarinfo=tarinfo)
+    except (tarfile.TarError, EOFError) as exc:
+        raise InputError(f"{name}: unreadable tar archive ({type(exc).__name__}: {exc})") from None
