@@ -96,24 +96,60 @@ class StepTimer:
         return out
 
 
-class MetricsLogger:
-    """Rank 0 writes; other ranks hold a logger that does nothing, so call sites need no `if`."""
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
-    def __init__(self, folder: Path, enabled: bool, tensorboard: bool = True, resume: bool = False):
+
+def truncate_metrics(path: Path, last_step: int) -> int:
+    """Keep only the records of steps <= `last_step` (atomically); returns how many were dropped.
+
+    A run resumed from the checkpoint of step k trains steps k+1.. again, so their records from
+    before the interruption must go, or they would appear twice. A line cut off by a kill is dropped too.
+    """
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            keep = json.loads(line)["step"] <= last_step
+        except (ValueError, KeyError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line + "\n")
+        else:
+            dropped += 1
+    _write_atomic(path, "".join(kept))
+    return dropped
+
+
+class MetricsLogger:
+    """Rank 0 writes; other ranks hold a logger that does nothing, so call sites need no `if`.
+
+    `resume_step`: the step of the checkpoint a run resumes from; the log is cut back to it first,
+    so an interrupted and resumed run leaves the same step sequence as an uninterrupted one.
+    """
+
+    def __init__(self, folder: Path, enabled: bool, tensorboard: bool = True, resume_step: int | None = None):
         self.enabled = enabled
         self.path = Path(folder) / "metrics.jsonl"
         self.tb = None
         if not enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a" if resume else "w")
+        if resume_step is not None:
+            truncate_metrics(self.path, resume_step)
+        self._fh = open(self.path, "a" if resume_step is not None else "w")
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
                 SummaryWriter = None
             if SummaryWriter is not None:
-                self.tb = SummaryWriter(log_dir=str(Path(folder) / "tensorboard"))
+                # purge_step: TensorBoard hides the events of steps logged again after a resume.
+                purge = resume_step + 1 if resume_step is not None else None
+                self.tb = SummaryWriter(log_dir=str(Path(folder) / "tensorboard"), purge_step=purge)
 
     def log(self, step: int, values: dict) -> None:
         if not self.enabled:
@@ -137,6 +173,4 @@ def write_dvc_metrics(path: Path, values: dict) -> None:
     """A flat JSON file for `dvc metrics show` (written atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    _write_atomic(path, json.dumps(values, indent=2, sort_keys=True) + "\n")

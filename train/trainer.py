@@ -212,7 +212,8 @@ class Trainer:
     def train(self) -> RunSummary:
         c, is_main = self.cfg, self.dist.is_main
         resumed = self.maybe_resume()
-        logger = MetricsLogger(Path(c.metrics.folder), is_main, c.metrics.tensorboard, resume=resumed is not None)
+        logger = MetricsLogger(Path(c.metrics.folder), is_main, c.metrics.tensorboard,
+                               resume_step=self.step if resumed else None)
         summary = RunSummary(start_step=self.step, attn_impl=self.attn_impl)
         params = sum(p.numel() for p in self.model.parameters())  # DTensor numel is the global size
         if is_main:
