@@ -84,27 +84,41 @@ def test_licence_selection_in_parse_and_identical_rerun(tmp_path):
     assert all("[bib_ref]" in t for t in docs["text"].to_pylist())
 
 
-def test_cli_list_fetch_parse_against_the_demo_tree(tmp_path):
+def test_cli_list_fetch_parse_against_the_demo_bucket(tmp_path):
     server, base = serve_in_thread(pmc_tree(SHARED))
+    bucket = f"{base}/pmc-oa-opendata"
     runner = CliRunner()
     try:
         listing = tmp_path / "listing.jsonl"
-        result = runner.invoke(app, ["pmc", "list", "--base-url", f"{base}/pmc", "--out", str(listing)])
+        result = runner.invoke(app, ["pmc", "list", "--base-url", bucket, "--out", str(listing), "--enumerate", "list"])
         assert result.exit_code == 0, result.output
         listed = [json.loads(line) for line in listing.read_text().splitlines()]
-        assert [r["pmcid"] for r in listed] == ["PMC1790863", "PMC2329613", "PMC3166277", "PMC3585041"]  # CC BY only
+        assert [r["pmcid"] for r in listed] == ["PMC1790863", "PMC2329613", "PMC3166277", "PMC3388108", "PMC3460867",
+                                                "PMC3585041", "PMC6500000", "PMC10200000", "PMC10777901"]  # CC BY
         raw = tmp_path / "raw"
-        result = runner.invoke(app, ["pmc", "fetch", "--base-url", f"{base}/pmc", "--listing", str(listing), "--out", str(raw)])
+        result = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--listing", str(listing), "--out", str(raw)])
         assert result.exit_code == 0, result.output
-        assert sorted(p.name for p in (raw / "articles").iterdir()) == [f"{r['pmcid']}.nxml" for r in listed]
-        result = runner.invoke(app, ["pmc", "parse", str(raw), "--out", str(tmp_path / "parsed"), "--scheduler", "sync",
-                                     "--tables", "linearize", "--citations", "meditron"])
+        assert sorted(p.name for p in (raw / "articles").rglob("*.xml")) == sorted(f"{r['pmcid']}.1.xml" for r in listed)
+        # A sync with a deny-list takes two articles back out; parse ledgers them.
+        deny = tmp_path / "deny.txt"
+        deny.write_text("# expired COVID-19 licences\nPMC1790863\npmc2329613\n")
+        result = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--deny-list", str(deny), "--out", str(raw)])
+        assert result.exit_code == 0 and "2 removed" in result.output, result.output
+        result = runner.invoke(app, ["pmc", "parse", str(raw / "articles"), str(raw / "removed.jsonl"), "--out",
+                                     str(tmp_path / "parsed"), "--scheduler", "sync", "--tables", "linearize", "--citations", "meditron"])
         assert result.exit_code == 0, result.output
-        docs, _, _ = tables(tmp_path / "parsed")
-        assert sorted(docs["id"].to_pylist()) == [f"pmc:{r['pmcid']}" for r in listed]
+        docs, ledger, _ = tables(tmp_path / "parsed")
+        assert sorted(docs["id"].to_pylist()) == sorted(f"pmc:{r['pmcid']}" for r in listed[2:] if r["pmcid"] != "PMC3388108")
         assert all("[bib_ref]" in t for t in docs["text"].to_pylist())
+        assert sorted(zip(ledger["id"].to_pylist(), ledger["reason"].to_pylist())) == [
+            ("pmc:PMC1790863", "removed:deny_list"), ("pmc:PMC2329613", "removed:deny_list"),
+            ("pmc:PMC3388108", "not_article:retraction")]  # PLOS's retraction notice, itself not retracted
         bad = runner.invoke(app, ["pmc", "parse", str(raw), "--out", str(tmp_path / "x"), "--captions", "boxed"])
         assert bad.exit_code == 1 and "captions" in bad.output
+        (tmp_path / "params.yaml").write_text("http: {retries: 0, timeout: 2}\n")
+        unreachable = runner.invoke(app, ["pmc", "fetch", "--base-url", "http://127.0.0.1:9/none", "--out", str(tmp_path / "r"),
+                                          "--params", str(tmp_path / "params.yaml")])
+        assert unreachable.exit_code == 1 and "medcurate: error:" in unreachable.output
     finally:
         server.shutdown()
 

@@ -1,14 +1,12 @@
-"""Licence normaliser and licence selection, on the real file list, OA answer and article elements."""
+"""Licence normaliser and licence selection, on real list spellings and article elements."""
 import pytest
 from lxml import etree
 
 from conftest import FIXTURES, CORPORA
 from sources.pmc import licenses
 from sources.pmc.jats import find_articles
-from sources.pmc.listing import parse_file_list, parse_oa_response, select
 from sources.safe_xml import parse_bytes_safe
 
-OA = FIXTURES / "pmc_oa_service"
 JATS = FIXTURES / "pmc_jats"
 
 
@@ -105,22 +103,6 @@ def test_every_corpus_article_gets_a_known_code():
     # The PLOS corpus is CC BY (4.0 or unversioned), with a few CC0 and public-domain items.
     assert {licenses.family(c) for c in codes.values()} <= {"CC-BY", "CC0", "public-domain", "CC-BY-NC", "other"}
     assert sum(licenses.family(c) == "CC-BY" for c in codes.values()) >= 0.9 * len(files)
-
-
-def test_filter_on_the_real_file_list():
-    records = parse_file_list((OA / "oa_file_list_2020-02_first150rows_noheader.csv").read_bytes())
-    assert len(records) == 150
-    assert {r.license for r in records} == {"NO-CC CODE"} and {r.license_code for r in records} == {"other"}
-    assert select(records) == []  # default: commercial-use licences only
-    assert len(select(records, families=None)) == 150
-    assert len(select(records, families=["other"])) == 150
-
-
-def test_filter_on_the_oa_service_answer():
-    records, _ = parse_oa_response((OA / "oa_fcgi_id_PMC7906746_record_tgz.xml").read_bytes())
-    assert [(r.pmcid, r.license, r.license_code) for r in records] == [("PMC7906746", "none", "other")]
-    assert select(records) == []
-    assert select(records, families=licenses.normalize_families(["other"])) == records
 
 
 def test_selection_spellings_are_normalised_and_checked():
