@@ -43,7 +43,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyState:
     """A metadata key as enumerated: which article version, and its ETag now."""
 

@@ -21,7 +21,7 @@ _KEY = re.compile(r"^metadata/PMC(\d+)\.(\d+)\.json$")
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArticleVersion:
     pmcid: str  # "PMC7759461"
     version: int
