@@ -1,10 +1,12 @@
 """The project's one polite HTTP client.
 
 Every source talks to the world through `HttpClient`, so the rules of DESIGN.md "Sources" hold
-everywhere: timeouts; retries with exponential backoff and jitter on 429, 5xx, connection errors and
-truncated bodies, honouring Retry-After; a per-host rate limit; an identifying User-Agent;
-conditional requests; resumable, checksum-verified downloads; redirects followed by hand and only
-to allowed hosts; and no secret (an NCBI `api_key`) in any log record or error message.
+everywhere: timeouts, per read and a total deadline per attempt (a server trickling a byte now and
+then never trips a read timeout); retries with exponential backoff and jitter on 429, 5xx,
+connection errors, truncated bodies and missed deadlines, honouring Retry-After; a per-host rate
+limit; an identifying User-Agent; conditional requests; resumable, checksum-verified downloads;
+redirects followed by hand and only to allowed hosts; and no secret (an NCBI `api_key`) in any log
+record or error message.
 """
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ from typing import Callable, Iterable, Mapping, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
 
 from sources.errors import ChecksumError, FetchError
 
@@ -39,6 +44,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
 
 USER_AGENT = f"medcurate/{__version__} (+https://github.com/medcurate/medcurate)"
 CHUNK_BYTES = 1 << 16
+DEFAULT_DEADLINE = 600.0  # seconds for one attempt, headers to last byte (params.yaml http.deadline)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -241,6 +247,99 @@ class RateLimiter:
 DEFAULT_RATES = {"eutils.ncbi.nlm.nih.gov": 3.0}
 
 
+# --- deadline ----------------------------------------------------------------------------------------
+# A read timeout bounds each wait for bytes, not the whole answer: a server that sends one byte
+# every few seconds (slow loris) holds a read forever, in the headers or in the body. Each attempt
+# therefore runs under a `_Deadline`: when it passes, a timer thread shuts the attempt's socket down,
+# which wakes the blocked read, and the attempt fails as retryable (a download keeps its .part).
+# The socket is known from the moment the request is sent: the connections of the client's session
+# register it (`_WatchedConnection.getresponse`) with the deadline of the attempt running in their
+# thread.
+_current = threading.local()
+
+
+class _Deadline:
+    """The deadline of one attempt: `expired` once `seconds` have passed; its socket then shut down."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds if seconds else None
+        self.expired = False
+        self._sock = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> "_Deadline":
+        if self.seconds:
+            self._timer = threading.Timer(self.seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        _current.deadline = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _current.deadline = None
+        with self._lock:
+            self._done = True  # a late timer must not shut a connection that went back to the pool
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def passed(self) -> bool:
+        return self.expired or (self.at is not None and time.monotonic() >= self.at)
+
+    def watch(self, sock) -> None:
+        with self._lock:
+            self._sock = sock
+            late = self.expired and not self._done
+        if late:
+            _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = self._sock
+        if sock is not None:
+            _shutdown(sock)
+
+
+def _shutdown(sock) -> None:
+    try:
+        sock.shutdown(2)  # socket.SHUT_RDWR: a read blocked in another thread returns at once
+    except OSError:  # already closed
+        pass
+
+
+class _WatchedConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self):  # type: ignore[override]
+        deadline = getattr(_current, "deadline", None)
+        if deadline is not None and self.sock is not None:
+            deadline.watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    getresponse = _WatchedConnection.getresponse
+
+
+class _WatchedPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with connections that report their socket to the running attempt's deadline."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+
+
 # --- results ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HttpResult:
@@ -287,6 +386,13 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
+def _check_deadline(progress: str) -> None:
+    """Raise a retryable failure when the running attempt's deadline has passed."""
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None and deadline.passed():
+        raise _Retry(f"deadline of {deadline.seconds:g}s passed ({progress})")
+
+
 def _retryable_status(status: int) -> bool:
     return status in (408, 429) or 500 <= status <= 599
 
@@ -298,6 +404,10 @@ class HttpClient:
     `retries` is the number of attempts after the first; the wait before retry n (from 0) is
     `backoff * 2**n` (capped at `backoff_max`) plus up to `jitter` of itself, or the server's
     Retry-After when longer (capped at `retry_after_max`). Tests pass tiny values.
+
+    `timeout` bounds each connect and each wait for bytes; `deadline` (seconds, None for none)
+    bounds one attempt in all, from sending the request to the last byte of the answer. A missed
+    deadline is retried like a dropped connection, and a download resumes its .part file.
     """
 
     def __init__(
@@ -305,6 +415,7 @@ class HttpClient:
         *,
         timeout: float | tuple[float, float] = (10.0, 60.0),
         retries: int = 5,
+        deadline: float | None = DEFAULT_DEADLINE,
         backoff: float = 0.5,
         backoff_max: float = 60.0,
         jitter: float = 0.5,
@@ -321,6 +432,7 @@ class HttpClient:
     ):
         self.timeout = timeout if isinstance(timeout, tuple) else (float(timeout), float(timeout))
         self.retries = max(0, int(retries))
+        self.deadline = float(deadline) if deadline else None
         self.backoff, self.backoff_max, self.jitter = backoff, backoff_max, jitter
         self.retry_after_max = retry_after_max
         self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
@@ -331,6 +443,8 @@ class HttpClient:
         self._random = random.Random(seed)
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = user_agent
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, _WatchedAdapter())
         install_log_redaction()
 
     def set_rate(self, host: str, per_second: float | None) -> None:
@@ -357,7 +471,8 @@ class HttpClient:
         reason = ""
         for attempt in range(self.retries + 1):
             try:
-                return run()
+                with _Deadline(self.deadline):
+                    return run()
             except _Retry as exc:
                 reason = exc.reason
                 if attempt == self.retries:
@@ -405,6 +520,7 @@ class HttpClient:
                     timeout=self.timeout, stream=True, allow_redirects=False,
                 )
             except requests.RequestException as exc:  # refused, reset, timed out, dropped
+                _check_deadline("no answer")
                 raise _Retry(_describe(exc)) from None
             status = response.status_code
             logger.debug("%s %s -> %d (%.3fs)", method, redact(response.url), status, time.monotonic() - started)
@@ -433,8 +549,11 @@ class HttpClient:
                 if size > self.max_body_bytes:
                     raise FetchError(f"{redact(response.url)}: body larger than {self.max_body_bytes} bytes")
                 parts.append(chunk)
+                _check_deadline(f"{size} bytes")
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
+            _check_deadline(f"{size} bytes")
             raise _Retry(f"body cut short after {size} bytes ({type(exc).__name__})") from None
+        _check_deadline(f"{size} bytes")  # a shut socket can look like the end of a body without a length
         body = b"".join(parts)
         expected = response.headers.get("Content-Length")
         if expected and expected.isdigit() and "Content-Encoding" not in response.headers and len(body) < int(expected):
@@ -553,12 +672,15 @@ class HttpClient:
                 for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
                     handle.write(chunk)
                     received += len(chunk)
+                    _check_deadline(f"{received} bytes, kept in {part.name}")
             except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
                 # What arrived stays in the .part file; the next attempt asks for the rest.
+                _check_deadline(f"{received} bytes, kept in {part.name}")
                 raise _Retry(f"body cut short after {received} bytes ({type(exc).__name__})") from None
             finally:
                 handle.flush()
                 os.fsync(handle.fileno())
+        _check_deadline(f"{received} bytes, kept in {part.name}")
         if expected and expected.isdigit() and received < int(expected):
             raise _Retry(f"body cut short: {received} of {expected} bytes")
 

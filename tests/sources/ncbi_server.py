@@ -12,6 +12,7 @@ import html
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +42,8 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    trickle: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart (slow loris)
+    trickle_headers: bool = False  # with `trickle`: the status line and headers too
 
 
 @dataclass
@@ -224,6 +227,9 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self._send(reply)
 
         def _send(self, reply: Reply, cut: int | None = None) -> None:
+            if reply.trickle:
+                self._send_trickled(reply)
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -236,6 +242,24 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if cut is not None:
                 self.wfile.flush()
                 self.close_connection = True
+
+        def _send_trickled(self, reply: Reply) -> None:
+            """The whole answer, one byte every `reply.trickle` seconds, until the client hangs up."""
+            head = [f"HTTP/1.1 {reply.status} Trickle\r\n"]
+            head += [f"{name}: {value}\r\n" for name, value in reply.headers.items()]
+            head.append(f"Content-Length: {len(reply.body)}\r\nConnection: close\r\n\r\n")
+            head_bytes = "".join(head).encode("latin-1")
+            self.close_connection = True
+            try:
+                if not reply.trickle_headers:
+                    self.wfile.write(head_bytes)
+                    self.wfile.flush()
+                for byte in (head_bytes if reply.trickle_headers else b"") + reply.body:
+                    time.sleep(reply.trickle)
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:  # the client gave up: what this helper is for
+                pass
 
         def _send_chunked_cut(self, reply: Reply) -> None:
             self.send_response(reply.status)

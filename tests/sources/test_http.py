@@ -23,9 +23,9 @@ from sources.http import (
 )
 
 try:
-    from tests.sources.ncbi_server import PUBMED_XML, LocalServer, Reply, Request
+    from tests.sources.ncbi_server import PUBMED_XML, LocalServer, Reply, Request, file_reply
 except ImportError:  # tests/ is not a package: pytest put this folder on sys.path
-    from ncbi_server import PUBMED_XML, LocalServer, Reply, Request
+    from ncbi_server import PUBMED_XML, LocalServer, Reply, Request, file_reply
 
 DATA = (PUBMED_XML / "baseline" / "pubmed26n1334.xml.gz").read_bytes()
 SECRET = "s3cr3t-key-0123456789abcdef"
@@ -251,6 +251,63 @@ def test_checksum_mismatch_leaves_nothing_behind(tmp_path):
         with pytest.raises(ChecksumError, match="sha256 mismatch"):
             make_client().download(server.url("/f"), tmp_path / "f.gz", sha256="0" * 64)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- total deadline: servers that trickle ---------------------------------------------------------------
+SLOW = DATA[:400]  # real bytes; one every 50 ms is 20 s for the whole, far past the deadlines below
+
+
+def trickling(first_only: bool = False, headers: bool = False):
+    """A route serving SLOW as a file (ranges honoured), one byte at a time; with `first_only`,
+    the later requests get their answer at once."""
+    calls = []
+
+    def route(request: Request) -> Reply:
+        calls.append(request)
+        reply = file_reply(request, SLOW)
+        if not (first_only and len(calls) > 1):
+            reply.trickle, reply.trickle_headers = 0.05, headers
+        return reply
+
+    return route
+
+
+def test_download_that_trickles_misses_its_deadline_keeps_the_part_and_resumes(tmp_path, caplog):
+    """Every byte arrives well within the read timeout, so only the total deadline stops the
+    attempt; what arrived stays in the .part and the retry asks for the rest."""
+    dest = tmp_path / "f.gz"
+    with LocalServer(routes={"/f": trickling(first_only=True)}) as server, caplog.at_level(logging.WARNING):
+        client = make_client(deadline=1.0, timeout=30.0, retries=2)
+        result = client.download(server.url("/f"), dest, md5=hashlib.md5(SLOW).hexdigest())
+    first, second = server.seen("/f")
+    assert "Range" not in first.request.headers
+    have = int(second.request.headers["Range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < have < len(SLOW)
+    assert result.status == 206 and dest.read_bytes() == SLOW
+    assert "deadline of 1s passed" in caplog.text
+
+
+def test_download_that_always_trickles_fails_with_fetch_error_and_leaves_the_part(tmp_path):
+    dest = tmp_path / "f.gz"
+    with LocalServer(routes={"/f": trickling()}) as server:
+        with pytest.raises(FetchError, match=r"deadline of 0.5s passed .*gave up after 2 attempts"):
+            make_client(deadline=0.5, timeout=30.0, retries=1).download(server.url("/f"), dest)
+    part = tmp_path / "f.gz.part"
+    assert not dest.exists() and 0 < part.stat().st_size < len(SLOW)
+    assert SLOW.startswith(part.read_bytes())  # the next run resumes from here
+    assert server.seen("/f")[1].request.headers["Range"].startswith("bytes=")
+
+
+def test_get_whose_headers_trickle_misses_its_deadline():
+    with LocalServer(routes={"/x": trickling(headers=True)}) as server:
+        with pytest.raises(FetchError, match="deadline of 0.5s passed"):
+            make_client(deadline=0.5, timeout=30.0, retries=0).get(server.url("/x"))
+
+
+def test_get_whose_body_trickles_misses_its_deadline():
+    with LocalServer(routes={"/x": trickling()}) as server:
+        with pytest.raises(FetchError, match=r"deadline of 0.5s passed \(\d+ bytes\)"):
+            make_client(deadline=0.5, timeout=30.0, retries=0).get(server.url("/x"))
 
 
 def test_file_digests(tmp_path):
