@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import html
 import json
 import logging
 import os
@@ -90,6 +91,20 @@ def redact(text: str, names: Iterable[str] = ()) -> str:
         for form in {value, quote(value, safe="")}:
             text = text.replace(form, "REDACTED")
     return text
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """`data` (a response body to store) with every registered secret value replaced by REDACTED.
+
+    Only the values themselves (as sent, URL-quoted or XML-escaped), never `name=value` patterns:
+    a body is the source's text, and a stored body that was changed must say so (see its caller).
+    """
+    with _secrets_lock:
+        values = sorted(_secret_values, key=len, reverse=True)
+    for value in values:
+        for form in {value, quote(value, safe=""), html.escape(value)}:
+            data = data.replace(form.encode("utf-8"), b"REDACTED")
+    return data
 
 
 def one_line(text: str) -> str:

@@ -10,7 +10,11 @@ windows, halved recursively down to single days, each under the cap (reference/f
 Errors that arrive inside HTTP 200 answers (<ERROR>, JSON {"error": ...}) raise RemoteError; an
 ErrorList with zero hits (PhraseNotFound) is an empty result that is reported, not a crash.
 NCBI's rules: tool and email on every request, at most 3 requests/s, or 10 with an API key, which
-comes from NCBI_API_KEY and is never logged or written.
+comes from NCBI_API_KEY and is never logged or written. A server may echo the key back (in an
+ErrorList, a warning, the body itself): every message, report and manifest entry goes through
+`redact`, and a body holding the key is stored with it replaced by REDACTED, its manifest entry
+saying `redacted: true` (sha256 and size are those of the stored bytes). Bodies are otherwise
+stored exactly as served (`redacted: false`).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from typing import Iterator
 from lxml import etree
 
 from sources.errors import InputError, RemoteError
-from sources.http import HttpClient, get_logger, host_of, one_line, redact, register_secret
+from sources.http import HttpClient, get_logger, host_of, one_line, redact, redact_bytes, register_secret
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 
 logger = get_logger("medcurate.pubmed.eutils")
@@ -52,7 +56,7 @@ def parse_xml(content: bytes, what: str) -> etree._Element:
     try:
         return etree.fromstring(content, parser=_parser())
     except etree.XMLSyntaxError as exc:
-        raise InputError(f"{what}: invalid XML ({one_line(str(exc))})") from None
+        raise InputError(redact(f"{what}: invalid XML ({one_line(str(exc))})")) from None
 
 
 def json_error(content: bytes) -> str | None:
@@ -107,11 +111,12 @@ class Found:
 def parse_esearch(content: bytes) -> Found:
     root = _answer_root(content, "esearch")
     if root.tag != "eSearchResult" or not (root.findtext("Count") or "").strip().isdigit():
-        raise RemoteError(f"esearch: unexpected answer <{root.tag}> without a Count")
+        raise RemoteError(redact(f"esearch: unexpected answer <{root.tag}> without a Count"))
 
     def listed(tag: str) -> tuple[str, ...]:
         element = root.find(tag)
-        return () if element is None else tuple(f"{child.tag}: {one_line(child.text or '')}" for child in element)
+        # The server's own words: they may echo the request, key included.
+        return () if element is None else tuple(redact(f"{child.tag}: {one_line(child.text or '')}") for child in element)
 
     return Found(
         int(root.findtext("Count").strip()),
@@ -127,7 +132,7 @@ def check_efetch(content: bytes, db: str) -> int:
     root = _answer_root(content, "efetch")
     expected = ROOT_TAGS.get(db)
     if expected and root.tag != expected:
-        raise RemoteError(f"efetch: unexpected answer <{root.tag}>, not <{expected}>")
+        raise RemoteError(redact(f"efetch: unexpected answer <{root.tag}>, not <{expected}>"))
     tags = RECORD_TAGS.get(db)
     return sum(1 for child in root if not tags or child.tag in tags)
 
@@ -232,15 +237,16 @@ class _Search:
                   "retstart": str(retstart), "retmax": str(retmax), "retmode": "xml"}
         result = self.client.get(self.base + "efetch.fcgi", params={**self.common, **params})
         records = check_efetch(result.content, self.db)
+        body = redact_bytes(result.content)  # an echoed key is never stored
         name = f"efetch-{self.query_hash}-{window.label}-{retstart:05d}.xml"
-        write_atomic(self.folder / name, result.content)
+        write_atomic(self.folder / name, body)
         entry = {
-            "url": result.url, "path": f"eutils/{name}", "sha256": hashlib.sha256(result.content).hexdigest(),
-            "size": len(result.content), "status": result.status, "etag": result.etag,
+            "url": result.url, "path": f"eutils/{name}", "sha256": hashlib.sha256(body).hexdigest(),
+            "size": len(body), "redacted": body != result.content, "status": result.status, "etag": result.etag,
             "last_modified": result.last_modified, "fetched_at": utc_timestamp(), "query": self.query, "db": self.db,
             "window": window.label, "retstart": retstart, "retmax": retmax, "records": records,
         }
-        return entry
+        return {key: redact(value) if isinstance(value, str) else value for key, value in entry.items()}
 
 
 def search(
@@ -277,7 +283,7 @@ def search(
         common["api_key"] = api_key
     out_dir = Path(out_dir)
     run = _Search(query, out_dir, client, base_url, common, db, datetype, batch_size, window_cap)
-    report = SearchReport(query)
+    report = SearchReport(redact(query))
 
     # NCBI needs mindate and maxdate together: one alone gets the other end of all time.
     start = parse_date(mindate, end=False) if mindate else None
@@ -322,7 +328,7 @@ def search(
                         requested, wanted)
 
     # What an earlier run of this query wrote and this one did not is stale: remove it.
-    for path in [p for p, e in entries.items() if e.get("query") == query and e.get("db") == db and p not in written]:
+    for path in [p for p, e in entries.items() if e.get("query") == report.query and e.get("db") == db and p not in written]:
         (out_dir / path).unlink(missing_ok=True)
         del entries[path]
     if entries or (run.folder / MANIFEST).exists():

@@ -1,6 +1,7 @@
 """E-utilities search against recorded NCBI responses served on 127.0.0.1."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -153,6 +154,48 @@ def test_the_key_stays_out_of_errors(tmp_path, monkeypatch):
         with pytest.raises(FetchError) as info:
             search("q", tmp_path, base_url=eutils(server), client=client(), requests_per_second=1000)
     assert SECRET not in str(info.value) and "api_key=REDACTED" in str(info.value)
+
+
+def test_a_server_echoing_the_key_cannot_make_us_write_or_print_it(tmp_path, monkeypatch, caplog, capsys):
+    """A server that echoes api_key in esearch's ErrorList/WarningList and inside the efetch bodies:
+    the key reaches no log record, no printed line, no stored body and no manifest. The stored
+    body has the key replaced by the redaction marker, and its manifest entry says so (with the
+    sha256 and size of what is stored), so it is still parseable and verifiable."""
+    from pipelines.cli_pubmed_remote import search_command
+    from sources.pubmed.parse import Record, iter_file
+
+    monkeypatch.setenv("NCBI_API_KEY", SECRET)
+    caplog.set_level(logging.DEBUG)
+    echo = (f"<ErrorList><PhraseNotFound>api_key={SECRET}</PhraseNotFound></ErrorList>"
+            f"<WarningList><OutputMessage>Key {SECRET} is over its limit</OutputMessage></WarningList>")
+    esearch_body = HISTORY.replace(b"</eSearchResult>", echo.encode() + b"</eSearchResult>")
+    assert esearch_body != HISTORY
+
+    def efetch_echoing(request: Request) -> Reply:
+        body = BODIES[0].replace(b"<PubmedArticleSet>", f"<PubmedArticleSet><!-- {request.query['api_key']} -->".encode(), 1)
+        body = body.replace(b"<ArticleTitle>", f"<ArticleTitle>{request.query['api_key']} ".encode(), 1)
+        assert SECRET.encode() in body
+        return Reply(200, XML, body)
+
+    with LocalServer(routes={ESEARCH: recorded(esearch_body), EFETCH: efetch_echoing}) as server:
+        params = tmp_path / "params.yaml"
+        params.write_text(f"http:\n  retries: 1\npubmed:\n  eutils_url: {eutils(server)}\n")
+        report = search_command("cancer", tmp_path / "raw", 2, None, None, params)
+        assert {entry.request.query.get("api_key") for entry in server.seen()} == {SECRET}  # it was sent
+    printed = capsys.readouterr()
+    assert report.warnings and "REDACTED" in " ".join(report.warnings)
+    for text in (caplog.text, printed.out, printed.err, json.dumps(report.to_dict()), repr(report)):
+        assert SECRET not in text
+    assert all(SECRET not in record.getMessage() for record in caplog.records)
+    stored = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert stored and all(SECRET.encode() not in path.read_bytes() for path in stored)
+
+    (entry,) = [json.loads(line) for line in (tmp_path / "raw" / "eutils" / "manifest.jsonl").read_text().splitlines()]
+    body = (tmp_path / "raw" / entry["path"]).read_bytes()
+    assert entry["redacted"] is True and b"REDACTED" in body
+    assert entry["sha256"] == hashlib.sha256(body).hexdigest() and entry["size"] == len(body)
+    records = [item for item in iter_file(tmp_path / "raw" / entry["path"]) if isinstance(item, Record)]
+    assert len(records) == BODIES[0].count(b"<PubmedArticle>") == entry["records"]
 
 
 # --- the 10,000-record cap --------------------------------------------------------------------------
