@@ -11,6 +11,9 @@ ways:
   at any point keeps every outcome written before; `read_manifest(..., skip_unreadable=True)` then
   passes over the torn last line.
 
+The PMC cloud store (sources/pmc/cloud) keeps its manifest in SQLite instead: it holds two rows per
+version of a ~9 M-version bucket, too many to rewrite or hold in memory.
+
 Files reach their final name only complete (`write_atomic`), so a killed run never leaves half a
 file where parse reads.
 """

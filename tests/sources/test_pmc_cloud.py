@@ -17,6 +17,7 @@ from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects,
 from sources.errors import ChecksumError, FetchError, InputError, RemoteError
 from sources.http import HttpClient
 from sources.pmc.cloud import inventory as inv
+from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.s3 import key_and_md5, list_objects, parse_list_page
 from sources.pmc.cloud.sync import TOMBSTONES, list_versions, sync
 from sources.pmc.cloud.versions import SelectionPolicy, choose, parse_version
@@ -179,13 +180,17 @@ def test_sync_through_faults_then_a_second_sync_asks_for_nothing(tmp_path, artic
         assert stored == sorted(f"{v}.xml" for v in report.fetched) and len(stored) == report.selected == 9
         for path in (raw / "articles").rglob("*.xml"):
             assert path.read_bytes() == articles[f"{path.stem}/{path.name}"]
-        manifest = (raw / "manifest.jsonl").read_bytes()
+        stamps = {p: p.stat().st_mtime_ns for p in raw.rglob("*") if p.suffix in (".xml", ".json") and p.name != "sync.json"}
         served = len(server.seen(BUCKET))
         again = sync(client(), server.url(BUCKET), raw, SelectionPolicy())
-    assert sorted(again.skipped) == sorted(report.fetched) and not again.fetched and again.metadata_fetched == 0
+    assert again.skipped == report.selected and not again.fetched and again.metadata_fetched == 0
     asked = {s.request.path for s in server.seen(BUCKET)[served:]}
-    assert not any(p.endswith((".xml", ".json")) and "/metadata/PMC" in p for p in asked)  # only the inventory again
-    assert (raw / "manifest.jsonl").read_bytes() == manifest and (raw / TOMBSTONES).read_text() == ""
+    assert asked == {f"{BUCKET}/", f"{BUCKET}/{INVENTORY}2026-09-01T01-00Z/manifest.json"}  # the shard is verified on disk
+    assert {p: p.stat().st_mtime_ns for p in raw.rglob("*") if p.suffix in (".xml", ".json") and p.name != "sync.json"} == stamps
+    assert (raw / TOMBSTONES).read_text() == ""
+    with Manifest(raw / "manifest.sqlite") as manifest:
+        rows = manifest.db.execute("SELECT kind, count(*), count(error) FROM objects GROUP BY kind").fetchall()
+    assert sorted(map(tuple, rows)) == [("article", 9, 0), ("metadata", 14, 0)]
 
 
 def test_an_interrupted_sync_resumes_and_never_fetches_twice(tmp_path, articles):
@@ -201,7 +206,7 @@ def test_an_interrupted_sync_resumes_and_never_fetches_twice(tmp_path, articles)
         second = sync(client(0), server.url(BUCKET), raw, SelectionPolicy(), route="list", workers=4)
         asked = [p.rsplit("/", 1)[1].removesuffix(".xml") for p in xml_gets(server)[before:]]
     assert sorted(second.fetched) == sorted(asked) == sorted(f["id"] for f in first.failed) and not second.failed
-    assert sorted(second.skipped) == sorted(first.fetched) and len(first.fetched) + len(asked) == second.selected
+    assert second.skipped == len(first.fetched) and len(first.fetched) + len(asked) == second.selected
 
 
 def test_a_damaged_inventory_shard_stops_the_sync_with_a_clear_error(tmp_path, articles):

@@ -11,31 +11,37 @@ Raw store layout (folders split by PMC number // 10000, so no folder holds milli
     OUT/inventory/<uuid>.csv.gz         shards of the snapshot used (inventory route)
     OUT/removed.jsonl                   tombstones: versions taken out of the store, why, when
     OUT/sync.json                       the last sync: route, snapshot, counts
-    OUT/manifest.jsonl                  one entry per stored object: url, key, md5, sha256, size, paths
+    OUT/manifest.sqlite                 one row per stored object (manifest.py)
 
 Downloads run on a bounded thread pool sharing one HttpClient (its per-host rate limit applies);
-each lands under its final name only once verified, and each outcome is appended to the manifest
-as it happens, so a killed sync loses nothing and the next one fetches only what is missing. The
-manifest is rewritten sorted at the end.
+each lands under its final name only once verified, and its outcome is committed to the manifest
+as soon as it is known, so a killed sync loses nothing and the next one fetches only what is
+missing. The listing, the choice and the fetches stream: memory does not grow with the bucket.
 """
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from sources.errors import FetchError, InputError
 from sources.http import HttpClient, get_logger, redact
 from sources.pmc.cloud import inventory as inv
+from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url
-from sources.pmc.cloud.versions import ArticleVersion, SelectionPolicy, key_version, parse_version, select
+from sources.pmc.cloud.versions import (
+    ArticleVersion, SelectionPolicy, article_key, choose, key_version, metadata_key, parse_version,
+)
 from sources.pmc.ids import normalize_pmcid
-from sources.raw_store import MANIFEST, append_manifest, read_manifest, utc_timestamp, write_atomic, write_manifest
+from sources.raw_store import utc_timestamp, write_atomic
 
 logger = get_logger("medcurate.pmc.cloud")
 
+MANIFEST = "manifest.sqlite"
 TOMBSTONES = "removed.jsonl"
 SYNC_STATE = "sync.json"
 ROUTES = ("inventory", "list")
@@ -43,22 +49,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class KeyState:
-    """A metadata key as enumerated: which article version, and its ETag now."""
-
-    number: int
-    version: int
-    key: str
-    etag: str | None
-
-
 @dataclass
 class SyncReport:
     listed: int = 0  # versions enumerated
     selected: int = 0  # articles chosen
-    fetched: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # already stored and verified
+    fetched: list[str] = field(default_factory=list)  # versions whose XML was fetched
+    skipped: int = 0  # chosen versions already stored and verified
     failed: list[dict] = field(default_factory=list)  # {"id", "reason"}
     removed: list[dict] = field(default_factory=list)  # tombstones written by this sync
     metadata_fetched: int = 0
@@ -68,7 +64,7 @@ class SyncReport:
     def summary(self) -> str:
         text = (f"pmc fetch: {self.listed} versions listed, {self.selected} articles selected; "
                 f"metadata {self.metadata_fetched} fetched, {self.metadata_reused} unchanged; "
-                f"xml {len(self.fetched)} fetched, {len(self.skipped)} skipped, {len(self.failed)} failed, "
+                f"xml {len(self.fetched)} fetched, {self.skipped} skipped, {len(self.failed)} failed, "
                 f"{len(self.removed)} removed")
         if self.failed:
             text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
@@ -79,8 +75,17 @@ def shard_folder(number: int) -> str:
     return f"{number // 10000:04d}"
 
 
+def store_path(kind: str, number: int, version: int) -> str:
+    """articles/NNNN/PMC<n>.<v>.xml or metadata/NNNN/PMC<n>.<v>.json: built from numbers alone."""
+    suffix = ".xml" if kind == "articles" else ".json"
+    return f"{kind}/{shard_folder(number)}/PMC{number}.{version}{suffix}"
+
+
 def bounded_map(work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """`work` over items on `workers` threads, at most 2 x workers in flight, results as they finish."""
+    """`work` over items on `workers` threads, at most 2 x workers in flight, results as they finish.
+
+    `items` is consumed in the calling thread, so it may read the manifest.
+    """
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: set = set()
         for item in items:
@@ -94,79 +99,194 @@ def bounded_map(work: Callable[[T], R], items: Iterable[T], workers: int) -> Ite
 
 
 # --- enumeration -------------------------------------------------------------------------------------------
-def enumerate_inventory(client: HttpClient, base_url: str, store: Path) -> tuple[list[KeyState], dict]:
-    """Every metadata key of the newest usable inventory snapshot, and its provenance."""
+def enumerate_inventory(client: HttpClient, base_url: str, store: Path) -> tuple[Iterator[tuple[int, int, str | None]], dict]:
+    """(number, version, ETag) of every metadata key of the newest usable inventory, and its provenance."""
     snapshot = inv.newest_inventory(client, base_url)
     logger.info("inventory %s: %d shard(s)", snapshot.snapshot, len(snapshot.shards))
-    states = []
-    for path in inv.download_shards(client, base_url, snapshot, store / "inventory"):
-        for row in inv.read_shard(path, snapshot.columns):
-            number, version = key_version(row.key)
-            states.append(KeyState(number, version, row.key, row.etag))
-    return states, snapshot.provenance()
+    paths = inv.download_shards(client, base_url, snapshot, store / "inventory")
+    rows = ((*key_version(row.key), row.etag) for path in paths for row in inv.read_shard(path, snapshot.columns))
+    return rows, snapshot.provenance()
 
 
-def enumerate_listing(client: HttpClient, base_url: str, pmc_numbers: Iterable[int] | None) -> list[KeyState]:
-    """Metadata keys by ListObjectsV2: the whole `metadata/` prefix, or `metadata/PMC<n>.` per article."""
-    prefixes = ["metadata/"] if pmc_numbers is None else [f"metadata/PMC{n}." for n in sorted(set(pmc_numbers))]
-    states = []
+def enumerate_listing(client: HttpClient, base_url: str, numbers: Iterable[int] | None) -> Iterator[tuple[int, int, str | None]]:
+    """(number, version, ETag) by ListObjectsV2: the whole `metadata/` prefix, or `metadata/PMC<n>.` per article."""
+    prefixes = ["metadata/"] if numbers is None else [f"metadata/PMC{n}." for n in sorted(set(numbers))]
     for prefix in prefixes:
         for item in list_objects(client, base_url, prefix):
             where = key_version(item.key)
             if where is not None:
-                states.append(KeyState(where[0], where[1], item.key, item.etag))
-    return states
+                yield (*where, item.etag)
 
 
 # --- the store ---------------------------------------------------------------------------------------------
 class Store:
-    """The raw store's manifest (one entry per object key) and its files."""
+    """A cloud raw store: its folder, the bucket it mirrors, its manifest."""
 
-    def __init__(self, root: Path, base_url: str):
+    def __init__(self, root: Path | str, base_url: str):
         self.root, self.base_url = Path(root), base_url
-        self.manifest_path = self.root / MANIFEST
-        self.entries: dict[str, dict] = {}
-        for entry in read_manifest(self.manifest_path, skip_unreadable=True):
-            if entry.get("key"):
-                self.entries[entry["key"]] = entry  # appended lines: the last word wins
+        self.manifest = Manifest(self.root / MANIFEST)
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.manifest.close()
 
     def stored(self, key: str) -> dict | None:
-        """The manifest entry of an object that is in the store, complete."""
-        entry = self.entries.get(key)
-        if entry and not entry.get("error") and entry.get("paths") and (self.root / entry["paths"][0]).is_file():
-            return entry
-        return None
+        """The manifest row of an object that is in the store, complete."""
+        row = self.manifest.get(key)
+        return row if row and not row["error"] and row["path"] and (self.root / row["path"]).is_file() else None
 
-    def record(self, key: str, entry: dict) -> None:
-        self.entries[key] = {"key": key, "url": redact(object_url(self.base_url, key)), "fetched_at": utc_timestamp(), **entry}
-        append_manifest(self.manifest_path, self.entries[key])
+    def record(self, entry: dict) -> None:
+        self.manifest.put({"url": redact(object_url(self.base_url, entry["key"])), "fetched_at": utc_timestamp(), **entry})
 
-    def forget(self, key: str) -> dict | None:
-        entry = self.entries.pop(key, None)
-        if entry and entry.get("paths"):
-            (self.root / entry["paths"][0]).unlink(missing_ok=True)
-        return entry
+    def forget(self, row: dict) -> None:
+        if row.get("path"):
+            (self.root / row["path"]).unlink(missing_ok=True)
+        self.manifest.delete(row["key"])
 
-    def finish(self) -> None:
-        write_manifest(self.manifest_path, self.entries.values())
-
-    def download(self, client: HttpClient, key: str, relative: str, md5: str | None, described: dict) -> dict:
-        """Fetch one object to `relative` in the store; its manifest entry, or one with `error`."""
+    def download(self, client: HttpClient, entry: dict, md5: str | None) -> dict:
+        """Fetch one object to its store path; `entry` completed with what was stored, or with `error`."""
+        kind = "articles" if entry["kind"] == "article" else "metadata"
+        relative = store_path(kind, entry["number"], entry["version"])
         try:
-            result = client.download(object_url(self.base_url, key), self.root / relative, md5=md5)
+            result = client.download(object_url(self.base_url, entry["key"]), self.root / relative, md5=md5)
         except FetchError as exc:  # ChecksumError included; a .part stays to be resumed
-            return {**described, "paths": None, "error": str(exc)}
-        return {**described, "paths": [relative], "md5": result.md5, "sha256": result.sha256,
-                "size": result.size, "status": result.status}
-
-
-def store_path(kind: str, number: int, version: int) -> str:
-    """articles/NNNN/PMC<n>.<v>.xml or metadata/NNNN/PMC<n>.<v>.json: built from numbers alone."""
-    suffix = ".xml" if kind == "articles" else ".json"
-    return f"{kind}/{shard_folder(number)}/PMC{number}.{version}{suffix}"
+            return {**entry, "path": None, "error": str(exc)}
+        return {**entry, "path": relative, "md5": result.md5, "sha256": result.sha256, "size": result.size,
+                "status": result.status, "error": None}
 
 
 # --- the sync ------------------------------------------------------------------------------------------------
+class _Sync:
+    """One sync (or listing) over a store: enumeration, metadata, choice, articles, removals."""
+
+    def __init__(self, client: HttpClient, store: Store, route: str, pmcids: Iterable[str] | None, workers: int):
+        if route not in ROUTES:
+            raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
+        self.client, self.store, self.route, self.workers = client, store, route, workers
+        self.numbers = _numbers(pmcids)
+        self.report = SyncReport()
+        self.id = store.manifest.begin_sync(utc_timestamp(), route, self.numbers)
+
+    def enumerate(self) -> None:
+        if self.route == "inventory":
+            rows, self.report.inventory = enumerate_inventory(self.client, self.store.base_url, self.store.root)
+            if self.numbers is not None:
+                rows = (row for row in rows if row[0] in self.numbers)
+        else:
+            rows = enumerate_listing(self.client, self.store.base_url, self.numbers)
+        self.report.listed = self.store.manifest.add_listed(rows)
+
+    def sync_metadata(self) -> None:
+        """Fetch every listed metadata JSON whose ETag changed (or whose file is missing)."""
+        def todo() -> Iterator[dict]:
+            for row in self.store.manifest.listed_with_metadata():
+                fresh = (row["listed_etag"] and row["etag"] == row["listed_etag"] and not row["error"]
+                         and row["path"] and (self.store.root / row["path"]).is_file())
+                if fresh:
+                    self.report.metadata_reused += 1
+                    continue
+                yield {"key": metadata_key(row["number"], row["version"]), "kind": "metadata", "number": row["number"],
+                       "version": row["version"], "etag": row["listed_etag"], "sync": self.id}
+
+        progress = _Progress("metadata fetches")
+        fetch = lambda entry: self.store.download(self.client, entry, md5_of_etag(entry["etag"]))  # noqa: E731
+        for entry in bounded_map(fetch, todo(), self.workers):
+            progress.step()
+            if entry["error"]:
+                self.store.manifest.set_unreadable(entry["number"], entry["version"])
+                self.report.failed.append({"id": entry["key"], "reason": entry["error"]})
+                if self.store.manifest.get(entry["key"]):
+                    continue  # the older copy's row stays; it is not used while the fetch fails
+            else:
+                self.report.metadata_fetched += 1
+            self.store.record(entry)
+
+    def chosen(self, policy: SelectionPolicy) -> Iterator[ArticleVersion]:
+        """The version to use of each listed article, in PMCID order; refusals noted in the manifest."""
+        rows = self.store.manifest.listed_with_metadata()
+        for number, group in groupby(rows, key=lambda row: row["number"]):
+            versions = [v for v in (self._read_version(row) for row in group) if v is not None]
+            if not versions:
+                continue
+            best, refused = choose(versions, policy)
+            self.store.manifest.refuse((v.number, v.version, refused[v.key]) for v in versions if v.key in refused)
+            if best is not None:
+                self.report.selected += 1
+                yield best
+
+    def _read_version(self, row) -> ArticleVersion | None:
+        number, version = row["number"], row["version"]
+        if self.store.manifest.is_unreadable(number, version):
+            return None
+        try:
+            data = (self.store.root / store_path("metadata", number, version)).read_bytes()
+            return parse_version(data, metadata_key(number, version), row["listed_etag"])
+        except (OSError, InputError) as exc:
+            self.store.manifest.set_unreadable(number, version)
+            self.report.failed.append({"id": metadata_key(number, version), "reason": str(exc)})
+            return None
+
+    def fetch_articles(self, versions: Iterable[ArticleVersion], limit: int | None = None) -> None:
+        """Fetch the XML of each version not stored with its MD5; every version given counts as chosen."""
+        def todo() -> Iterator[ArticleVersion]:
+            for count, version in enumerate(versions):
+                stored = self.store.stored(version.xml_key)
+                if stored and (version.xml_md5 is None or stored["md5"] == version.xml_md5):
+                    self.store.manifest.mark(version.xml_key, self.id)
+                    self.report.skipped += 1
+                elif limit is None or count < limit:
+                    yield version
+                else:
+                    self.store.manifest.mark(version.xml_key, self.id)  # chosen, left for a later sync
+
+        def fetch(version: ArticleVersion) -> tuple[ArticleVersion, dict]:
+            entry = {"key": version.xml_key, "kind": "article", "number": version.number, "version": version.version,
+                     "license": version.license, "license_code": version.license_code, "sync": self.id}
+            return version, self.store.download(self.client, entry, version.xml_md5)
+
+        progress = _Progress("article fetches")
+        for version, entry in bounded_map(fetch, todo(), self.workers):
+            progress.step()
+            if entry["error"]:
+                self.report.failed.append({"id": version.name, "reason": entry["error"]})
+                if self.store.manifest.get(version.xml_key):
+                    self.store.manifest.mark(version.xml_key, self.id)  # the older copy stays
+                    continue
+            else:
+                self.report.fetched.append(version.name)
+            self.store.record(entry)
+        self.report.fetched.sort()
+
+    def remove_unchosen(self) -> None:
+        """Take out of the store what this sync did not choose; tombstones say why."""
+        manifest = self.store.manifest
+        for row in manifest.unlisted_metadata():
+            self.store.forget(row)
+        tombstones = {(t["pmcid"], t["version"]): t for t in read_tombstones(self.store.root)}
+        for row in manifest.unchosen_articles(self.id):
+            if row["unreadable"]:
+                continue  # its metadata could not be read this time: keep what is stored
+            self.store.forget(row)
+            if row["error"]:
+                continue  # never stored: nothing to take back downstream
+            reason = row["refused"] or ("not_selected" if row["listed"] else "gone_from_bucket")
+            stone = {"pmcid": f"PMC{row['number']}", "version": row["version"], "key": row["key"], "reason": reason,
+                     "license": row["license_code"], "sha256": row["sha256"], "removed_at": utc_timestamp()}
+            tombstones[(stone["pmcid"], stone["version"])] = stone
+            self.report.removed.append(stone)
+        live = [t for t in tombstones.values() if not self.store.stored(article_key(int(t["pmcid"][3:]), t["version"]))]
+        write_tombstones(self.store.root, live)
+
+    def write_state(self) -> None:
+        state = {"route": self.route, "base_url": redact(self.store.base_url), "inventory": self.report.inventory,
+                 "listed_versions": self.report.listed, "selected_articles": self.report.selected,
+                 "stored_articles": self.store.manifest.count("article"), "removed_this_sync": len(self.report.removed),
+                 "failed_this_sync": len(self.report.failed), "synced_at": utc_timestamp()}
+        write_atomic(self.store.root / SYNC_STATE, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
 def sync(
     client: HttpClient,
     base_url: str,
@@ -180,21 +300,19 @@ def sync(
 ) -> SyncReport:
     """Bring the raw store in line with the bucket (or with the given PMCIDs of it).
 
-    With `limit`, only the first `limit` chosen articles (by PMCID) are fetched; stored articles
-    beyond it stay. Removal applies to what the enumeration covered: the whole bucket, or the
-    given PMCIDs.
+    With `limit`, only the first `limit` chosen articles (by PMCID) not yet stored are fetched;
+    the others stay chosen and are not removed. Removal applies to what the enumeration covered:
+    the whole bucket, or the given PMCIDs.
     """
-    store = Store(Path(out_dir), base_url)
-    report = SyncReport()
-    numbers = _numbers(pmcids)
-    states = _enumerate(client, store, route, numbers, report)
-    chosen, refused, unreadable = _choose(client, store, states, policy, workers, report)
-    _fetch_articles(client, store, chosen[:limit] if limit is not None else chosen, workers, report)
-    _remove_unchosen(store, states, numbers, chosen, refused, unreadable, report)
-    store.finish()
-    _write_state(store, route, report)
-    logger.info("%s", report.summary())
-    return report
+    with Store(out_dir, base_url) as store:
+        run = _Sync(client, store, route, pmcids, workers)
+        run.enumerate()
+        run.sync_metadata()
+        run.fetch_articles(run.chosen(policy), limit)
+        run.remove_unchosen()
+        run.write_state()
+    logger.info("%s", run.report.summary())
+    return run.report
 
 
 def list_versions(
@@ -208,25 +326,24 @@ def list_versions(
     workers: int = 8,
 ) -> tuple[list[ArticleVersion], SyncReport]:
     """The versions a sync would fetch, one per article; metadata is kept in `store_dir` for reuse."""
-    store = Store(Path(store_dir), base_url)
-    report = SyncReport()
-    states = _enumerate(client, store, route, _numbers(pmcids), report)
-    chosen, _, _ = _choose(client, store, states, policy, workers, report)
-    store.finish()
-    return chosen, report
+    with Store(store_dir, base_url) as store:
+        run = _Sync(client, store, route, pmcids, workers)
+        run.enumerate()
+        run.sync_metadata()
+        chosen = list(run.chosen(policy))
+    return chosen, run.report
 
 
 def fetch_versions(client: HttpClient, base_url: str, out_dir: Path | str, versions: Iterable[ArticleVersion],
                    *, workers: int = 8) -> SyncReport:
     """Fetch exactly the given versions (a `pmc list` output); nothing is removed."""
-    store = Store(Path(out_dir), base_url)
-    report = SyncReport()
     chosen = sorted(versions, key=lambda v: (v.number, v.version))
-    report.listed = report.selected = len(chosen)
-    _fetch_articles(client, store, chosen, workers, report)
-    store.finish()
-    logger.info("%s", report.summary())
-    return report
+    with Store(out_dir, base_url) as store:
+        run = _Sync(client, store, "list", [v.pmcid for v in chosen], workers)
+        run.report.listed = run.report.selected = len(chosen)
+        run.fetch_articles(chosen)
+    logger.info("%s", run.report.summary())
+    return run.report
 
 
 def _numbers(pmcids: Iterable[str] | None) -> set[int] | None:
@@ -234,158 +351,36 @@ def _numbers(pmcids: Iterable[str] | None) -> set[int] | None:
         return None
     numbers = set()
     for pmcid in pmcids:
-        number = normalize_pmcid(pmcid)
-        if number is None:
+        normal = normalize_pmcid(pmcid)
+        if normal is None:
             raise ValueError(f"not a PMCID: {pmcid!r}")
-        numbers.add(int(number[3:]))
+        numbers.add(int(normal[3:]))
     return numbers
 
 
-def _enumerate(client: HttpClient, store: Store, route: str, numbers: set[int] | None, report: SyncReport) -> list[KeyState]:
-    if route not in ROUTES:
-        raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
-    if route == "inventory":
-        states, report.inventory = enumerate_inventory(client, store.base_url, store.root)
-        if numbers is not None:
-            states = [s for s in states if s.number in numbers]
-    else:
-        states = enumerate_listing(client, store.base_url, numbers)
-    states.sort(key=lambda s: (s.number, s.version))
-    report.listed = len(states)
-    return states
-
-
-def _choose(client: HttpClient, store: Store, states: list[KeyState], policy: SelectionPolicy, workers: int,
-            report: SyncReport) -> tuple[list[ArticleVersion], dict[str, str], set[str]]:
-    """(chosen versions by PMCID, {metadata key: why not}, metadata keys that could not be read)."""
-    unreadable = _sync_metadata(client, store, states, workers, report)
-    chosen, refused = [], {}
-    for best, reasons in select(_versions(store, states, unreadable, report), policy):
-        refused.update(reasons)
-        if best is not None:
-            chosen.append(best)
-    report.selected = len(chosen)
-    return chosen, refused, unreadable
-
-
-def _sync_metadata(client: HttpClient, store: Store, states: list[KeyState], workers: int, report: SyncReport) -> set[str]:
-    """Fetch the metadata JSONs whose ETag changed; the keys that could not be fetched."""
-    todo = [s for s in states if not (s.etag and (store.stored(s.key) or {}).get("etag") == s.etag)]
-    report.metadata_reused = len(states) - len(todo)
-    failed = set()
-    progress = _Progress(len(todo), "metadata")
-
-    def fetch(state: KeyState) -> tuple[KeyState, dict]:
-        described = {"kind": "metadata", "pmcid": f"PMC{state.number}", "version": state.version, "etag": state.etag}
-        relative = store_path("metadata", state.number, state.version)
-        return state, store.download(client, state.key, relative, md5_of_etag(state.etag), described)
-
-    for state, entry in bounded_map(fetch, todo, workers):
-        progress.step()
-        if entry.get("error"):
-            failed.add(state.key)
-            report.failed.append({"id": state.key, "reason": entry["error"]})
-            if state.key in store.entries:
-                continue  # the older copy's entry stays; it is not used while the fetch fails
-        else:
-            report.metadata_fetched += 1
-        store.record(state.key, entry)
-    return failed
-
-
-def _versions(store: Store, states: list[KeyState], unreadable: set[str], report: SyncReport) -> Iterator[ArticleVersion]:
-    for state in states:
-        if state.key in unreadable:
-            continue
-        try:
-            data = (store.root / store_path("metadata", state.number, state.version)).read_bytes()
-            yield parse_version(data, state.key, state.etag)
-        except (OSError, InputError) as exc:
-            unreadable.add(state.key)
-            report.failed.append({"id": state.key, "reason": str(exc)})
-
-
-def _fetch_articles(client: HttpClient, store: Store, chosen: list[ArticleVersion], workers: int, report: SyncReport) -> None:
-    todo = []
-    for version in chosen:
-        entry = store.stored(version.xml_key)
-        if entry and (version.xml_md5 is None or entry.get("md5") == version.xml_md5):
-            report.skipped.append(version.name)
-        else:
-            todo.append(version)
-    progress = _Progress(len(todo), "article xml")
-
-    def fetch(version: ArticleVersion) -> tuple[ArticleVersion, dict]:
-        described = {"kind": "article", "pmcid": version.pmcid, "version": version.version, "metadata_key": version.key,
-                     "license": version.license, "license_code": version.license_code}
-        relative = store_path("articles", version.number, version.version)
-        return version, store.download(client, version.xml_key, relative, version.xml_md5, described)
-
-    for version, entry in bounded_map(fetch, todo, workers):
-        progress.step()
-        if entry.get("error"):
-            report.failed.append({"id": version.name, "reason": entry["error"]})
-            if version.xml_key in store.entries:
-                continue
-        else:
-            report.fetched.append(version.name)
-        store.record(version.xml_key, entry)
-    report.fetched.sort()
-
-
-def _remove_unchosen(store: Store, states: list[KeyState], numbers: set[int] | None, chosen: list[ArticleVersion],
-                     refused: dict[str, str], unreadable: set[str], report: SyncReport) -> None:
-    """Take out of the store what this sync no longer chooses; tombstones say why."""
-    listed = {s.key for s in states}
-    keep = {v.xml_key for v in chosen}
-    tombstones = {(t["pmcid"], t["version"]): t for t in _read_tombstones(store.root)}
-    for key, entry in sorted(store.entries.items()):
-        if numbers is not None and int(entry["pmcid"][3:]) not in numbers:
-            continue  # outside this sync's scope (a --pmcids sync)
-        if entry.get("kind") == "metadata" and key not in listed:
-            store.forget(key)
-        elif entry.get("kind") == "article" and key not in keep and entry["metadata_key"] not in unreadable:
-            meta_key = entry["metadata_key"]
-            reason = refused.get(meta_key) or ("gone_from_bucket" if meta_key not in listed else "not_selected")
-            store.forget(key)
-            if entry.get("error"):
-                continue  # never stored: nothing to take back downstream
-            tombstone = {"pmcid": entry["pmcid"], "version": entry["version"], "key": key, "reason": reason,
-                         "license": entry.get("license_code"), "sha256": entry.get("sha256"), "removed_at": utc_timestamp()}
-            tombstones[(entry["pmcid"], entry["version"])] = tombstone
-            report.removed.append(tombstone)
-    stored = {(e["pmcid"], e["version"]) for e in store.entries.values() if e.get("kind") == "article" and not e.get("error")}
-    kept = [t for k, t in tombstones.items() if k not in stored]
-    kept.sort(key=lambda t: (int(t["pmcid"][3:]), t["version"]))
-    text = "".join(json.dumps(t, sort_keys=True) + "\n" for t in kept)
-    path = store.root / TOMBSTONES  # written even when empty: `pmc parse` and DVC name it
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        write_atomic(path, text.encode("utf-8"))
-
-
-def _read_tombstones(root: Path) -> list[dict]:
+def read_tombstones(root: Path) -> list[dict]:
     path = root / TOMBSTONES
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _write_state(store: Store, route: str, report: SyncReport) -> None:
-    state = {"route": route, "base_url": redact(store.base_url), "inventory": report.inventory,
-             "listed_versions": report.listed, "selected_articles": report.selected,
-             "stored_articles": sum(1 for e in store.entries.values() if e.get("kind") == "article" and not e.get("error")),
-             "removed_this_sync": len(report.removed), "failed_this_sync": len(report.failed), "synced_at": utc_timestamp()}
-    write_atomic(store.root / SYNC_STATE, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
+    """removed.jsonl sorted by PMCID and version; written even when empty (`pmc parse` and DVC name it)."""
+    ordered = sorted(tombstones, key=lambda t: (int(t["pmcid"][3:]), t["version"]))
+    text = "".join(json.dumps(t, sort_keys=True) + "\n" for t in ordered)
+    path = root / TOMBSTONES
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_atomic(path, text.encode("utf-8"))
 
 
 class _Progress:
-    """A log line about every 10% of a long loop."""
+    """A log line every `every` items of a long loop, with the elapsed time."""
 
-    def __init__(self, total: int, what: str):
-        self.total, self.what, self.done, self._next = total, what, 0, 0.1
+    def __init__(self, what: str, every: int = 1000):
+        self.what, self.every, self.done, self.start = what, every, 0, time.monotonic()
 
     def step(self) -> None:
         self.done += 1
-        if self.total >= 20 and self.done / self.total >= self._next:
-            logger.info("%s: %d/%d", self.what, self.done, self.total)
-            self._next += 0.1
+        if self.done % self.every == 0:
+            logger.info("%s: %d done (%.0fs)", self.what, self.done, time.monotonic() - self.start)
