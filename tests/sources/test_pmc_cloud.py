@@ -251,3 +251,26 @@ def test_list_versions_writes_nothing_but_metadata(tmp_path, articles):
                                        pmcids=["PMC10000000", "pmc6500000", "9500000"])
     assert report.listed == 3 and [v.name for v in chosen] == ["PMC6500000.1", "PMC9500000.1"]  # no OCR scan
     assert not (tmp_path / "store" / "articles").exists() and len(list((tmp_path / "store").rglob("*.json"))) == 3
+
+
+def test_metadata_newer_than_the_inventory_is_taken_a_damaged_one_is_not(tmp_path, articles):
+    from pipelines.demo_server import bucket_tree, serve_in_thread
+
+    objects = {**articles, **inventory_objects(articles)}
+    newer = json.loads(articles["metadata/PMC6500000.1.json"]) | {"title": "corrected after the snapshot"}
+    objects["metadata/PMC6500000.1.json"] = json.dumps(newer).encode()  # S3 serves its MD5 as ETag
+    server, base = serve_in_thread(bucket_tree(objects))
+    try:
+        report = sync(client(), f"{base}{BUCKET}", tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
+    finally:
+        server.shutdown()
+    assert not report.failed and report.fetched == ["PMC6500000.1"]
+    with Manifest(tmp_path / "raw" / "manifest.sqlite") as manifest:
+        assert manifest.get("metadata/PMC6500000.1.json")["etag"] == hashlib.md5(objects["metadata/PMC6500000.1.json"]).hexdigest()
+    # A body that matches neither the listed nor a served MD5 never lands; the stored article stays.
+    files = {**articles, **inventory_objects(articles)}
+    files["metadata/PMC6500000.1.json"] = b'{"pmcid": "PMC6500000", "version": 1}'
+    with serve({**files}) as server:
+        damaged = sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
+    assert [f["id"] for f in damaged.failed] == ["metadata/PMC6500000.1.json"] and "md5 mismatch" in damaged.failed[0]["reason"]
+    assert not damaged.removed and (tmp_path / "raw" / "articles" / "0650" / "PMC6500000.1.xml").is_file()

@@ -20,6 +20,7 @@ missing. The listing, the choice and the fetches stream: memory does not grow wi
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -146,15 +147,36 @@ class Store:
         self.manifest.delete(row["key"])
 
     def download(self, client: HttpClient, entry: dict, md5: str | None) -> dict:
-        """Fetch one object to its store path; `entry` completed with what was stored, or with `error`."""
-        kind = "articles" if entry["kind"] == "article" else "metadata"
-        relative = store_path(kind, entry["number"], entry["version"])
+        """Fetch an article's XML to its store path (resumable, MD5-verified); `entry` completed, or with `error`."""
+        relative = store_path("articles", entry["number"], entry["version"])
         try:
             result = client.download(object_url(self.base_url, entry["key"]), self.root / relative, md5=md5)
         except FetchError as exc:  # ChecksumError included; a .part stays to be resumed
             return {**entry, "path": None, "error": str(exc)}
         return {**entry, "path": relative, "md5": result.md5, "sha256": result.sha256, "size": result.size,
                 "status": result.status, "error": None}
+
+    def fetch_metadata(self, client: HttpClient, entry: dict) -> dict:
+        """GET one metadata JSON (a few KB) and store it once its MD5 checks out.
+
+        The inventory lags the bucket: a JSON updated since the snapshot does not match the listed
+        ETag but does match the ETag S3 serves it with (its MD5). That one is kept, under the
+        served ETag, so the next snapshot that lists it finds it current.
+        """
+        url = object_url(self.base_url, entry["key"])
+        try:
+            answer = client.get(url)
+        except FetchError as exc:
+            return {**entry, "path": None, "error": str(exc)}
+        digest = hashlib.md5(answer.content).hexdigest()
+        listed, served = md5_of_etag(entry["etag"]), md5_of_etag(answer.etag)
+        if digest not in {listed, served} - {None} and (listed or served):
+            return {**entry, "path": None, "error": f"GET {redact(url)}: md5 mismatch (listed {listed}, served {served}, got {digest})"}
+        relative = store_path("metadata", entry["number"], entry["version"])
+        write_atomic(self.root / relative, answer.content)
+        etag = entry["etag"] if digest == listed else (answer.etag or "").strip('"') or entry["etag"]
+        return {**entry, "etag": etag, "path": relative, "md5": digest, "sha256": hashlib.sha256(answer.content).hexdigest(),
+                "size": len(answer.content), "status": answer.status, "error": None}
 
 
 # --- the sync ------------------------------------------------------------------------------------------------
@@ -191,8 +213,7 @@ class _Sync:
                        "version": row["version"], "etag": row["listed_etag"], "sync": self.id}
 
         progress = _Progress("metadata fetches")
-        fetch = lambda entry: self.store.download(self.client, entry, md5_of_etag(entry["etag"]))  # noqa: E731
-        for entry in bounded_map(fetch, todo(), self.workers):
+        for entry in bounded_map(lambda entry: self.store.fetch_metadata(self.client, entry), todo(), self.workers):
             progress.step()
             if entry["error"]:
                 self.store.manifest.set_unreadable(entry["number"], entry["version"])
