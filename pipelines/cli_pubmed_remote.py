@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.cli_common import http_client
 from pipelines.params import load_params, param, pick
 from sources.errors import FetchError, InputError
-from sources.http import HttpClient
+from sources.http import redact
 from sources.pubmed.eutils import EUTILS_URL, SearchReport, search
 from sources.pubmed.fetch import FetchReport, fetch_bulk
-
-
-def client_from_params(params: dict) -> HttpClient:
-    return HttpClient(timeout=float(param(params, "http.timeout", 60)), retries=int(param(params, "http.retries", 5)))
 
 
 def fetch_command(base_url: str | None, out: Path, limit: int | None, params_file: Path | None) -> FetchReport:
@@ -28,9 +25,9 @@ def fetch_command(base_url: str | None, out: Path, limit: int | None, params_fil
     limit = pick(limit, params, "pubmed.limit")
     if limit is not None and int(limit) < 0:
         raise InputError(f"--limit must be 0 or more, not {limit}")
-    with client_from_params(params) as client:
+    with http_client(params) as client:
         report = fetch_bulk(base_url, Path(out), limit=None if limit is None else int(limit), client=client)
-    print(report.summary())
+    print(redact(report.summary()))
     if report.unreachable:
         paths = ", ".join(failure["path"] for failure in report.unreachable)
         raise FetchError(f"{len(report.unreachable)} file(s) unreachable after retries: {paths} (a re-run resumes)")
@@ -51,7 +48,7 @@ def search_command(
         raise InputError("pubmed.api_key must not be in params.yaml; set the NCBI_API_KEY environment variable")
     if max is not None and max < 0:
         raise InputError(f"--max must be 0 or more, not {max}")
-    with client_from_params(params) as client:
+    with http_client(params) as client:
         report = search(
             query,
             Path(out),
@@ -62,5 +59,5 @@ def search_command(
             email=param(params, "pubmed.email"),
             client=client,
         )
-    print(report.summary())
+    print(redact(report.summary()))
     return report

@@ -13,6 +13,7 @@ from pipelines.cli_common import (
     app,
     cli_errors,
     executor_for,
+    http_client,
     shard_bytes,
     stage_command,
 )
@@ -60,7 +61,6 @@ def guidelines_fetch(
     from sources.errors import FetchError
     from sources.guidelines.crawl import fetch_site
     from sources.guidelines.sites import get_site
-    from sources.http import HttpClient
 
     with cli_errors():
         params = load_params(params_file)
@@ -68,8 +68,7 @@ def guidelines_fetch(
         rate = pick(rate, params, "guidelines.rate")
         if rate:
             chosen = replace(chosen, rate=float(rate))
-        client = HttpClient(timeout=float(param(params, "http.timeout", 30)), retries=int(param(params, "http.retries", 6)))
-        with client:
+        with http_client(params) as client:
             report = fetch_site(chosen, out, client=client, limit=pick(limit, params, "guidelines.limit"), refresh=refresh)
         typer.echo(report.summary(site), err=True)
         if report.fetched + report.from_store + report.revalidated == 0 and report.failed:
