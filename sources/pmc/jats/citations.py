@@ -1,0 +1,99 @@
+"""Bibliography citations in running text: markers while a run is collected, settled at its end.
+
+While a run of text is collected, each `<xref ref-type="bibr">` stands in it as a marker (two
+private-use characters around its index in `Citations`); when the run is finished, the markers are
+settled as a whole, because a citation's rendering depends on its neighbours:
+- drop (default): a bracketed group ("[1, 2]", "(see 3–5)") goes with its brackets; a run of bare
+  numbers ("shown 12,13.") goes with its separators; a narrative citation whose words all have a
+  letter ("as Smith et al. (2001) showed") keeps its words;
+- meditron: each cited reference becomes "[bib_ref] title (12 words)…, First author [/bib_ref]",
+  the group's brackets and separators removed; an unresolved reference goes (as MEDITRON did).
+Brackets left empty ("()", "[; ]") go too.
+"""
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from sources.pmc.jats.text import all_text, plain_text
+from sources.xml_text import clean_text
+
+CIT = "\ue000"
+CIT_END = "\ue001"
+
+_CIT_TOKEN = rf"{CIT}\d+{CIT_END}"
+_CIT_SEP = r"(?:\s*(?:[,;\u2013\u2014\u2212-]|and|&)\s*|\s+)"
+_CIT_GROUP = re.compile(
+    rf"[\[(]\s*(?:(?:see|e\.g\.|cf\.|reviewed in|for (?:a )?review,? see)\s*,?\s*)?{_CIT_TOKEN}(?:{_CIT_SEP}{_CIT_TOKEN})*\s*[\])]"
+)
+_CIT_RUN = re.compile(rf"{_CIT_TOKEN}(?:{_CIT_SEP}?{_CIT_TOKEN})*")
+_CIT_ONE = re.compile(rf"{CIT}(\d+){CIT_END}")
+_EMPTY_BRACKETS = re.compile(r"\(\s*[,;]?\s*\)|\[\s*[,;]?\s*\]")
+
+class Citations:
+    """The citations of one article, in the order met: markers index into this list, which only
+    grows, so nested renderings (a caption inside a paragraph) never invalidate the markers of
+    the text around them."""
+
+    def __init__(self, article: etree._Element):
+        self.article = article
+        self._cited: list[tuple[str, str]] = []  # (rid, xref text)
+        self._references: dict[str, tuple[str, str]] | None = None
+
+    def marker(self, xref: etree._Element) -> str:
+        """Record a bibliography xref; its placeholder in the running text."""
+        self._cited.append((xref.get("rid") or "", all_text(xref)))
+        return f"{CIT}{len(self._cited) - 1}{CIT_END}"
+
+    def settle(self, raw: str, style: str) -> str:
+        """Replace the markers of a run of text as `style` (drop | meditron) says."""
+        if CIT not in raw:
+            return raw
+        if style == "meditron":
+            # "[1, 2]" -> one [bib_ref] per reference, without the brackets and separators.
+            raw = _CIT_GROUP.sub(lambda m: " " + "".join(f"{CIT}{i}{CIT_END}" for i in _CIT_ONE.findall(m.group(0))), raw)
+            raw = _CIT_ONE.sub(lambda m: self._bib_ref(int(m.group(1))), raw)
+            return _EMPTY_BRACKETS.sub("", raw)
+        raw = _CIT_GROUP.sub("", raw)
+        # What is left stands in the sentence: a narrative "Smith et al. (2001)" keeps its words,
+        # a bare number ("…shown 12,13.") goes with its separators.
+        return _EMPTY_BRACKETS.sub("", _CIT_RUN.sub(self._narrative, raw))
+
+    def _narrative(self, match: re.Match) -> str:
+        """A run of markers standing in the sentence: the xrefs' words when every one has a
+        letter ("Smith et al."), else nothing (bare numbers)."""
+        texts = [self._cited[int(index)][1] for index in _CIT_ONE.findall(match.group(0))]
+        if not all(_has_letter(text) for text in texts):
+            return ""
+        return "; ".join(clean_text(text) for text in texts)
+
+    def _bib_ref(self, index: int) -> str:
+        rendered = []
+        for rid in self._cited[index][0].split():
+            title, author = self.references().get(rid, ("", ""))
+            if not title and not author:
+                continue  # MEDITRON drops unresolved references
+            words = title.split()
+            short = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
+            rendered.append(f" [bib_ref] {', '.join(x for x in (short, author) if x)} [/bib_ref] ")
+        return "".join(rendered)
+
+    def references(self) -> dict[str, tuple[str, str]]:
+        """Reference id -> (cited title, first author's surname or collaboration)."""
+        if self._references is None:
+            self._references = {}
+            for ref in self.article.iter("ref"):
+                rid = ref.get("id")
+                if not rid:
+                    continue
+                title = next(ref.iter("article-title", "chapter-title", "source"), None)
+                surname = next(ref.iter("surname"), None)
+                author = plain_text(surname if surname is not None else next(ref.iter("collab"), None))
+                self._references[rid] = (plain_text(title).rstrip("."), author)
+        return self._references
+
+
+def _has_letter(text: str) -> bool:
+    """Whether a citation's text has a letter ("Smith et al.", not "12" or "3–5")."""
+    return any(character.isalpha() for character in text)
