@@ -1,4 +1,5 @@
 """JATS to training text on every real article we have: coverage, cleanliness, modes, fidelity."""
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +68,45 @@ def test_metadata_of_the_three_wrappers():
     assert correction.doc["pmcid"] == "PMC8435807" and correction.doc["date"] == "2021-09-13"
     plos = doc_of(CORPUS[0])  # publisher JATS outside PMC: no PMCID, the DOI identifies it
     assert plos["pmcid"] is None and plos["id"] == f"pmc:doi:{plos['doi']}" and plos["url"].startswith("https://doi.org/")
+
+
+def _without_prolog(xml: bytes) -> bytes:
+    return re.sub(rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!DOCTYPE[^>]*>\s*)?", b"", xml)
+
+
+@pytest.mark.parametrize("wrapped, wrapper", [
+    (b"<pmc-articleset>%s</pmc-articleset>", "efetch"),  # PMC Cloud / efetch with one article
+    (b"<pmc-articleset><records><record>%s</record></records></pmc-articleset>", "efetch"),
+    (b"<records><record>%s</record></records>", "records"),  # any other wrapper, any depth
+], ids=["articleset", "articleset-deep", "other-root"])
+def test_an_article_is_found_at_any_depth(wrapped, wrapper):
+    path = JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml"
+    (bare,) = parse_bytes(path.read_bytes(), "a.xml")
+    (item,) = parse_bytes(wrapped % _without_prolog(path.read_bytes()), "a.xml")
+    assert json.loads(bare.doc["meta"])["wrapper"] == "nxml" and json.loads(item.doc["meta"])["wrapper"] == wrapper
+    assert item.drop_reason is None and item.doc["id"] == "pmc:PMC3166277"
+    assert {**item.doc, "meta": None, "provenance": None} == {**bare.doc, "meta": None, "provenance": None}
+    assert "record" not in json.loads(item.doc["provenance"])  # one article: no record number
+
+
+def test_a_set_of_articles_and_an_empty_set():
+    one, two = (_without_prolog((JATS / name).read_bytes()) for name in
+                ("PMC3166277_bmc-microbiol_1471-2180-11-174.nxml", "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"))
+    items = parse_bytes(b"<pmc-articleset>" + one + two + b"</pmc-articleset>", "set.xml")
+    assert [i.doc["id"] for i in items] == ["pmc:PMC3166277", "pmc:PMC2329613"]
+    assert [json.loads(i.doc["provenance"])["record"] for i in items] == [0, 1]
+    assert parse_bytes(b"<pmc-articleset/>") == []  # an efetch answer with nothing in it
+    with pytest.raises(InputError, match="not a JATS document"):
+        parse_bytes(b"<records><record><p>no article</p></record></records>")
+
+
+def test_an_oai_pmh_error_answer_is_an_input_error_with_its_code():
+    answer = (b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2025-06-24T10:00:00Z</responseDate>'
+              b'<request verb="GetRecord">https://pmc.ncbi.nlm.nih.gov/api/oai/v1/mh/</request>'
+              b'<error code="cannotDisseminateFormat">The metadata format identified by the value given\n'
+              b'for the metadataPrefix argument is not supported.</error></OAI-PMH>')
+    with pytest.raises(InputError, match=r"^oai\.xml: OAI-PMH error cannotDisseminateFormat: The metadata format .* not supported\.$"):
+        parse_bytes(answer, "oai.xml")
 
 
 def test_hostile_and_foreign_documents_are_refused():
