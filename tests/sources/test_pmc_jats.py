@@ -225,6 +225,33 @@ def test_formula_modes_tex_mathml_and_image_only():
     assert "[formula]" not in image["text"] and '"formulas_image_only":24' in image["meta"]
 
 
+# 129Xe as MDPI and Frontiers articles write it: the base, no postscripts, the prescript 129.
+XE129 = (b'<inline-formula><mml:math id="M1"><mml:mmultiscripts><mml:mrow><mml:mi mathvariant="normal">Xe</mml:mi>'
+         b'</mml:mrow><mml:mprescripts/><mml:none/><mml:mrow><mml:mn>129</mml:mn></mml:mrow></mml:mmultiscripts>'
+         b'</mml:math></inline-formula>')
+
+
+@pytest.mark.parametrize("formulas", ["tagged", "plain"])
+def test_mathml_prescripts_come_before_their_base_and_formulas_keep_their_spacing(formulas):
+    iodine = (b'<mml:math><mml:mmultiscripts><mml:mi>I</mml:mi><mml:mprescripts/><mml:mn>53</mml:mn><mml:mn>131</mml:mn>'
+              b'</mml:mmultiscripts></mml:math>')
+    tensor = (b'<mml:math><mml:mmultiscripts><mml:mi>R</mml:mi><mml:mi>i</mml:mi><mml:mi>j</mml:mi></mml:mmultiscripts>'
+              b'<mml:mo>=</mml:mo><mml:mn>0</mml:mn></mml:math>')
+    xml = (b'<article xmlns:mml="http://www.w3.org/1998/Math/MathML"><front><article-meta><title-group><article-title>'
+           b'Hyperpolarized ' + XE129 + b' MRI of the lung</article-title></title-group>'
+           b'<kwd-group><kwd>' + XE129 + b' MRI</kwd><kwd>' + XE129 + b'MRI</kwd></kwd-group></article-meta></front>'
+           b'<body><p>We imaged ' + XE129 + b' MRI ventilation (' + XE129 + b'), then ' + XE129 + b'-weighted maps.</p>'
+           b'<disp-formula><label>(1)</label>' + iodine + b'</disp-formula><disp-formula>' + tensor + b'</disp-formula>'
+           b'</body></article>')
+    (item,) = parse_bytes(xml, options=JatsOptions(formulas=formulas))
+    text, meta = item.doc["text"], json.loads(item.doc["meta"])
+    assert item.doc["title"] == "Hyperpolarized 129Xe MRI of the lung"
+    assert meta["keywords"] == ["129Xe MRI", "129Xe MRI"]  # a keyword's formula no longer runs into its words
+    assert "We imaged 129Xe MRI ventilation" in text and "Xe 129" not in text and "Xe129" not in text
+    tag = (lambda f: f"[formula] {f} [/formula]") if formulas == "tagged" else (lambda f: f)
+    assert f"\n\n{tag('53 131I')}\n\n{tag('R i j = 0')}" in text  # postscripts stay after the base
+
+
 def test_other_abstract_types_are_opt_in():
     path = JATS / "PMC9500000_oai-pmh-getrecord.xml"
     default = doc_of(path)["text"]

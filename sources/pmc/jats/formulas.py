@@ -1,7 +1,9 @@
 """Formulas as text: TeX when the article has it, else the MathML read token by token.
 
 `<tex-math>` often holds a whole LaTeX document (`\\documentclass … \\begin{document}$$…$$`): only
-the math is kept. MathML is read as its tokens in order, single-spaced, annotations left out.
+the math is kept. MathML is read as its tokens in order, single-spaced, annotations left out;
+`<mmultiscripts>` reads its prescripts first, joined to the base (¹²⁹Xe, written as the base Xe
+with the prescript 129, reads "129Xe", not "Xe 129").
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from lxml import etree
 MML = "{http://www.w3.org/1998/Math/MathML}"
 MATH = f"{MML}math"
 ANNOTATIONS = (f"{MML}annotation", f"{MML}annotation-xml")
+_MULTISCRIPTS = f"{MML}mmultiscripts"
+_PRESCRIPTS = f"{MML}mprescripts"
 _TEX_DOC = re.compile(r"\\begin\{document\}(.*?)\\end\{document\}", re.S)
 _TEX_DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\[|\\\()\s*|\s*(?:\$\$|\$|\\\]|\\\))\s*$")
 
@@ -51,8 +55,40 @@ def tex_body(tex: str | None) -> str:
 
 
 def flatten_mathml(math: etree._Element) -> str:
-    """Readable text of a MathML tree: its tokens in order, separated by spaces (annotations left out)."""
-    if next(math.iter(*ANNOTATIONS), None) is not None:
-        math = deepcopy(math)  # the article keeps its annotations (a TeX one is read first)
-        etree.strip_elements(math, *ANNOTATIONS, with_tail=False)
-    return " ".join(" ".join(math.itertext()).split())
+    """Readable text of a MathML tree: its tokens in reading order, separated by spaces."""
+    if next(math.iter(*ANNOTATIONS, _MULTISCRIPTS), None) is not None:
+        math = _in_reading_order(math)
+    return _words(math)
+
+
+def _words(node: etree._Element) -> str:
+    return " ".join(" ".join(node.itertext()).split())
+
+
+def _in_reading_order(math: etree._Element) -> etree._Element:
+    """A copy of `math` (the article keeps its annotations: a TeX one is read first) without
+    annotations, each `<mmultiscripts>` replaced by its words in reading order."""
+    math = deepcopy(math)
+    etree.strip_elements(math, *ANNOTATIONS, with_tail=False)
+    for scripts in reversed(list(math.iter(_MULTISCRIPTS))):  # inner ones first
+        text, tail = _multiscript_text(scripts), scripts.tail
+        scripts.clear()
+        scripts.text, scripts.tail = text, tail
+    return math
+
+
+def _multiscript_text(scripts: etree._Element) -> str:
+    """`base (sub sup)* [<mprescripts/> (sub sup)*]` read as prescripts, base, postscripts, the
+    last prescript joined to the base: ¹²⁹Xe reads "129Xe", `<none/>` as nothing."""
+    parts = [part for part in scripts if isinstance(part.tag, str)]
+    cut = next((i for i, part in enumerate(parts) if part.tag == _PRESCRIPTS), len(parts))
+    base, post, pre = (_words_of(parts[:1]), _words_of(parts[1:cut]), _words_of(parts[cut + 1:]))
+    if pre and base:
+        base = pre[:-1] + [pre[-1] + base[0]] + base[1:]
+    else:
+        base = pre + base
+    return " ".join(base + post)
+
+
+def _words_of(elements: list[etree._Element]) -> list[str]:
+    return [word for element in elements for word in _words(element).split()]

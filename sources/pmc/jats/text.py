@@ -5,6 +5,7 @@ import re
 
 from lxml import etree
 
+from sources.pmc.jats.formulas import MATH, formula_text
 from sources.xml_text import clean_text
 
 # Formatting elements carry no meaning for training text: merged into their parents before the
@@ -33,8 +34,24 @@ def all_text(node: etree._Element) -> str:
 
 
 def plain_text(node: etree._Element | None) -> str:
-    """The words of a label, keyword, subject or cited title, single-spaced."""
-    return clean_text(all_text(node)) if node is not None else ""
+    """The words of a label, keyword, subject or cited title, single-spaced; a formula inside reads
+    as in running text (its TeX or MathML tokens, spaced from the words around it), not as the
+    characters of every MathML token and TeX alternative run together."""
+    return clean_text("".join(_words_with_formulas(node))) if node is not None else ""
+
+
+def _words_with_formulas(node: etree._Element) -> list[str]:
+    """`node.itertext()`, but formulas as their text."""
+    parts = [node.text or ""]
+    for part in node:
+        if part.tag in ("inline-formula", "disp-formula", "tex-math", MATH):
+            parts.append(f" {formula_text(part)} ")
+        elif part.tag is etree.Entity:
+            parts.append(part.text)
+        elif is_element(part):
+            parts.extend(_words_with_formulas(part))
+        parts.append(part.tail or "")
+    return parts
 
 
 def is_element(node) -> bool:
