@@ -257,16 +257,20 @@ def test_checksum_mismatch_leaves_nothing_behind(tmp_path):
 SLOW = DATA[:400]  # real bytes; one every 50 ms is 20 s for the whole, far past the deadlines below
 
 
-def trickling(first_only: bool = False, headers: bool = False):
-    """A route serving SLOW as a file (ranges honoured), one byte at a time; with `first_only`,
-    the later requests get their answer at once."""
+def trickling(data: bytes = SLOW, first_only: bool = False, headers: bool = False):
+    """A route serving `data` as a file (ranges honoured), one byte at a time; with `first_only`,
+    the later requests get their answer at once. The get tests trickle all of DATA (and, for
+    headers, a padded header): hours, so that only the deadline's watchdog, which shuts the
+    socket, ends them (the server stops when the client hangs up)."""
     calls = []
 
     def route(request: Request) -> Reply:
         calls.append(request)
-        reply = file_reply(request, SLOW)
+        reply = file_reply(request, data)
         if not (first_only and len(calls) > 1):
             reply.trickle, reply.trickle_headers = 0.05, headers
+            if headers:
+                reply.headers["X-Padding"] = "p" * 60_000
         return reply
 
     return route
@@ -299,13 +303,13 @@ def test_download_that_always_trickles_fails_with_fetch_error_and_leaves_the_par
 
 
 def test_get_whose_headers_trickle_misses_its_deadline():
-    with LocalServer(routes={"/x": trickling(headers=True)}) as server:
+    with LocalServer(routes={"/x": trickling(DATA, headers=True)}) as server:
         with pytest.raises(FetchError, match="deadline of 0.5s passed"):
             make_client(deadline=0.5, timeout=30.0, retries=0).get(server.url("/x"))
 
 
 def test_get_whose_body_trickles_misses_its_deadline():
-    with LocalServer(routes={"/x": trickling()}) as server:
+    with LocalServer(routes={"/x": trickling(DATA)}) as server:
         with pytest.raises(FetchError, match=r"deadline of 0.5s passed \(\d+ bytes\)"):
             make_client(deadline=0.5, timeout=30.0, retries=0).get(server.url("/x"))
 
