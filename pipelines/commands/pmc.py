@@ -5,7 +5,8 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, shard_bytes, stage_command,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, http_client, shard_bytes,
+    stage_command,
 )
 from pipelines.params import load_params, param, pick
 
@@ -25,16 +26,13 @@ OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow 
 ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
-def _client(params: dict):
-    from sources.http import HttpClient
-
-    client = HttpClient(timeout=float(param(params, "http.timeout", 30)), retries=int(param(params, "http.retries", 6)),
-                        allowed_hosts=ALLOWED_HOSTS)
+def _client(params: dict, bucket_url: str):
+    client = http_client(params, allowed_hosts=ALLOWED_HOSTS)
     rate = param(params, "pmc.rate")
-    if rate:
+    if rate:  # requests/s to the bucket's host, on top of the concurrency bound
         from urllib.parse import urlsplit
 
-        client.set_rate(urlsplit(param(params, "pmc.base_url")).hostname or "", float(rate))
+        client.set_rate(urlsplit(bucket_url).hostname or "", float(rate))
     return client
 
 
@@ -118,9 +116,10 @@ def pmc_list(
     with cli_errors():
         params = load_params(params_file)
         policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
+        root = pick(base_url, params, "pmc.base_url")
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
-                _client(params), pick(base_url, params, "pmc.base_url"), store or scratch, policy,
+                _client(params, root), root, store or scratch, policy,
                 route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids),
                 workers=int(pick(concurrency, params, "pmc.concurrency", 8)))
         _write_listing(chosen, out)
@@ -153,8 +152,8 @@ def pmc_fetch(
 
     with cli_errors():
         params = load_params(params_file)
-        client = _client(params)
         root = pick(base_url, params, "pmc.base_url")
+        client = _client(params, root)
         limit = pick(limit, params, "pmc.limit")
         workers = int(pick(concurrency, params, "pmc.concurrency", 8))
         wanted = _read_pmcids(pmcids)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from sources.errors import FetchError, InputError, RemoteError
-from sources.http import HttpClient, get_logger, redact, register_secret
+from sources.http import HttpClient, get_logger, redact, redact_bytes, register_secret
 from sources.pmc.ids import normalize_pmcid
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 from sources.safe_xml import parse_bytes_safe
@@ -115,10 +115,11 @@ def fetch_efetch(
         except (FetchError, InputError, RemoteError) as exc:
             run.record(key, name, {"paths": None, "error": str(exc)})
             continue
-        write_atomic(run.out_dir / name, answer.content)
+        body = redact_bytes(answer.content)  # a server that echoes the key must not make us store it
+        write_atomic(run.out_dir / name, body)
         run.record(key, name, {"paths": [name], "ids": len(batch), "articles": len(root.findall("article")),
-                               "sha256": hashlib.sha256(answer.content).hexdigest(), "size": len(answer.content),
-                               "status": answer.status})
+                               "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                               "redacted": body != answer.content, "status": answer.status})
     return run.finish()
 
 

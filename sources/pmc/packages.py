@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from sources.errors import HostileInputError, InputError
+from sources.safe_io import open_tar
 
 MAX_MEMBERS = 2_000  # the largest real packages hold a few hundred figures and supplements
 MAX_NXML_BYTES = 64 << 20  # the largest JATS articles are a few MB
@@ -55,7 +56,7 @@ def read_articles(
     found: list[Member] = []
     count = total = 0
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|gz") as archive:
+        with open_tar(fileobj, package, "r|gz") as archive:  # refuses oversized pax/long-name headers
             for member in archive:
                 count += 1
                 if count > max_members:

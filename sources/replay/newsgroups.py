@@ -20,7 +20,7 @@ from typing import Iterator, Union
 
 from sources.errors import InputError
 from sources.replay.document import BadRecord, Skipped, clean_text, decode_text, replay_document
-from sources.safe_io import open_input, sha256_file
+from sources.safe_io import open_input, open_tar, sha256_file
 
 MAX_MEMBERS = 100_000
 MAX_MEMBER_BYTES = 2 * 1024 * 1024
@@ -96,7 +96,7 @@ def iter_file(
     members = 0
     with open_input(path, max_bytes=MAX_ARCHIVE_BYTES) as stream:
         try:
-            archive = tarfile.open(fileobj=stream, mode="r|")  # streaming: no seeking, no index
+            archive = open_tar(stream, str(path), "r|")  # streaming, no index; oversized pax headers refused
             for member in archive:
                 if member.isdir():
                     continue
