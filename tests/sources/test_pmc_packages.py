@@ -1,5 +1,6 @@
 """OA packages (local archives): only the .nxml is read, hostile archives are refused; efetch and OAI-PMH fetches."""
 import gzip
+import json
 import io
 import tarfile
 
@@ -110,3 +111,23 @@ def test_a_package_whose_pax_header_claims_a_gigabyte_is_refused_unread():
     hostile = gzip.compress(info.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * (1 << 20), mtime=0)
     with pytest.raises(HostileInputError, match="header"):
         read(hostile)
+
+
+def test_pmc_efetch_never_stores_or_reports_an_echoed_key(tmp_path):
+    key = "e" * 12 + "1234567890"
+    echoed = EFETCH.replace(b"</pmc-articleset>", f"<!-- api_key={key} --></pmc-articleset>".encode())
+
+    def efetch(request):
+        if request.query.get("id") == "1":
+            return Reply(200, {}, f"<eFetchResult><ERROR>bad key {key}</ERROR></eFetchResult>".encode())
+        return Reply(200, {}, echoed)
+
+    with LocalServer(routes={"/eutils/efetch.fcgi": efetch}) as server:
+        report = fetch_efetch(["PMC8435807"], server.url("/eutils"), tmp_path / "raw", client=client(), api_key=key)
+        failed = fetch_efetch(["PMC1"], server.url("/eutils"), tmp_path / "raw", client=client(), api_key=key)
+    assert report.fetched and failed.failed and key not in failed.failed[0]["reason"]
+    for path in (tmp_path / "raw").rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
+    entry = next(json.loads(line) for line in (tmp_path / "raw" / "manifest.jsonl").read_text().splitlines() if "ids" in line)
+    assert entry["redacted"] is True
