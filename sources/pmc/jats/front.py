@@ -11,7 +11,7 @@ from datetime import date
 from lxml import etree
 
 from sources.pmc.jats.text import plain_text
-from sources.pmc.listing import normalize_pmcid
+from sources.pmc.ids import normalize_pmcid
 from sources.xml_text import MONTHS, clean_text
 
 # Notices that are not articles: (related-)article types, and what a heading subject says.
