@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Iterator
 from sources.errors import FetchError, InputError
 from sources.http import HttpClient, file_digests, get_logger
 from sources.pmc.cloud.s3 import list_folders, md5_of_etag, object_url
+from sources.pmc.cloud.versions import json_object, key_version
 from sources.safe_io import open_input
 
 logger = get_logger("medcurate.pmc.inventory")
 
 INVENTORY_PREFIX = "inventory-reports/pmc-oa-opendata/metadata/"
-METADATA_KEY = re.compile(r"^metadata/PMC(\d+)\.(\d+)\.json$")
 _SNAPSHOT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z$")
 _SHARD_NAME = re.compile(r"^[\w.-]+\.csv\.gz$")
 # Column names as the manifest's fileSchema spells them -> ours.
@@ -59,12 +58,7 @@ class Inventory:
 
 
 def parse_manifest(data: bytes, snapshot: str, name: str = "manifest.json") -> Inventory:
-    try:
-        manifest = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{name}: not JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{name}: not a JSON object")
+    manifest = json_object(data, name)
     if str(manifest.get("fileFormat", "")).upper() != "CSV":
         raise InputError(f"{name}: inventory format {manifest.get('fileFormat')!r}, only CSV is read")
     schema = [c.strip().replace(" ", "").lower() for c in str(manifest.get("fileSchema", "")).split(",")]
@@ -132,5 +126,5 @@ def read_shard(path: Path, columns: tuple[str, ...]) -> Iterator[InventoryRow]:
             if len(cells) != len(columns):
                 raise InputError(f"{path.name}: row {number} has {len(cells)} cells, the schema {len(columns)}")
             row = dict(zip(columns, cells))
-            if METADATA_KEY.match(row["key"]):
+            if key_version(row["key"]) is not None:
                 yield InventoryRow(row["key"], row["etag"].strip('"') or None, row.get("last_modified") or None)

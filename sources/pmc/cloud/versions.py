@@ -69,6 +69,17 @@ def article_key(number: int, version: int) -> str:
     return f"PMC{number}.{version}/PMC{number}.{version}.xml"
 
 
+def json_object(data: bytes, name: str) -> dict:
+    """A JSON object the bucket serves (metadata, inventory manifest); InputError for anything else."""
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise InputError(f"{name}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{name}: not a JSON object")
+    return value
+
+
 def _flag(value) -> bool | None:
     if isinstance(value, bool) or value is None:
         return value
@@ -86,12 +97,7 @@ def parse_version(data: bytes, key: str, etag: str | None = None) -> ArticleVers
     where = key_version(key)
     if where is None:
         raise InputError(f"{key}: not a metadata key")
-    try:
-        meta = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{key}: not JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise InputError(f"{key}: not a JSON object")
+    meta = json_object(data, key)
     number, version = where
     stated = str(meta.get("pmcid") or "").upper().removeprefix("PMC")
     if stated != str(number) or str(meta.get("version")) != str(version):
