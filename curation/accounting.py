@@ -4,12 +4,18 @@ For every stage:
     documents_in = documents_out + ledgered + record_errors
     inputs       = inputs_parsed + input_errors
 A record that could not be read is an error-ledger row naming the record; an input (file, URL)
-that could not be read is an error-ledger row without one.
+that could not be read is an error-ledger row without one. Rows that an input declares but that
+could not be read at all (a shard with a corrupt page or a foreign schema: its Parquet footer
+counts them) are `documents_unread`: never documents in, but counted, so that rows declared =
+documents_in + documents_unread still checks that nothing was skipped without a word.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+
+_NUMBERS = ("documents_in", "documents_out", "ledgered", "record_errors", "inputs", "inputs_parsed", "input_errors", "documents_unread")
 
 
 class AccountingError(RuntimeError):
@@ -25,12 +31,13 @@ class Counts:
     inputs: int = 0
     inputs_parsed: int = 0
     input_errors: int = 0
+    documents_unread: int = 0
     reasons: Counter = field(default_factory=Counter)
     by_source: Counter = field(default_factory=Counter)
     by_split: Counter = field(default_factory=Counter)
 
     def add(self, other: "Counts") -> "Counts":
-        for name in ("documents_in", "documents_out", "ledgered", "record_errors", "inputs", "inputs_parsed", "input_errors"):
+        for name in _NUMBERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons.update(other.reasons)
         self.by_source.update(other.by_source)
@@ -46,6 +53,7 @@ class Counts:
             "inputs": self.inputs,
             "inputs_parsed": self.inputs_parsed,
             "input_errors": self.input_errors,
+            "documents_unread": self.documents_unread,
             "reasons": dict(sorted(self.reasons.items())),
             "documents_out_by_source": dict(sorted(self.by_source.items())),
             "documents_out_by_split": dict(sorted(self.by_split.items())),
@@ -53,7 +61,8 @@ class Counts:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Counts":
-        counts = cls(**{k: data[k] for k in ("documents_in", "documents_out", "ledgered", "record_errors", "inputs", "inputs_parsed", "input_errors")})
+        # Markers written before `documents_unread` existed lack it: none were unread then.
+        counts = cls(**{k: data[k] for k in _NUMBERS if k != "documents_unread"}, documents_unread=data.get("documents_unread", 0))
         counts.reasons = Counter(data.get("reasons", {}))
         counts.by_source = Counter(data.get("documents_out_by_source", {}))
         counts.by_split = Counter(data.get("documents_out_by_split", {}))
@@ -64,16 +73,20 @@ class Counts:
 
         `expected_documents_in` is counted independently of the stage's work (rows in the
         input shards, records seen by a scan): a document that a step skipped without a word
-        shows up as a difference here.
+        shows up as a difference here. Rows of inputs that could not be read are not documents
+        in; they are `documents_unread`, and the input is in the error ledger.
         """
         problems = []
-        if expected_documents_in is not None and expected_documents_in != self.documents_in:
-            problems.append(f"inputs hold {expected_documents_in} documents but documents_in={self.documents_in}")
+        if expected_documents_in is not None and expected_documents_in != self.documents_in + self.documents_unread:
+            unread = f" + documents_unread={self.documents_unread}" if self.documents_unread else ""
+            problems.append(f"inputs hold {expected_documents_in} documents but documents_in={self.documents_in}{unread}")
         if self.documents_in != self.documents_out + self.ledgered + self.record_errors:
             problems.append(
                 f"documents_in={self.documents_in} != documents_out={self.documents_out}"
                 f" + ledgered={self.ledgered} + record_errors={self.record_errors}"
             )
+        if self.documents_unread and not self.input_errors:
+            problems.append(f"documents_unread={self.documents_unread} but no input is in the error ledger")
         if self.inputs != self.inputs_parsed + self.input_errors:
             problems.append(f"inputs={self.inputs} != inputs_parsed={self.inputs_parsed} + input_errors={self.input_errors}")
         if sum(self.reasons.values()) != self.ledgered:

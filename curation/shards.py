@@ -3,14 +3,21 @@
 A shard is written under a temporary name in its final folder and renamed when complete, so a
 reader never sees half a file and an interrupted writer leaves only `*.tmp` debris that the
 next run removes.
+
+Stages read their input shards as untrusted (`open_shard`, `read_row_groups`): a shard whose
+footer cannot be read or whose schema is not the document schema is refused as a whole with a
+one-line reason; a row group whose pages cannot be decoded is reported and the others are read;
+a row with a null in a required column is named (`null_reasons`) for the stage to ledger.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
@@ -121,19 +128,135 @@ def read_table(paths: Iterable[Path | str], schema: pa.Schema, columns: list[str
     return pa.concat_tables(tables)
 
 
-def iter_rows(path: Path | str, schema: pa.Schema, columns: list[str] | None = None) -> Iterator[dict]:
-    """Stream one shard's rows as dicts, a row group at a time (bounded memory)."""
-    parquet = pq.ParquetFile(path)
-    for group in range(parquet.num_row_groups):
-        table = parquet.read_row_group(group, columns=columns).cast(
-            pa.schema([schema.field(c) for c in (columns or schema.names)])
-        )
-        yield from table.to_pylist()
-
-
 def remove_task_files(folder: Path, task: int) -> None:
     """Remove what an interrupted run of `task` left behind, complete shards and temporaries."""
     if not folder.is_dir():
         return
     for path in folder.glob(task_glob(task)):
         path.unlink()
+
+
+# ------------------------------------------------------------------ reading untrusted shards
+
+READ_ERRORS = (OSError, pa.ArrowException)  # what pyarrow raises on a corrupt or foreign file
+
+
+class UnreadableShard(ValueError):
+    """A shard of which no row can be read: its footer, or its schema, rules it out."""
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _string_like(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Types that cast to `expected` without loss or guesswork (an all-null column is any type)."""
+    if pa.types.is_dictionary(actual):
+        actual = actual.value_type
+    if actual.equals(expected) or pa.types.is_null(actual):
+        return True
+    if _string_like(expected):
+        return _string_like(actual)
+    if pa.types.is_floating(expected):
+        return pa.types.is_floating(actual)
+    return False
+
+
+def schema_problems(actual: pa.Schema, expected: pa.Schema) -> list[str]:
+    """What keeps a file of schema `actual` from being read as `expected`; extra columns are fine."""
+    problems = []
+    for field in expected:
+        index = actual.get_field_index(field.name)
+        if index < 0:
+            problems.append(f"missing column {field.name!r}")
+        elif not _compatible(actual.field(index).type, field.type):
+            problems.append(f"column {field.name!r} has type {actual.field(index).type}, expected {field.type}")
+    return problems
+
+
+def open_shard(path: Path | str, schema: pa.Schema) -> pq.ParquetFile:
+    """The shard, once its footer is read and its schema holds every column of `schema` with a
+    compatible type; else UnreadableShard with a one-line reason naming the columns."""
+    try:
+        parquet = pq.ParquetFile(path)
+        actual = parquet.schema_arrow
+    except READ_ERRORS as error:
+        raise UnreadableShard(one_line(error)) from error
+    problems = schema_problems(actual, schema)
+    if problems:
+        raise UnreadableShard("wrong schema: " + "; ".join(problems))
+    return parquet
+
+
+def declared_rows(path: Path | str) -> int:
+    """The rows a shard's footer declares; none when the footer itself cannot be read."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except READ_ERRORS:
+        return 0
+
+
+def lenient(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every column nullable: rows are read as they are, nulls judged afterwards."""
+    return pa.schema([field.with_nullable(True) for field in schema])
+
+
+@dataclass
+class RowGroup:
+    """One row group of a shard: its rows (cast to the lenient schema), or why they are unreadable."""
+
+    index: int
+    start: int  # position in the shard of its first row
+    num_rows: int
+    table: pa.Table | None
+    error: str | None = None
+
+
+def read_row_groups(parquet: pq.ParquetFile, schema: pa.Schema) -> Iterator[RowGroup]:
+    """Each row group of an opened shard in order, decoded with the columns of `schema` and cast
+    to `lenient(schema)`, or with the one-line error that stopped its decoding (a corrupt page):
+    the other row groups are read all the same, so what is lost is always whole row groups."""
+    target = lenient(schema)
+    start = 0
+    for index in range(parquet.num_row_groups):
+        num_rows = parquet.metadata.row_group(index).num_rows
+        try:
+            table = parquet.read_row_group(index, columns=schema.names).select(schema.names).cast(target)
+            yield RowGroup(index, start, num_rows, table)
+        except READ_ERRORS as error:
+            yield RowGroup(index, start, num_rows, None, one_line(error))
+        start += num_rows
+
+
+def unreadable_groups_error(groups: list[RowGroup], total: int) -> str:
+    """One line for the error ledger about the row groups of a shard that could not be read."""
+    names = ", ".join(str(g.index) for g in groups)
+    rows = sum(g.num_rows for g in groups)
+    label = "row group" if len(groups) == 1 else "row groups"
+    return f"{label} {names} of {total} unreadable ({rows} rows): {groups[0].error}"
+
+
+def null_reasons(table: pa.Table, schema: pa.Schema) -> pa.Array:
+    """Per row, `null_<column>` for the first column that `schema` requires and the row lacks
+    (a null), else null: a row that cannot be a document."""
+    reasons = pa.nulls(table.num_rows, pa.string())
+    for field in reversed(schema):  # the first column in schema order wins
+        if not field.nullable and table[field.name].null_count:
+            reasons = pc.if_else(pc.is_null(table[field.name]), f"null_{field.name}", reasons)
+    return reasons
+
+
+def fill_required(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Nulls in the columns `schema` requires become empty strings, so that a row with them can be
+    written to a ledger (its reason says which column was null); the result has `schema`."""
+    columns = []
+    for field in schema:
+        column = table[field.name]
+        if not field.nullable and column.null_count:
+            column = pc.fill_null(column, "")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=lenient(schema)).cast(schema)

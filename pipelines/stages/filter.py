@@ -1,7 +1,10 @@
 """`medcurate filter`: clean each document, then run its source's filters in order.
 
 The first filter that says no decides the ledger reason; the document is ledgered as it was when
-it was dropped (after cleaning). A document that cleaning empties is ledgered `empty_after_cleaning`.
+it was dropped (after cleaning). A document that cleaning empties is ledgered `empty_after_cleaning`;
+a row with a null where the schema requires a value, `null_<column>`. A shard that cannot be read
+(footer, schema), or its row groups that cannot be decoded, go to the error ledger and the rest
+goes on (pipelines.stages.inputs.document_row_groups).
 Which filters and thresholds apply to a source: curation.filters.chain (params.yaml `filter:`).
 """
 from __future__ import annotations
@@ -11,12 +14,12 @@ from pathlib import Path
 
 from curation.filters.chain import SourceChains
 from curation.schema import DOCUMENT_SCHEMA
-from curation.shards import iter_rows
+from curation.shards import fill_required, null_reasons
 from curation.stats import StageStats
 from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
-from pipelines.stages.inputs import shard_rows, stage_shards
+from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shards
 from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 
 STAGE = "filter"
@@ -32,10 +35,15 @@ def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None
     shard, settings = payload
     chains = SourceChains(settings.config, settings.seed)
     stats = StageStats()
-    try:
-        for doc in iter_rows(shard, DOCUMENT_SCHEMA):
+    for group in document_row_groups(shard, output):
+        invalid = null_reasons(group.table, DOCUMENT_SCHEMA).to_pylist()
+        for position, (doc, reason) in enumerate(zip(fill_required(group.table, DOCUMENT_SCHEMA).to_pylist(), invalid), group.start):
             source = doc["source"]
             stats.seen(source, doc["text"])
+            if reason is not None:  # a null where the schema requires a value: not a document
+                output.drop(doc, reason, f"row {position} of {Path(shard).name}")
+                stats.dropped(source, reason)
+                continue
             chain = chains(source)
             if chain.cleaner is not None:
                 doc["text"] = chain.cleaner(doc["text"])
@@ -52,10 +60,6 @@ def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None
             else:
                 output.emit(doc)
                 stats.kept(source, doc["text"])
-    except OSError as error:
-        output.input_failed(shard, error)
-        return
-    output.input_parsed()
     save_task_stats(output, stats)
 
 

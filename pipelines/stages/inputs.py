@@ -1,8 +1,13 @@
-"""Expanding the INPUT... arguments of a command into a sorted list of files."""
+"""Expanding the INPUT... arguments of a command into a sorted list of files, and reading the
+document shards they name without trusting them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from curation.shards import RowGroup
+    from curation.task_output import TaskOutput
 
 
 class NoInputsError(ValueError):
@@ -46,7 +51,37 @@ def stage_shards(inputs: Iterable[Path | str]) -> list[Path]:
 
 
 def shard_rows(shards: Iterable[Path | str]) -> int:
-    """Rows in the given shards, from their footers: the documents a stage must account for."""
-    import pyarrow.parquet as pq
+    """Rows in the given shards, from their footers: the documents a stage must account for, as
+    documents in or as unread rows of a shard in the error ledger. A shard whose footer cannot be
+    read declares none (its task puts it in the error ledger)."""
+    from curation.shards import declared_rows
 
-    return sum(pq.ParquetFile(s).metadata.num_rows for s in shards)
+    return sum(declared_rows(s) for s in shards)
+
+
+def document_row_groups(shard: str, output: "TaskOutput") -> Iterator["RowGroup"]:
+    """The readable row groups of an input shard of documents, in order (every document column,
+    nulls left for the caller to judge: curation.shards.null_reasons). Once the last is taken,
+    the shard is accounted: parsed; or in the error ledger with one line, when its footer or its
+    schema rules it out (no row read) or when some row groups cannot be decoded (the others are
+    read), the rows it could not read counted as `documents_unread`."""
+    from curation.schema import DOCUMENT_SCHEMA
+    from curation.shards import UnreadableShard, declared_rows, open_shard, read_row_groups, unreadable_groups_error
+
+    try:
+        parquet = open_shard(shard, DOCUMENT_SCHEMA)
+    except UnreadableShard as error:
+        output.input_failed(shard, str(error))
+        output.counts.documents_unread += declared_rows(shard)
+        return
+    lost = []
+    for group in read_row_groups(parquet, DOCUMENT_SCHEMA):
+        if group.error is None:
+            yield group
+        else:
+            lost.append(group)
+    if lost:
+        output.input_failed(shard, unreadable_groups_error(lost, parquet.num_row_groups))
+        output.counts.documents_unread += sum(g.num_rows for g in lost)
+    else:
+        output.input_parsed()

@@ -90,3 +90,16 @@ def test_accounting_fails_loudly_when_documents_vanish():
     good.reasons["x"] = 1
     good.check("unit")
     assert json.loads(json.dumps(good.to_dict()))["reasons"] == {"x": 1}
+
+
+def test_unread_rows_of_an_input_in_the_error_ledger_are_not_documents_in():
+    counts = Counts(documents_in=7, documents_out=5, ledgered=2, inputs=2, inputs_parsed=1, input_errors=1, documents_unread=3)
+    counts.reasons["x"] = 2
+    counts.check("unit", expected_documents_in=10)
+    with pytest.raises(AccountingError, match="documents_in=7 \\+ documents_unread=3"):
+        counts.check("unit", expected_documents_in=11)
+    assert Counts.from_dict(counts.to_dict()).to_dict() == counts.to_dict()
+    older = {k: v for k, v in counts.to_dict().items() if k != "documents_unread"}  # a marker from before
+    assert Counts.from_dict(older).documents_unread == 0
+    with pytest.raises(AccountingError, match="no input is in the error ledger"):
+        Counts(documents_unread=3, inputs=1, inputs_parsed=1).check("unit", expected_documents_in=3)
