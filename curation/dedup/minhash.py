@@ -32,7 +32,7 @@ import numpy as np
 from curation.dedup.ngrams import hash_ngrams, splitmix64
 
 _U64 = np.uint64
-_EMPTY = np.iinfo(np.uint32).max
+EMPTY_SIGNATURE = np.iinfo(np.uint32).max  # every minimum of a text without words (and of a row never read)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _batches(texts: list[str], limit: int):
 def signatures(texts: list[str], config: MinhashConfig = MinhashConfig()) -> np.ndarray:
     """A (documents x num_perm) uint32 matrix; a document without words gets all 0xffffffff."""
     a, b = permutations(config)
-    out = np.full((len(texts), config.num_perm), _EMPTY, dtype=np.uint32)
+    out = np.full((len(texts), config.num_perm), EMPTY_SIGNATURE, dtype=np.uint32)
     for lo, hi in _batches(texts, config.batch_bytes):
         grams = hash_ngrams(texts[lo:hi], config.n_grams)
         if grams.hashes.size == 0:
@@ -125,7 +125,7 @@ def band_keys(sigs: np.ndarray, config: MinhashConfig = MinhashConfig()) -> np.n
 
 
 def has_words(sigs: np.ndarray) -> np.ndarray:
-    return ~np.all(sigs == _EMPTY, axis=1)
+    return ~np.all(sigs == EMPTY_SIGNATURE, axis=1)
 
 
 def bucket_pairs(band: np.ndarray, key: np.ndarray, ids: np.ndarray) -> np.ndarray:

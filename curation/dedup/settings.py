@@ -19,6 +19,9 @@ class DedupSettings:
     decontam: DecontamConfig = DecontamConfig()
     partitions: int = 16
     batch_rows: int = 4096
+    # Texts longer than this (UTF-8 bytes) are ledgered `too_large` instead of hashed: the passes
+    # take memory in proportion to a text (about 30 bytes per byte for its n-grams).
+    max_text_bytes: int = 16 << 20
     keep_work: bool = False
 
     def digest_items(self) -> dict:

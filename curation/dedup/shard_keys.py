@@ -4,23 +4,33 @@ Per document: its normalised-text hash (curation.dedup.keys), its MinHash signat
 hashes (curation.dedup.minhash), its identifiers, and whether a benchmark contaminates it
 (curation.dedup.decontam). Written to the work folder (curation.dedup.workdir): a narrow document
 table, the signatures (for verification in pass 2) and the shuffle keys (curation.dedup.shuffle)
-grouped by partition. A contaminated document gets no key: it drops whatever its duplicates do.
+grouped by partition.
+
+Some rows drop here, with their reason in the narrow table, and get no key (they drop whatever
+their duplicates do): a null id or text (`null_<column>`), a text above `max_text_bytes`
+(`too_large`: hashing, MinHash and n-gram matching take memory in proportion to a text, about
+30 bytes per byte, so a 300 MB dump would take gigabytes), benchmark contamination. The shard is
+read as untrusted (curation.shards.open_shard): a shard refused for its footer or schema yields
+no row, a row group that cannot be decoded is skipped (positions stay those of the file).
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.dedup.decontam import BenchmarkIndex
 from curation.dedup.keys import text_hash
-from curation.dedup.minhash import band_keys, has_words, signatures
+from curation.dedup.minhash import EMPTY_SIGNATURE, band_keys, has_words, signatures
 from curation.dedup.settings import DedupSettings
 from curation.dedup.shuffle import KIND_DOC_ID, KIND_ID, KIND_TEXT, gids, group_by_partition, hash64, key_block
 from curation.dedup.workdir import WorkDir, save_npy
-from curation.shards import write_table_atomic
+from curation.schema import DOCUMENT_SCHEMA
+from curation.shards import UnreadableShard, null_reasons, open_shard, read_row_groups, write_table_atomic
 
-READ_COLUMNS = ["id", "subset", "date", "pmid", "pmcid", "doi", "text"]
 NARROW_SCHEMA = pa.schema(
     [
         pa.field("position", pa.int64()),
@@ -31,8 +41,8 @@ NARROW_SCHEMA = pa.schema(
         pa.field("pmcid", pa.string()),
         pa.field("doi", pa.string()),
         pa.field("text_hash", pa.string()),
-        pa.field("contamination", pa.string()),
-        pa.field("contamination_detail", pa.string()),
+        pa.field("drop_reason", pa.string()),  # decided here: null_<column>, too_large, benchmark_contamination:<name>
+        pa.field("drop_detail", pa.string()),
     ]
 )
 
@@ -64,8 +74,66 @@ def normalise_identifier(name: str, values: list) -> list:
     return out
 
 
+def _row_verdicts(table: pa.Table, positions: np.ndarray, max_text_bytes: int) -> tuple[pa.Array, pa.Array]:
+    """Per row, why it cannot take part (`null_<column>`, `too_large`) and a detail, else nulls."""
+    reasons = null_reasons(table, DOCUMENT_SCHEMA)
+    detail = pa.nulls(table.num_rows, pa.string())
+    if reasons.null_count < len(reasons):
+        rows = pa.array([f"row {p}" for p in positions.tolist()], pa.string())
+        detail = pc.if_else(pc.is_valid(reasons), rows, detail)
+    sizes = pc.binary_length(table["text"])
+    large = pc.and_(pc.is_null(reasons), pc.fill_null(pc.greater(sizes, max_text_bytes), False))
+    if pc.any(large).as_py():
+        reasons = pc.if_else(large, "too_large", reasons)
+        limit = pa.array([f"{n} bytes of text, above dedup.max_text_bytes={max_text_bytes}" for n in sizes.to_pylist()], pa.string())
+        detail = pc.if_else(large, limit, detail)
+    return reasons, detail
+
+
+def _batches(parquet: pq.ParquetFile, batch_rows: int, read: list[int]) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """The readable rows of a shard in tables of about `batch_rows`, with their shard positions;
+    the indices of the row groups read are appended to `read`."""
+    tables: list[pa.Table] = []
+    positions: list[np.ndarray] = []
+    pending = 0
+    for group in read_row_groups(parquet, DOCUMENT_SCHEMA):
+        if group.error is not None:
+            continue
+        read.append(group.index)
+        for lo in range(0, group.num_rows, batch_rows):
+            part = group.table.slice(lo, batch_rows)
+            tables.append(part)
+            positions.append(np.arange(group.start + lo, group.start + lo + part.num_rows, dtype=np.int64))
+            pending += part.num_rows
+            if pending >= batch_rows:
+                yield pa.concat_tables(tables), np.concatenate(positions)
+                tables, positions, pending = [], [], 0
+    if pending:
+        yield pa.concat_tables(tables), np.concatenate(positions)
+
+
+def _by_position(sigs: list[np.ndarray], narrow: list[pa.Table], num_perm: int) -> np.ndarray:
+    """The signatures as rows indexed by shard position (pass 2 looks them up by gid): rows of
+    unreadable row groups, when a shard has some, hold the empty signature."""
+    if not sigs:
+        return np.empty((0, num_perm), np.uint32)
+    rows = np.concatenate(sigs)
+    positions = np.concatenate([t["position"].to_numpy() for t in narrow])
+    if positions[-1] == len(positions) - 1:  # no gap: positions are 0..n-1
+        return rows
+    out = np.full((positions[-1] + 1, num_perm), EMPTY_SIGNATURE, np.uint32)
+    out[positions] = rows
+    return out
+
+
 def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -> dict:
-    """Pass 1 for input shard number `index`; returns (and leaves in the work folder) its summary."""
+    """Pass 1 for input shard number `index`; returns (and leaves in the work folder) its summary:
+    documents read, keys, contaminated documents and the row groups read (`read_groups`: not the
+    ones that cannot be decoded, none of a shard refused for its footer or schema). Pass 4 puts
+    the others in the error ledger and must read exactly these.
+
+    A row that cannot take part (a null id or text, a text above `max_text_bytes`) or that a
+    benchmark contaminates gets its drop reason here and no key: it is no one's duplicate."""
     done = work.keys_done(index)
     summary = work.read_done(done)
     if summary is not None:
@@ -74,27 +142,35 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
     narrow: list[pa.Table] = []
     keys: list[np.ndarray] = []
     sigs: list[np.ndarray] = []
-    position = contaminated = 0
-    parquet = pq.ParquetFile(shard)
-    for batch in parquet.iter_batches(batch_size=settings.batch_rows, columns=READ_COLUMNS):
-        texts = batch.column("text").to_pylist()
-        n = len(texts)
-        row_gids = gids(index, position, n)
+    documents = contaminated = 0
+    read: list[int] = []
+    try:
+        batches = _batches(open_shard(shard, DOCUMENT_SCHEMA), settings.batch_rows, read)
+    except UnreadableShard:
+        batches = iter(())
+    for batch, positions in batches:
+        n = batch.num_rows
+        row_gids = gids(index, positions)
+        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes)
+        clean = pc.is_null(reason).to_numpy(zero_copy_only=False)
+        text = batch.column("text")
+        if not clean.all():
+            text = pc.if_else(pa.array(clean), text, "")
+        texts = text.to_pylist()
         hashes = [text_hash(t) for t in texts]
-        ids = batch.column("id").to_pylist()
-        reason = detail = pa.nulls(n, pa.string())
-        clean = np.ones(n, dtype=bool)
+        ids = pc.fill_null(batch.column("id"), "").to_pylist()
         if bench:
             found = bench.find(texts, batch.column("pmid").to_pylist())
-            clean = np.array([m is None for m in found], dtype=bool)
-            if not clean.all():
-                reason = pa.array([m.reason if m else None for m in found], pa.string())
-                detail = pa.array([m.detail if m else None for m in found], pa.string())
-                contaminated += int((~clean).sum())
-        columns = {"position": pa.array(np.arange(position, position + n, dtype=np.int64))}
+            hit = np.array([m is not None for m in found], dtype=bool) & clean
+            if hit.any():
+                reason = pc.if_else(pa.array(hit), pa.array([m.reason if m else None for m in found], pa.string()), reason)
+                detail = pc.if_else(pa.array(hit), pa.array([m.detail if m else None for m in found], pa.string()), detail)
+                contaminated += int(hit.sum())
+                clean &= ~hit
+        columns = {"position": pa.array(positions)}
         for name in ("id", "subset", "date", "pmid", "pmcid", "doi"):
-            columns[name] = batch.column(name).cast(pa.string())
-        columns.update(text_hash=pa.array(hashes, pa.string()), contamination=reason, contamination_detail=detail)
+            columns[name] = batch.column(name)
+        columns.update(text_hash=pa.array(hashes, pa.string()), drop_reason=reason, drop_detail=detail)
         narrow.append(pa.table(columns, schema=NARROW_SCHEMA))
         keys.append(key_block(KIND_DOC_ID, np.fromiter((hash64(i) for i in ids), np.uint64, n), row_gids, clean))
         if settings.exact:
@@ -110,13 +186,13 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
             usable = has_words(sig) & clean
             b = settings.minhash.num_bands
             keys.append(key_block(np.tile(np.arange(b, dtype=np.uint16), n), bands.ravel(), np.repeat(row_gids, b), np.repeat(usable, b)))
-        position += n
+        documents += n
     all_keys, offsets = group_by_partition(keys, settings.partitions)
     write_table_atomic(pa.concat_tables(narrow) if narrow else NARROW_SCHEMA.empty_table(), work.docs(index))
     num_perm = settings.minhash.num_perm
-    save_npy(work.signatures(index), np.concatenate(sigs) if sigs else np.empty((0, num_perm), np.uint32))
+    save_npy(work.signatures(index), _by_position(sigs, narrow, num_perm))
     save_npy(work.offsets(index), offsets)
     save_npy(work.keys(index), all_keys)
-    summary = {"documents": position, "keys": int(all_keys.size), "contaminated": contaminated}
+    summary = {"documents": documents, "keys": int(all_keys.size), "contaminated": contaminated, "read_groups": read}
     work.mark_done(done, summary)
     return summary

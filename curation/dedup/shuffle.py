@@ -23,9 +23,9 @@ KIND_DOC_ID = 1100  # the document id itself: a record read twice is one documen
 KEY_DTYPE = np.dtype([("kind", "<u2"), ("hash", "<u8"), ("gid", "<i8")])
 
 
-def gids(shard: int, start: int, count: int) -> np.ndarray:
-    """The gids of rows start .. start+count-1 of shard `shard`."""
-    return (np.int64(shard) << np.int64(32)) + np.arange(start, start + count, dtype=np.int64)
+def gids(shard: int, positions: np.ndarray) -> np.ndarray:
+    """The gids of the rows at `positions` of shard number `shard`."""
+    return (np.int64(shard) << np.int64(32)) + positions.astype(np.int64)
 
 
 def shard_of(gids: np.ndarray) -> np.ndarray:

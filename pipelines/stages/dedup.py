@@ -23,6 +23,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -35,10 +36,11 @@ from curation.dedup.shard_keys import shard_keys
 from curation.dedup.shuffle import KEY_DTYPE
 from curation.dedup.workdir import WORK, WorkDir
 from curation.schema import DOCUMENT_SCHEMA
+from curation.shards import fill_required
 from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
-from pipelines.stages.inputs import shard_rows, stage_shards
+from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shards
 from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 
 log = logging.getLogger("medcurate")
@@ -61,20 +63,25 @@ def edges_task(spec: tuple[str, int, int, DedupSettings]) -> dict:
     return partition_edges(WorkDir(work), p, n_shards, settings)
 
 
-def apply_work(payload: tuple[str, str, str], output: TaskOutput) -> None:
-    """Pass 4 for one input shard, as tables: the plan's rows to the ledger, the others on, in order."""
-    shard, plan_path, _digest = payload
+def apply_work(payload: tuple[str, str, str, tuple[int, ...]], output: TaskOutput) -> None:
+    """Pass 4 for one input shard, as tables: the plan's rows to the ledger, the others on, in order.
+
+    The row groups the keys pass could not read are in the error ledger, their rows unread
+    (pipelines.stages.inputs.document_row_groups); this pass must read exactly the others."""
+    shard, plan_path, _digest, read_groups = payload
     tune_malloc()
     plan = pq.read_table(plan_path)
-    try:
-        table = pq.read_table(shard).select(DOCUMENT_SCHEMA.names).cast(DOCUMENT_SCHEMA)
-    except OSError as error:
-        output.input_failed(shard, error)
-        return
-    keep, dropped = split_by_plan(table, plan, shard)
+    groups = list(document_row_groups(shard, output))
+    if [g.index for g in groups] != list(read_groups):
+        raise RuntimeError(f"{shard}: other row groups are readable now than in the keys pass; was the file changed?")
+    if groups:
+        table = fill_required(pa.concat_tables([g.table for g in groups]), DOCUMENT_SCHEMA)
+        positions = np.concatenate([np.arange(g.start, g.start + g.num_rows, dtype=np.int64) for g in groups])
+    else:
+        table, positions = DOCUMENT_SCHEMA.empty_table(), np.empty(0, np.int64)
+    keep, dropped = split_by_plan(table, positions, plan, shard)
     output.emit_table(table.filter(pa.array(keep)))
     output.drop_table(dropped, plan["reason"], plan["detail"])
-    output.input_parsed()
     save_task_stats(output, table_stats(table, keep, plan["reason"]))
 
 
@@ -110,7 +117,7 @@ def run(
         edges_task, [(str(work.root), p, len(shards), settings) for p in range(settings.partitions)], desc=f"{STAGE} (edges)"
     )
     plans, cluster_stats = plan_drops(work, len(shards), settings.partitions)
-    payloads = [(s, path, digest) for s, (path, digest) in zip(shards, plans)]
+    payloads = [(s, path, digest, tuple(k["read_groups"])) for s, (path, digest), k in zip(shards, plans, key_summaries)]
     run_stage(
         STAGE, out_dir, payloads, apply_work, executor, shard_bytes=shard_bytes,
         expected_documents_in=shard_rows(shards),

@@ -200,3 +200,43 @@ def test_cli_dedup_with_benchmarks_and_a_scheduler(tmp_path):
     assert stats["reasons"]["near_duplicate_of"] >= 140
     assert (tmp_path / "plots" / "dedup_length_chars.csv").is_file()
     assert pq.ParquetFile(list_shards(tmp_path / "out")[0]).schema_arrow.equals(DOCUMENT_SCHEMA)
+
+
+def _huge(docs: list[dict], size: int, ident: str) -> dict:
+    """A document of at least `size` bytes of real abstracts, one after another."""
+    parts, total, i = [], 0, 0
+    while total < size:
+        parts.append(docs[i % len(docs)]["text"])
+        total += len(parts[-1].encode()) + 1
+        i += 1
+    return dict(docs[0], id=ident, pmid=None, text="\n".join(parts))
+
+
+def test_a_text_above_max_text_bytes_is_ledgered_too_large_not_hashed(tmp_path):
+    real = distinct_abstracts()[:400]
+    big = _huge(real, 300_000, "book:1")
+    copy = dict(big, id="book:2")  # an exact copy: too large as well, and nobody's duplicate
+    write_shards(real[:200] + [big] + real[200:] + [copy, dict(real[5], id="replay/x:5", source="replay/x", subset="replay", pmid=None)], tmp_path / "in", 150)
+    settings = dedup.DedupSettings(max_text_bytes=200_000)
+    with Executor(scheduler="sync") as executor:
+        stats = dedup.run([tmp_path / "in"], tmp_path / "out", executor, 1 << 26, settings)
+    ledger = {r["id"]: r for r in ledger_of(tmp_path / "out")}
+    size = len(big["text"].encode())
+    for ident in ("book:1", "book:2"):
+        assert ledger[ident]["reason"] == "too_large"
+        assert ledger[ident]["detail"] == f"{size} bytes of text, above dedup.max_text_bytes=200000"
+        assert ledger[ident]["text"] == big["text"]  # the ledger keeps the document as it was
+    assert ledger["replay/x:5"]["reason"] == f"exact_duplicate_of:{real[5]['id']}"  # the rest deduplicated as ever
+    assert len(ledger) == 3 and stats["reasons"] == {"exact_duplicate_of": 1, "too_large": 2}
+    assert stats["documents_in"] == 403 == stats["documents_out"] + stats["ledgered"]
+    assert stats["by_source"]["pubmed"]["dropped"] == {"too_large": 2}
+
+
+def test_the_default_cap_ledgers_a_17_mb_text(tmp_path):
+    real = distinct_abstracts()[:50]
+    big = _huge(real, 17 << 20, "dump:1")
+    write_shards(real + [big], tmp_path / "in", 100)
+    with Executor(scheduler="sync") as executor:
+        stats = dedup.run([tmp_path / "in"], tmp_path / "out", executor, 1 << 26)
+    assert [(r["id"], r["reason"]) for r in ledger_of(tmp_path / "out")] == [("dump:1", "too_large")]
+    assert stats["documents_out"] == 50
