@@ -15,6 +15,7 @@ no row, a row group that cannot be decoded is skipped (positions stay those of t
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -74,12 +75,12 @@ def normalise_identifier(name: str, values: list) -> list:
     return out
 
 
-def _row_verdicts(table: pa.Table, positions: np.ndarray, max_text_bytes: int) -> tuple[pa.Array, pa.Array]:
+def _row_verdicts(table: pa.Table, positions: np.ndarray, max_text_bytes: int, name: str) -> tuple[pa.Array, pa.Array]:
     """Per row, why it cannot take part (`null_<column>`, `too_large`) and a detail, else nulls."""
     reasons = null_reasons(table, DOCUMENT_SCHEMA)
     detail = pa.nulls(table.num_rows, pa.string())
     if reasons.null_count < len(reasons):
-        rows = pa.array([f"row {p}" for p in positions.tolist()], pa.string())
+        rows = pa.array([f"row {p} of {name}" for p in positions.tolist()], pa.string())
         detail = pc.if_else(pc.is_valid(reasons), rows, detail)
     sizes = pc.binary_length(table["text"])
     large = pc.and_(pc.is_null(reasons), pc.fill_null(pc.greater(sizes, max_text_bytes), False))
@@ -151,7 +152,7 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
     for batch, positions in batches:
         n = batch.num_rows
         row_gids = gids(index, positions)
-        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes)
+        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes, Path(shard).name)
         clean = pc.is_null(reason).to_numpy(zero_copy_only=False)
         text = batch.column("text")
         if not clean.all():

@@ -145,7 +145,7 @@ def test_rows_with_a_null_id_or_text_are_ledgered_with_a_stable_reason(abstracts
     for i, reason in expected.items():
         row = ledger[rows[i]["provenance"]]
         assert (row["reason"], row["stage"]) == (reason, command)
-        assert row["detail"].startswith(f"row {i}")
+        assert row["detail"] == f"row {i} of a.parquet"
     assert ledger[rows[7]["provenance"]]["id"] == "" and ledger[rows[3]["provenance"]]["text"] == ""
     assert ledger[rows[3]["provenance"]]["title"] == rows[3]["title"]
     if command == "dedup":
