@@ -185,6 +185,52 @@ def test_narrative_author_year_citations_keep_their_words():
     assert item.doc["text"] == "T\n\nAs Smith et al. (2001) showed, cells divide. Numbers go too, at 10^5 cells."
 
 
+REFS = (b'<back><ref-list><ref id="r1"><element-citation><person-group><name><surname>Smith</surname></name></person-group>'
+        b'<article-title>Cells divide</article-title></element-citation></ref><ref id="r2"><element-citation><person-group>'
+        b'<name><surname>Lee</surname></name></person-group><article-title>Cells grow</article-title></element-citation></ref>'
+        b'</ref-list></back>')
+FIGURE = (b'<fig id="f1"><label>Figure 1</label><caption><title>Division [<xref ref-type="bibr" rid="r1">1</xref>].</title>'
+          b'<p>As shown before (<xref ref-type="bibr" rid="r1">1</xref>, <xref ref-type="bibr" rid="r2">2</xref>) and in'
+          b' cells<sup><xref ref-type="bibr" rid="r2">2</xref></sup>.</p></caption></fig>')
+TABLE = (b'<table-wrap id="t1"><label>Table 1</label><caption><p>Rates from <xref ref-type="bibr" rid="r2">[2]</xref>.</p>'
+         b'</caption><table><tr><td>fast <xref ref-type="bibr" rid="r1">1</xref></td></tr></table><table-wrap-foot><fn><p>'
+         b'Adapted from <xref ref-type="bibr" rid="r2">2</xref>.</p></fn></table-wrap-foot></table-wrap>')
+
+
+@pytest.mark.parametrize("where", ["section", "paragraph", "floats-group"])
+def test_citations_in_captions_are_handled_as_in_the_body(where):
+    text = b'<p>Cells divide [<xref ref-type="bibr" rid="r1">1</xref>] (<xref ref-type="fig" rid="f1">Figure 1</xref>).'
+    body = {"section": b"<body><sec><title>R</title>" + text + b"</p>" + FIGURE + TABLE + b"</sec></body>",
+            "paragraph": b"<body><sec><title>R</title>" + text + FIGURE + TABLE + b"</p></sec></body>",
+            "floats-group": b"<body><sec><title>R</title>" + text + b"</p></sec></body>"}[where]
+    floats = b"<floats-group>" + FIGURE + TABLE + b"</floats-group>" if where == "floats-group" else b""
+    xml = b'<article><front><article-meta><title-group><article-title>T</article-title></title-group></article-meta></front>'
+    xml += body + REFS + floats + b"</article>"
+    (dropped,) = parse_bytes(xml, options=JatsOptions(tables="linearize"))
+    assert "Cells divide (Figure 1)." in dropped.doc["text"]
+    assert "[fig] Figure 1: Division. As shown before and in cells. [/fig]" in dropped.doc["text"]
+    assert "[table] Table 1: Rates from.\nfast\nAdapted from. [/table]" in dropped.doc["text"]
+    (tagged,) = parse_bytes(xml, options=JatsOptions(citations="meditron", figure_refs="meditron", tables="linearize"))
+    smith, lee = "[bib_ref] Cells divide, Smith [/bib_ref]", "[bib_ref] Cells grow, Lee [/bib_ref]"
+    assert f"[fig] Figure 1: Division {smith}. As shown before {smith} {lee} and in cells {lee}. [/fig]" in tagged.doc["text"]
+    assert f"[table] Table 1: Rates from {lee}.\nfast {smith}\nAdapted from {lee}. [/table]" in tagged.doc["text"]
+    # The caption clause a figure reference quotes holds no citation: no [bib_ref] nested in a [fig_ref].
+    assert f"Cells divide {smith} ( [fig_ref] Figure 1: Division. [/fig_ref])." in tagged.doc["text"]
+
+
+def test_citations_in_real_captions():
+    path = JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml"  # Figure 1: "(open arrows) [28,39] hypothesized"
+    assert "A previous model (open arrows) hypothesized that" in doc_of(path)["text"]
+    tagged = doc_of(path, JatsOptions(citations="meditron"))["text"]
+    assert ("A previous model (open arrows) [bib_ref] Sizing the holin lesion with an endolysin-β-galactosidase fusion, "
+            "Wang [/bib_ref] [bib_ref] Clocking out: modeling phage-induced lysis of Escherichia coli, Ryan [/bib_ref] "
+            "hypothesized") in tagged
+    mind_map = [p for p in CORPUS if p.name == "journal.pcbi.1000204.xml"][0]  # caption title cites Buzan
+    both = doc_of(mind_map, JatsOptions(citations="meditron", figure_refs="meditron"))["text"]
+    assert "(see also [fig_ref] Figure 1: A mind map summarizing the contents of this article in a convenient… [/fig_ref])" in both
+    assert not re.search(r"\[fig_ref\][^\[]*\[bib_ref\]", both)
+
+
 def test_figure_references_plain_or_tagged():
     path = JATS / "PMC1790863_plos-one_pone.0000217.nxml"
     assert "(Fig. 1)" in doc_of(path)["text"]

@@ -2,7 +2,9 @@
 
 A caption reads "Label: title. paragraphs", tagged `[fig] … [/fig]` / `[table] … [/table]`, plain
 or dropped (`captions`); a repeated or "(continued)" caption is said once, as MEDITRON did. With
-`tables=linearize` a table's rows follow as "cell | cell" lines, then its footnotes.
+`tables=linearize` a table's rows follow as "cell | cell" lines, then its footnotes. Captions,
+cells and table footnotes are running text like any other: citations in them are dropped or
+tagged as in the body; the caption clause a MEDITRON `[fig_ref]` quotes is read without them.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ class FloatTarget:
 
     kind: str  # "fig" | "table"
     label: str
-    caption: str  # the caption's first clause
+    caption: str  # the caption's first clause, citations left out
 
 
 class Floats:
@@ -90,7 +92,8 @@ class Floats:
                 if not el.get("id"):
                     continue
                 title = el.find("caption/title")
-                caption = self.inline_text(title if title is not None else el.find("caption/p"))
+                # A [bib_ref] inside a [fig_ref] would nest tags: the summary never cites.
+                caption = self.inline_text(title if title is not None else el.find("caption/p"), citations="drop")
                 first_clause = re.split(r"(?<=[.;:])\s", caption, maxsplit=1)[0] if caption else ""
                 self._float_targets[el.get("id")] = FloatTarget(
                     "table" if el.tag == "table-wrap" else "fig", plain_text(el.find("label")), first_clause)

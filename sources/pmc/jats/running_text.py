@@ -41,14 +41,15 @@ class RunningText:
         pieces.append(self.finish("".join(buffer)))
         return "\n".join(piece for piece in pieces if piece)
 
-    def inline_text(self, el: etree._Element | None) -> str:
-        """The finished running text of an element (a title, caption part, table cell)."""
+    def inline_text(self, el: etree._Element | None, citations: str | None = None) -> str:
+        """The finished running text of an element (a title, caption part, table cell); citations
+        as the options say, or as `citations` (drop | meditron) when given."""
         if el is None:
             return ""
         buffer = [el.text or ""]
         for child in el:
             self.inline(child, buffer)
-        return self.finish("".join(buffer))
+        return self.finish("".join(buffer), citations)
 
     def inline(self, node, out: list[str]) -> None:
         """Append the running text of `node` and its tail."""
@@ -106,9 +107,9 @@ class RunningText:
         else:
             out.append(all_text(xref))
 
-    def finish(self, raw: str) -> str:
+    def finish(self, raw: str, citations: str | None = None) -> str:
         """Clean one run of text: citations settled, whitespace and entities normalised."""
-        return finish_text(self.citations.settle(raw, self.o.citations))
+        return finish_text(self.citations.settle(raw, citations or self.o.citations))
 
 
 def _last_character(pieces: list[str]) -> str:
