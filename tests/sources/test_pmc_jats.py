@@ -137,7 +137,7 @@ def test_no_xml_debris_entities_or_mathml(options):
         text = item.doc["text"]
         assert not _debris(path).search(text), (path.name, _debris(path).search(text).group(0))
         assert not ESCAPED.search(text), (path.name, ESCAPED.search(text).group(0))
-        assert "mml:" not in text and "\\documentclass" not in text and "\ue000" not in text, path.name
+        assert "mml:" not in text and "\\documentclass" not in text and not re.search("[\ue000-\ue002]", text), path.name
         assert text.count("[fig]") == text.count("[/fig]") and text.count("[formula]") == text.count("[/formula]")
 
 
@@ -229,6 +229,42 @@ def test_citations_in_real_captions():
     both = doc_of(mind_map, JatsOptions(citations="meditron", figure_refs="meditron"))["text"]
     assert "(see also [fig_ref] Figure 1: A mind map summarizing the contents of this article in a convenient… [/fig_ref])" in both
     assert not re.search(r"\[fig_ref\][^\[]*\[bib_ref\]", both)
+
+
+def test_brackets_emptied_by_removed_citations_and_links_go_written_ones_stay():
+    def cite(n):
+        return b'<xref ref-type="bibr" rid="r%d">%d</xref>' % (n, n)
+    fn = b'<xref ref-type="fn" rid="fn1">a</xref>'
+    image = b'<inline-formula><inline-graphic xlink:href="e1.gif"/></inline-formula>'
+    body = (b'<body><p>Cells divide (e.g., [' + cite(1) + b', ' + cite(2) + b']). Rates (see ' + cite(1) + b' and Text S1) '
+            b'and doses (' + cite(1) + b', p. 67) vary (CV, defined as SD/MLT; [' + cite(2) + b']); see (' + fn + b'), '
+            b'the ratio (' + image + b') and Smith et al. [' + cite(1) + b']. Written ones stay: f() and [ ] and (, ).</p></body>')
+    xml = (b'<article xmlns:xlink="http://www.w3.org/1999/xlink"><front><article-meta><title-group><article-title>T'
+           b'</article-title></title-group></article-meta></front>' + body + REFS + b"</article>")
+    (item,) = parse_bytes(xml)
+    assert item.doc["text"] == ("T\n\nCells divide. Rates (see Text S1) and doses (p. 67) vary (CV, defined as SD/MLT); "
+                                "see, the ratio and Smith et al. Written ones stay: f() and [] and (,).")
+    (tagged,) = parse_bytes(xml.replace(b'rid="r2"', b'rid="unknown"'), options=JatsOptions(citations="meditron"))
+    assert "vary (CV, defined as SD/MLT);" in tagged.doc["text"]  # an unresolved reference goes, as MEDITRON did
+    assert "Cells divide (e.g., [bib_ref] Cells divide, Smith [/bib_ref]). Rates (see [bib_ref]" in tagged.doc["text"]
+
+
+@pytest.mark.parametrize("name, before, after", [
+    ("journal.pbio.0040088.xml", "phylogenetic inference (e.g., [7, 8]).", "also phylogenetic inference.\n"),
+    ("1471-2180-11-174.nxml", "(CV, defined as SD/MLT; [15,25,48,49])", "the coefficient of variation (CV, defined as SD/MLT) (F"),
+    ("1471-2180-11-174.nxml", "tKCN [[26], their figure five].", "between tL - tKCN and tKCN [their figure five]."),
+    ("journal.pone.0087236.xml", "squamosal ([39], fig. 1N, O; [22], fig. 3H, I, K)", "squamosal (fig. 1N, O; fig. 3H, I, K) or"),
+    ("journal.ppat.0020025.xml", "R187 cells ([65]; ATCC: CRL-1912)", "from R187 cells (ATCC: CRL-1912) grown"),
+    ("journal.pone.0012262.xml", "(g:Profiler, [156])", "genome signatures (g:Profiler) also reinforces"),
+    ("journal.pcbi.1004152.xml", "(see [9] and S1 Text)", "empirical networks under study (see S1 Text)."),
+    ("1472-6831-8-11.nxml", "by John et al. [18]. To confirm", "recent study by John et al. To confirm or refute"),
+])
+def test_removal_remnants_in_real_articles(name, before, after):
+    """`before` is what the source says (citations as numbers); `after`, the document text."""
+    path = [p for p in CORPUS if p.name == name][0]
+    text = doc_of(path)["text"]
+    assert after in text, (before, after)
+    assert not re.search(r"\((?:e\.g\.|see(?: also)?|but see)?[,;\s]*\)|\([,;:] |[,;:]\)", text.replace("(P6.papl/r and P6.ppal/r,)", ""))
 
 
 def test_figure_references_plain_or_tagged():

@@ -1,8 +1,8 @@
 """Running text: paragraphs and the inline content of titles, captions, cells and list items.
 
 The words of a run are collected into a list of pieces (element text and tails in document order)
-and finished once: citation markers settled (citations.py), entities unescaped, whitespace
-collapsed. Blocks met inside a paragraph (a figure, a list, a
+and finished once: citation markers settled (citations.py), brackets emptied by removals cleaned,
+entities unescaped, whitespace collapsed. Blocks met inside a paragraph (a figure, a list, a
 display formula) become lines of their own; inline math stays in the sentence, spaced from the
 words around it.
 """
@@ -13,6 +13,7 @@ import re
 
 from lxml import etree
 
+from sources.pmc.jats.citations import REMOVED, drop_removal_remnants
 from sources.pmc.jats.formulas import MML, flatten_mathml, formula_text, tex_body
 from sources.pmc.jats.sections import BLOCKS, SKIP
 from sources.pmc.jats.text import all_text, finish_text
@@ -59,14 +60,11 @@ class RunningText:
                 out.append(html.unescape(node.text or ""))
         elif tag == "xref":
             self.xref(node, out)
-        elif tag == "inline-formula":
-            text = formula_text(node)  # part of the sentence: its text, without block markers
-            if text:
-                out.append(f" {text} ")
-        elif tag == "disp-formula":
-            text = self.formula(node)
-            if text:
-                out.append(f" {text} ")
+        elif tag in ("inline-formula", "disp-formula"):
+            # Part of the sentence: its text, without block markers; an image-only formula (or
+            # one dropped by the options) is a removal, like a dropped citation.
+            text = formula_text(node) if tag == "inline-formula" else self.formula(node)
+            out.append(f" {text} " if text else REMOVED)
         elif tag.startswith(MML):
             out.append(f" {flatten_mathml(node)} ")
         elif tag == "tex-math":
@@ -101,17 +99,23 @@ class RunningText:
         if kind in ("bibr", "bib"):
             out.append(self.citations.marker(xref))
         elif kind in _UNREAD_XREFS:
-            pass
+            out.append(REMOVED)
         elif kind in ("fig", "table") and self.o.figure_refs == "meditron":
             out.append(self.figure_ref(xref))
         else:
             out.append(all_text(xref))
 
     def finish(self, raw: str, citations: str | None = None) -> str:
-        """Clean one run of text: citations settled, whitespace and entities normalised."""
-        return finish_text(self.citations.settle(raw, citations or self.o.citations))
+        """Clean one run of text: citations settled, the brackets that removals emptied dropped,
+        whitespace and entities normalised."""
+        raw = self.citations.settle(raw, citations or self.o.citations)
+        return finish_text(drop_removal_remnants(raw))
 
 
 def _last_character(pieces: list[str]) -> str:
-    """The last character of the text so far."""
-    return next((piece[-1] for piece in reversed(pieces) if piece), "")
+    """The last character of the text so far, removal marks not counted."""
+    for piece in reversed(pieces):
+        piece = piece.rstrip(REMOVED)
+        if piece:
+            return piece[-1]
+    return ""
