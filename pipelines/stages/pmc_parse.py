@@ -6,7 +6,7 @@ shards. Every article becomes a document or a ledger entry (not an article, no t
 selected); a file that cannot be read (an OAI-PMH error answer included) is an
 error-ledger entry, an unreadable article inside an efetch batch a record error.
 
-A cloud raw store's `removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
+A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
 an article version the sync took out of the store, becomes a ledger entry `removed:<why>`, so a
 release says what left the corpus and why.
 """

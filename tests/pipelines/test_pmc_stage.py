@@ -104,7 +104,7 @@ def test_cli_list_fetch_parse_against_the_demo_bucket(tmp_path):
         deny.write_text("# expired COVID-19 licences\nPMC1790863\npmc2329613\n")
         result = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--deny-list", str(deny), "--out", str(raw)])
         assert result.exit_code == 0 and "2 removed" in result.output, result.output
-        result = runner.invoke(app, ["pmc", "parse", str(raw / "articles"), str(raw / "removed.jsonl"), "--out",
+        result = runner.invoke(app, ["pmc", "parse", str(raw / "articles"), "--out",
                                      str(tmp_path / "parsed"), "--scheduler", "sync", "--tables", "linearize", "--citations", "meditron"])
         assert result.exit_code == 0, result.output
         docs, ledger, _ = tables(tmp_path / "parsed")

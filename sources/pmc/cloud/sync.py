@@ -9,7 +9,7 @@ Raw store layout (folders split by PMC number // 10000, so no folder holds milli
     OUT/articles/NNNN/PMC<n>.<v>.xml    article XML, exact bytes, MD5-verified
     OUT/metadata/NNNN/PMC<n>.<v>.json   metadata JSON, exact bytes, MD5-verified against its ETag
     OUT/inventory/<uuid>.csv.gz         shards of the snapshot used (inventory route)
-    OUT/removed.jsonl                   tombstones: versions taken out of the store, why, when
+    OUT/articles/removed.jsonl          tombstones: versions taken out of articles/, why, when
     OUT/sync.json                       the last sync: route, snapshot, counts
     OUT/manifest.sqlite                 one row per stored object (manifest.py)
 
@@ -43,7 +43,7 @@ from sources.raw_store import utc_timestamp, write_atomic
 logger = get_logger("medcurate.pmc.cloud")
 
 MANIFEST = "manifest.sqlite"
-TOMBSTONES = "removed.jsonl"
+TOMBSTONES = "articles/removed.jsonl"  # next to the articles: `pmc parse` and DVC read one folder
 SYNC_STATE = "sync.json"
 ROUTES = ("inventory", "list")
 T = TypeVar("T")
@@ -387,7 +387,7 @@ def read_tombstones(root: Path) -> list[dict]:
 
 
 def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
-    """removed.jsonl sorted by PMCID and version; written even when empty (`pmc parse` and DVC name it)."""
+    """The tombstones sorted by PMCID and version; written even when empty (a sync that removed nothing)."""
     ordered = sorted(tombstones, key=lambda t: (int(t["pmcid"][3:]), t["version"]))
     text = "".join(json.dumps(t, sort_keys=True) + "\n" for t in ordered)
     path = root / TOMBSTONES
