@@ -8,7 +8,8 @@ in CPU seconds (time.process_time), alternating over a few rounds and keeping ea
   to get one article's text;
 - medcurate: `pipelines.stages.pmc_parse.parse_file(path)` (one read, the whole document).
 Quality counters, on the same articles: citation debris left in the text ("[1]", "[2]–[5]"
-brackets, empty "()" / "[]"), section headings kept, reference-list titles leaking in.
+brackets, empty "()" / "[]") and what removing citations can leave ("(e.g.,)", "(, p. 67)",
+"et al.."); mean document length.
 Results go to benchmarks/results/pmc_parse.json.
 
     .venv/bin/python benchmarks/bench_pmc_parse.py [--files 500] [--rounds 3]
@@ -38,6 +39,9 @@ from sources.pmc.jats import Article, JatsOptions  # noqa: E402
 CORPUS = REPO.parent / "shared" / "corpora" / "fulltext"
 RESULTS = REPO / "benchmarks" / "results" / "pmc_parse.json"
 DEBRIS = re.compile(r"\[\d+(?:[,\u2013\-]\s*\d+)*\]|\(\s*\)|\[\s*\]|\[\s*[,\u2013-]")
+# What removing citations can leave: a bracket opening or closing on a separator, a bracket holding
+# only "e.g." or "see", two full stops ("et al. [3]." -> "et al..").
+REMNANTS = re.compile(r"[(\[]\s*[,;:]|[,;:]\s*[)\]]|\((?:e\.g\.|see(?: also)?|but see|cf\.)[,\s]*\)|(?<!\.)\.\.(?!\.)")
 
 
 def build_folder(target: Path, n_files: int) -> list[Path]:
@@ -82,6 +86,7 @@ def quality(texts: list[str]) -> dict:
         "documents": len(texts),
         "citation_debris_per_document": round(sum(len(DEBRIS.findall(t)) for t in texts) / n, 2),
         "documents_with_citation_debris": sum(bool(DEBRIS.search(t)) for t in texts),
+        "removal_remnants_per_document": round(sum(len(REMNANTS.findall(t)) for t in texts) / n, 2),
         "mean_chars": round(sum(len(t) for t in texts) / n),
     }
 
