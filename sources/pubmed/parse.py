@@ -17,15 +17,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
 from lxml import etree
 
 from curation.schema import dump_meta
-from sources.xml_text import MONTHS as _MONTHS
 from sources.xml_text import clean_text as _clean
+from sources.xml_text import iso_date, month_number
 from sources.safe_io import DEFAULT_MAX_BYTES, open_bytes, open_input, sha256_file
 from sources.safe_xml import iterparse_safe
 
@@ -556,36 +555,14 @@ def _date(node: etree._Element | None) -> str | None:
             day = child.text
         elif tag == "MedlineDate":
             medline = child.text
-    year = year.strip() if year else ""
-    if year:
-        if not (len(year) == 4 and year.isdigit()):
-            return None
-        month = _month(month_text)
-        if month is None:
-            return year
-        day = day.strip() if day else ""
-        if day.isdigit():
-            try:
-                return date(int(year), month, int(day)).isoformat()
-            except ValueError:
-                pass
-        return f"{year}-{month:02d}"
+    if year and year.strip():
+        return iso_date(year, month_text, day)
     if medline:
         match = _MEDLINE_DATE.search(medline)
         if match:
-            month = _month(match.group(2))
+            month = month_number(match.group(2))
             return f"{match.group(1)}-{month:02d}" if month else match.group(1)
     return None
-
-
-def _month(value: str | None) -> int | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        number = int(value)
-        return number if 1 <= number <= 12 else None
-    return _MONTHS.get(value[:3].lower())
 
 
 def _deleted_pmids(element: etree._Element) -> list[str]:

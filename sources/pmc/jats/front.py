@@ -6,13 +6,12 @@ correspondence and permissions are never read into text (the licence is sources/
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from lxml import etree
 
 from sources.pmc.jats.text import plain_text
 from sources.pmc.ids import normalize_pmcid
-from sources.xml_text import MONTHS, clean_text
+from sources.xml_text import clean_text, iso_date
 
 # Notices that are not articles: (related-)article types, and what a heading subject says.
 NOT_ARTICLE = {
@@ -100,28 +99,10 @@ def publication_date(article: etree._Element) -> str | None:
         rank = _DATE_RANK.get(kind, 4)
         if kind == "pub":
             rank = 0 if (node.get("publication-format") or "").lower() == "electronic" else 1
-        value = _iso_date(node)
+        value = iso_date(node.findtext("year"), node.findtext("month"), node.findtext("day"))
         if value:
             ranked.append((rank, value))
     return min(ranked)[1] if ranked else None
-
-
-def _iso_date(node: etree._Element) -> str | None:
-    """YYYY-MM-DD, YYYY-MM or YYYY, as much as the date says (a month may be a name)."""
-    year = (node.findtext("year") or "").strip()
-    if not (len(year) == 4 and year.isdigit()):
-        return None
-    month_text = (node.findtext("month") or "").strip()
-    month = int(month_text) if month_text.isdigit() else MONTHS.get(month_text[:3].lower())
-    if not month or not 1 <= month <= 12:
-        return year
-    day = (node.findtext("day") or "").strip()
-    if day.isdigit():
-        try:
-            return date(int(year), month, int(day)).isoformat()
-        except ValueError:
-            pass
-    return f"{year}-{month:02d}"
 
 
 def not_article_reason(article: etree._Element, article_type: str | None) -> str | None:
