@@ -10,6 +10,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 MEASURES = ("chars", "words")
+LARGE_TEXT_CHARS = 1 << 20
+
+
+def word_count(text: str) -> int:
+    """len(text.split()), without a list of every word for a huge text (a 300 MB dump)."""
+    if len(text) <= LARGE_TEXT_CHARS:
+        return len(text.split())
+    import pyarrow as pa
+
+    from curation.dedup.bulk_stats import word_counts  # imports this module: imported late
+
+    return int(word_counts(pa.array([text], pa.string()))[0])
 
 
 def length_bin(n: int) -> int:
@@ -23,7 +35,7 @@ class StageStats:
 
     def _lengths(self, side: str, text: str) -> None:
         self.hist["chars"][side][length_bin(len(text))] += 1
-        self.hist["words"][side][length_bin(len(text.split()))] += 1
+        self.hist["words"][side][length_bin(word_count(text))] += 1
 
     def seen(self, source: str, text: str) -> None:
         self.sources[source]["in"] += 1

@@ -48,7 +48,8 @@ def _word_counts(arr: pa.Array) -> np.ndarray:
     if arr.null_count:
         arr = pc.fill_null(arr, "")
     _, offsets, data = arr.buffers()
-    offs = np.frombuffer(offsets, np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32  # the offsets' type
+    offs = np.frombuffer(offsets, width)[arr.offset : arr.offset + n + 1].astype(np.int64)
     counts = np.zeros(n, np.int64)
     if n == 0 or data is None or offs[-1] == offs[0]:
         return counts

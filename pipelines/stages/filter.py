@@ -2,7 +2,9 @@
 
 The first filter that says no decides the ledger reason; the document is ledgered as it was when
 it was dropped (after cleaning). A document that cleaning empties is ledgered `empty_after_cleaning`;
-a row with a null where the schema requires a value, `null_<column>`. A shard that cannot be read
+a row with a null where the schema requires a value, `null_<column>`; a text above
+`filter.max_text_bytes` (UTF-8 bytes, 16 MiB by default), `too_large`, before any filter reads
+it (a 300 MB dump would cost gigabytes in the quality filters). A shard that cannot be read
 (footer, schema), or its row groups that cannot be decoded, go to the error ledger and the rest
 goes on (pipelines.stages.inputs.document_row_groups).
 Which filters and thresholds apply to a source: curation.filters.chain (params.yaml `filter:`).
@@ -23,6 +25,7 @@ from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shard
 from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 
 STAGE = "filter"
+MAX_TEXT_BYTES = 16 << 20  # the dedup stage's cap (curation.dedup.settings) as well
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class FilterSettings:
 def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None:
     shard, settings = payload
     chains = SourceChains(settings.config, settings.seed)
+    max_bytes = int(settings.config.get("max_text_bytes") or MAX_TEXT_BYTES)
     stats = StageStats()
     for group in document_row_groups(shard, output):
         invalid = null_reasons(group.table, DOCUMENT_SCHEMA).to_pylist()
@@ -43,6 +47,11 @@ def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None
             if reason is not None:  # a null where the schema requires a value: not a document
                 output.drop(doc, reason, f"row {position} of {Path(shard).name}")
                 stats.dropped(source, reason)
+                continue
+            size = text_bytes(doc["text"], max_bytes)
+            if size > max_bytes:
+                output.drop(doc, "too_large", f"{size} bytes of text, above filter.max_text_bytes={max_bytes}")
+                stats.dropped(source, "too_large")
                 continue
             chain = chains(source)
             if chain.cleaner is not None:
@@ -61,6 +70,11 @@ def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None
                 output.emit(doc)
                 stats.kept(source, doc["text"])
     save_task_stats(output, stats)
+
+
+def text_bytes(text: str, limit: int) -> int:
+    """UTF-8 size of `text` when it may exceed `limit`; otherwise its length (no copy to encode)."""
+    return len(text) if len(text) * 4 <= limit else len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def run(inputs: list[Path | str], out_dir: Path, settings: FilterSettings, executor: Executor, shard_bytes: int) -> dict:

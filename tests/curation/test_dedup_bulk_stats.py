@@ -30,3 +30,9 @@ def test_any_window_gives_the_same_counts(monkeypatch):
         monkeypatch.setattr(bulk_stats, "WINDOW_BYTES", window)
         assert np.array_equal(bulk_stats.word_counts(chunked), expected), window
     assert np.array_equal(bulk_stats.word_counts(pa.array(["a b", None, " c "])), [2, 0, 1])
+
+
+def test_large_string_arrays_count_like_string_arrays():
+    texts = ["a b c", "", None, "x\u00a0y z ", "\u2003"]
+    expected = [len((t or "").split()) for t in texts]
+    assert list(bulk_stats.word_counts(pa.array(texts, pa.large_string()))) == expected == list(bulk_stats.word_counts(pa.array(texts)))

@@ -153,3 +153,28 @@ def test_rows_with_a_null_id_or_text_are_ledgered_with_a_stable_reason(abstracts
         assert {r["reason"] for r in ledger.values()} == set(expected.values()) | {"exact_duplicate_of:copy:21"}
     assert stats["reasons"]["null_id"] == 2 and stats["reasons"]["null_text"] == 1
     assert stats["documents_in"] == 300 and stats["input_errors"] == 0
+
+
+@pytest.mark.parametrize("command", ["filter", "dedup"])
+def test_a_text_above_max_text_bytes_is_ledgered_too_large_by_both_stages(abstracts, tmp_path, command):
+    # 40,000 x "é" is 80,000 UTF-8 bytes: above the 60,000 cap although it is only 40,000 characters.
+    huge = dict(abstracts[0], id="dump:1", text=abstracts[0]["text"] + " " + "é" * 40_000 + " " + "w " * 5_000)
+    write(abstracts[1:300] + [huge], tmp_path / "in" / "a.parquet")
+    params = params_file(tmp_path)
+    params.write_text(params.read_text().replace("filter:\n", "filter:\n  max_text_bytes: 60000\n")
+                      .replace("dedup:\n", "dedup:\n  max_text_bytes: 60000\n"))
+    result = CliRunner().invoke(app, [command, str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--scheduler", "sync",
+                                      "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    ledger = {r["id"]: r for r in folder(tmp_path / "out", "ledger")}
+    size = len(huge["text"].encode())
+    assert (ledger["dump:1"]["reason"], ledger["dump:1"]["detail"]) == ("too_large", f"{size} bytes of text, above {command}.max_text_bytes=60000")
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["documents_in"] == 300 == stats["documents_out"] + stats["ledgered"]
+
+
+def test_word_counts_of_huge_texts_match_str_split():
+    from curation.stats import LARGE_TEXT_CHARS, word_count
+
+    text = ("a\u00a0b  c\td\u2003e\n" * (LARGE_TEXT_CHARS // 10 + 1))
+    assert len(text) > LARGE_TEXT_CHARS and word_count(text) == len(text.split())
