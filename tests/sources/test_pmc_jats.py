@@ -330,6 +330,8 @@ def test_mathml_prescripts_come_before_their_base_and_formulas_keep_their_spacin
     assert item.doc["title"] == "Hyperpolarized 129Xe MRI of the lung"
     assert meta["keywords"] == ["129Xe MRI", "129Xe MRI"]  # a keyword's formula no longer runs into its words
     assert "We imaged 129Xe MRI ventilation" in text and "Xe 129" not in text and "Xe129" not in text
+    # Spaces only where the formula would touch a word: none inside brackets or before a hyphen.
+    assert "ventilation (129Xe), then 129Xe-weighted maps." in text
     tag = (lambda f: f"[formula] {f} [/formula]") if formulas == "tagged" else (lambda f: f)
     assert f"\n\n{tag('53 131I')}\n\n{tag('R i j = 0')}" in text  # postscripts stay after the base
 

@@ -64,11 +64,11 @@ class RunningText:
             # Part of the sentence: its text, without block markers; an image-only formula (or
             # one dropped by the options) is a removal, like a dropped citation.
             text = formula_text(node) if tag == "inline-formula" else self.formula(node)
-            out.append(f" {text} " if text else REMOVED)
+            out.append(_spaced(text, out, node.tail) if text else REMOVED)
         elif tag.startswith(MML):
-            out.append(f" {flatten_mathml(node)} ")
+            out.append(_spaced(flatten_mathml(node), out, node.tail))
         elif tag == "tex-math":
-            out.append(f" {tex_body(node.text)} ")
+            out.append(_spaced(tex_body(node.text), out, node.tail))
         elif tag == "sup":
             out.append(self.superscript(node, previous=_last_character(out)))
         elif tag == "break":
@@ -110,6 +110,14 @@ class RunningText:
         whitespace and entities normalised."""
         raw = self.citations.settle(raw, citations or self.o.citations)
         return finish_text(drop_removal_remnants(raw))
+
+
+def _spaced(text: str, before: list[str], tail: str | None) -> str:
+    """A formula's text inside the sentence: a space only where it would touch a word or number
+    ("the 129Xe MRI", never "Xe129MRI"), none inside brackets or before a hyphen ("(129Xe)-weighted")."""
+    left = " " if _last_character(before)[-1:].isalnum() else ""
+    right = " " if (tail or "")[:1].isalnum() else ""
+    return f"{left}{text}{right}"
 
 
 def _last_character(pieces: list[str]) -> str:
