@@ -26,8 +26,8 @@ OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow 
 ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
-def _client(params: dict, bucket_url: str):
-    client = http_client(params, allowed_hosts=ALLOWED_HOSTS)
+def _client(params: dict, bucket_url: str, concurrency: int):
+    client = http_client(params, allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
     rate = param(params, "pmc.rate")
     if rate:  # requests/s to the bucket's host, on top of the concurrency bound
         from urllib.parse import urlsplit
@@ -117,11 +117,11 @@ def pmc_list(
         params = load_params(params_file)
         policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
         root = pick(base_url, params, "pmc.base_url")
+        workers = int(pick(concurrency, params, "pmc.concurrency", 8))
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
-                _client(params, root), root, store or scratch, policy,
-                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids),
-                workers=int(pick(concurrency, params, "pmc.concurrency", 8)))
+                _client(params, root, workers), root, store or scratch, policy,
+                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers)
         _write_listing(chosen, out)
         typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
         if report.failed:
@@ -153,9 +153,9 @@ def pmc_fetch(
     with cli_errors():
         params = load_params(params_file)
         root = pick(base_url, params, "pmc.base_url")
-        client = _client(params, root)
         limit = pick(limit, params, "pmc.limit")
         workers = int(pick(concurrency, params, "pmc.concurrency", 8))
+        client = _client(params, root, workers)
         wanted = _read_pmcids(pmcids)
         if via == "cloud":
             if listing is not None:

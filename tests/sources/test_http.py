@@ -383,3 +383,22 @@ def test_api_key_never_reaches_logs_or_errors(caplog):
     assert any(record.name.startswith("urllib3") for record in caplog.records)
     assert all(SECRET not in message for message in messages)
     assert SECRET not in caplog.text
+
+
+def test_deadlines_share_one_watchdog_thread_and_cancelled_ones_do_not_pile_up():
+    from sources.http import _Watchdog
+
+    with LocalServer(files={"/f": DATA}) as server:
+        client = HttpClient(retries=0, deadline=30, max_connections=16)
+        client.get(server.url("/f"))
+        threads = threading.active_count()
+        for _ in range(50):
+            client.get(server.url("/f"))
+        assert threading.active_count() == threads  # no timer thread per request
+    watchdog, fired = _Watchdog(), threading.Event()
+    entries = [watchdog.arm(time.monotonic() + 3600, fired.set) for _ in range(3000)]
+    for entry in entries:
+        watchdog.cancel(entry)
+    assert len(watchdog._heap) < 1500  # compacted, not 3000 dead entries waiting an hour
+    watchdog.arm(time.monotonic() + 0.05, fired.set)
+    assert fired.wait(10)
