@@ -22,7 +22,7 @@ discarding connection" warnings (requests' pools keep 10 connections per host).
 
 Contenders, alternating within each round (the order flips every round), each into a fresh
 temporary folder:
-- medcurate: `sources.pmc.cloud.sync.sync(HttpClient(retries=2, backoff=0.05), base, out,
+- medcurate: `sources.pmc.cloud.sync.sync(HttpClient(retries=2, backoff=0.05, max_connections=max(10, K)), base, out,
   SelectionPolicy(), route="inventory", workers=K)` for each K of `--workers`: the newest
   inventory snapshot (listing + manifest + MD5-verified shard), every metadata JSON (MD5 = ETag),
   the selection, every chosen article XML (MD5 from `xml_url`), the store manifest and state;
@@ -248,8 +248,9 @@ class PoolWarnings(logging.Handler):
             self.count += 1
 
 
-def client() -> HttpClient:
-    return HttpClient(retries=2, backoff=0.05)
+def client(workers: int) -> HttpClient:
+    """As `medcurate pmc fetch` builds it: a connection kept per worker (at least requests' 10)."""
+    return HttpClient(retries=2, backoff=0.05, max_connections=max(10, workers))
 
 
 def timed(name: str, server: Server, expected: dict[str, bytes], n_articles: int, workers: int | None,
@@ -262,7 +263,7 @@ def timed(name: str, server: Server, expected: dict[str, bytes], n_articles: int
         if workers is None:
             articles = sequential_fetch(server.base_url, out)
         else:
-            with client() as http:
+            with client(workers) as http:
                 report = sync(http, server.base_url, out, SelectionPolicy(), route="inventory", workers=workers)
             if report.failed or report.removed:
                 raise SystemExit(f"{name}: failed {report.failed[:3]}, removed {len(report.removed)}")
@@ -297,7 +298,7 @@ def second_sync(server: Server, workers: int) -> dict:
     """A sync, then a second one on the same store: what the second one asks the server for."""
     out = Path(tempfile.mkdtemp(prefix="bench_pmc_fetch_again_"))
     try:
-        with client() as http:
+        with client(workers) as http:
             sync(http, server.base_url, out, SelectionPolicy(), route="inventory", workers=workers)
             server.take_counts()
             wall = time.perf_counter()
@@ -379,7 +380,7 @@ def main() -> None:
         "connect_rtts": args.connect_rtts,
         "server": "pipelines.demo_server.serve_in_thread in a child process, "
                   + ("HTTP/1.0 (connection per request)" if args.http10 else "HTTP/1.1 keep-alive"),
-        "medcurate_client": "HttpClient(retries=2, backoff=0.05), otherwise defaults",
+        "medcurate_client": "HttpClient(retries=2, backoff=0.05, max_connections=max(10, workers)) as pmc fetch builds it, otherwise defaults",
         "per_latency": per_latency,
         "code": code_state(),
         "versions": {"python": platform.python_version(), "requests": requests.__version__},
