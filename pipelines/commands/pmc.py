@@ -125,7 +125,7 @@ def pmc_list(
         _write_listing(chosen, out)
         typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
         if report.failed:
-            typer.echo(f"pmc list: {len(report.failed)} metadata object(s) failed: " +
+            typer.echo(f"pmc list: {report.failed_count} metadata object(s) failed: " +
                        "; ".join(f"{f['id']}: {f['reason']}" for f in report.failed[:10]), err=True)
 
 

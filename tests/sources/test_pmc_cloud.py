@@ -274,3 +274,14 @@ def test_metadata_newer_than_the_inventory_is_taken_a_damaged_one_is_not(tmp_pat
         damaged = sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
     assert [f["id"] for f in damaged.failed] == ["metadata/PMC6500000.1.json"] and "md5 mismatch" in damaged.failed[0]["reason"]
     assert not damaged.removed and (tmp_path / "raw" / "articles" / "0650" / "PMC6500000.1.xml").is_file()
+
+
+def test_a_report_counts_everything_but_keeps_only_examples():
+    from sources.pmc.cloud.sync import EXAMPLES, SyncReport
+
+    report = SyncReport()
+    for n in range(EXAMPLES + 5):
+        report.fetched_one(f"PMC{n}.1")
+        report.failed_one(f"PMC{n}.2", "HTTP 503")
+    assert (report.fetched_count, report.failed_count, len(report.fetched), len(report.failed)) == (EXAMPLES + 5,) * 2 + (EXAMPLES,) * 2
+    assert f"xml {EXAMPLES + 5} fetched, 0 skipped, {EXAMPLES + 5} failed" in report.summary()

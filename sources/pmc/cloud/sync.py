@@ -46,26 +46,42 @@ MANIFEST = "manifest.sqlite"
 TOMBSTONES = "articles/removed.jsonl"  # next to the articles: `pmc parse` and DVC read one folder
 SYNC_STATE = "sync.json"
 ROUTES = ("inventory", "list")
+EXAMPLES = 1000
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 @dataclass
 class SyncReport:
+    """What a sync did. The counts are complete; `fetched` and `failed` keep the first EXAMPLES
+    names (a first sync fetches millions: the manifest has every one)."""
+
     listed: int = 0  # versions enumerated
     selected: int = 0  # articles chosen
     fetched: list[str] = field(default_factory=list)  # versions whose XML was fetched
+    fetched_count: int = 0
     skipped: int = 0  # chosen versions already stored and verified
     failed: list[dict] = field(default_factory=list)  # {"id", "reason"}
+    failed_count: int = 0
     removed: list[dict] = field(default_factory=list)  # tombstones written by this sync
     metadata_fetched: int = 0
     metadata_reused: int = 0
     inventory: dict | None = None
 
+    def fetched_one(self, name: str) -> None:
+        self.fetched_count += 1
+        if len(self.fetched) < EXAMPLES:
+            self.fetched.append(name)
+
+    def failed_one(self, name: str, reason: str) -> None:
+        self.failed_count += 1
+        if len(self.failed) < EXAMPLES:
+            self.failed.append({"id": name, "reason": reason})
+
     def summary(self) -> str:
         text = (f"pmc fetch: {self.listed} versions listed, {self.selected} articles selected; "
                 f"metadata {self.metadata_fetched} fetched, {self.metadata_reused} unchanged; "
-                f"xml {len(self.fetched)} fetched, {self.skipped} skipped, {len(self.failed)} failed, "
+                f"xml {self.fetched_count} fetched, {self.skipped} skipped, {self.failed_count} failed, "
                 f"{len(self.removed)} removed")
         if self.failed:
             text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
@@ -217,7 +233,7 @@ class _Sync:
             progress.step()
             if entry["error"]:
                 self.store.manifest.set_unreadable(entry["number"], entry["version"])
-                self.report.failed.append({"id": entry["key"], "reason": entry["error"]})
+                self.report.failed_one(entry["key"], entry["error"])
                 if self.store.manifest.get(entry["key"]):
                     continue  # the older copy's row stays; it is not used while the fetch fails
             else:
@@ -246,7 +262,7 @@ class _Sync:
             return parse_version(data, metadata_key(number, version), row["listed_etag"])
         except (OSError, InputError) as exc:
             self.store.manifest.set_unreadable(number, version)
-            self.report.failed.append({"id": metadata_key(number, version), "reason": str(exc)})
+            self.report.failed_one(metadata_key(number, version), str(exc))
             return None
 
     def fetch_articles(self, versions: Iterable[ArticleVersion], limit: int | None = None) -> None:
@@ -271,12 +287,12 @@ class _Sync:
         for version, entry in bounded_map(fetch, todo(), self.workers):
             progress.step()
             if entry["error"]:
-                self.report.failed.append({"id": version.name, "reason": entry["error"]})
+                self.report.failed_one(version.name, entry["error"])
                 if self.store.manifest.get(version.xml_key):
                     self.store.manifest.mark(version.xml_key, self.id)  # the older copy stays
                     continue
             else:
-                self.report.fetched.append(version.name)
+                self.report.fetched_one(version.name)
             self.store.record(entry)
         self.report.fetched.sort()
 
@@ -304,7 +320,7 @@ class _Sync:
         state = {"route": self.route, "base_url": redact(self.store.base_url), "inventory": self.report.inventory,
                  "listed_versions": self.report.listed, "selected_articles": self.report.selected,
                  "stored_articles": self.store.manifest.count("article"), "removed_this_sync": len(self.report.removed),
-                 "failed_this_sync": len(self.report.failed), "synced_at": utc_timestamp()}
+                 "failed_this_sync": self.report.failed_count, "synced_at": utc_timestamp()}
         write_atomic(self.store.root / SYNC_STATE, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
@@ -321,8 +337,8 @@ def sync(
 ) -> SyncReport:
     """Bring the raw store in line with the bucket (or with the given PMCIDs of it).
 
-    With `limit`, only the first `limit` chosen articles (by PMCID) not yet stored are fetched;
-    the others stay chosen and are not removed. Removal applies to what the enumeration covered:
+    With `limit`, only the first `limit` chosen articles (by PMCID) are fetched; the others stay
+    chosen and what of them is stored is not removed. Removal applies to what the enumeration covered:
     the whole bucket, or the given PMCIDs.
     """
     with Store(out_dir, base_url) as store:
