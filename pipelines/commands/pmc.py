@@ -81,16 +81,16 @@ def _policy(params: dict, licenses_: Optional[str], deny_list: Optional[Path], r
 
 
 def _write_listing(versions: list, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(v.to_json() + "\n" for v in versions), encoding="utf-8")
-    tmp.replace(out)
+    from sources.raw_store import write_atomic
+
+    write_atomic(out, "".join(v.to_json() + "\n" for v in versions).encode("utf-8"))
 
 
 def _read_listing(path: Path) -> list:
     from sources.pmc.cloud.versions import ArticleVersion
 
-    return [ArticleVersion.from_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ArticleVersion.from_json(line, f"{path}:{number}") for number, line in enumerate(lines, 1) if line.strip()]
 
 
 @pmc_app.command("list")

@@ -116,6 +116,10 @@ def test_cli_list_fetch_parse_against_the_demo_bucket(tmp_path):
         bad = runner.invoke(app, ["pmc", "parse", str(raw), "--out", str(tmp_path / "x"), "--captions", "boxed"])
         assert bad.exit_code == 1 and "captions" in bad.output
         (tmp_path / "params.yaml").write_text("http: {retries: 0, timeout: 2}\n")
+        legacy = tmp_path / "legacy.jsonl"  # an OA file-list record of the retired route
+        legacy.write_text('{"pmcid": "PMC1", "license": "CC BY", "links": {"tgz": "oa_package/x.tar.gz"}}\n')
+        refused = runner.invoke(app, ["pmc", "fetch", "--listing", str(legacy), "--out", str(tmp_path / "r")])
+        assert refused.exit_code == 1 and f"{legacy}:1: not a `pmc list` line" in refused.output
         unreachable = runner.invoke(app, ["pmc", "fetch", "--base-url", "http://127.0.0.1:9/none", "--out", str(tmp_path / "r"),
                                           "--params", str(tmp_path / "params.yaml")])
         assert unreachable.exit_code == 1 and "medcurate: error:" in unreachable.output

@@ -51,8 +51,12 @@ class ArticleVersion:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, line: str) -> "ArticleVersion":
-        return cls(**json.loads(line))
+    def from_json(cls, line: str, where: str = "listing") -> "ArticleVersion":
+        """A line of a `pmc list` output; ValueError naming `where` for anything else."""
+        try:
+            return cls(**json.loads(line))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}: not a `pmc list` line ({type(exc).__name__}: {exc})") from None
 
 
 def key_version(key: str) -> tuple[int, int] | None:
