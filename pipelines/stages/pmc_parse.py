@@ -25,12 +25,13 @@ from pipelines.runner import run_stage
 from pipelines.stages.inputs import expand_inputs
 from sources.errors import InputError, RemoteError
 from sources.pmc import licenses
+from sources.pmc.cloud import sync as cloud_sync
 from sources.pmc.jats import URL, Article, ArticleError, JatsOptions, parse_bytes
 from sources.pmc.packages import read_package
 from sources.safe_io import read_input_hashed, sha256_file
 
 STAGE = "pmc.parse"
-TOMBSTONES = "removed.jsonl"
+TOMBSTONES = Path(cloud_sync.TOMBSTONES).name  # articles/removed.jsonl of a cloud raw store
 SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
 PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
 MAX_ARTICLE_BYTES = 256 << 20  # an efetch batch of several hundred articles stays well under this
@@ -48,14 +49,8 @@ def tombstone_articles(path: str) -> list[Article]:
         data = handle.read()
     digest = hashlib.sha256(data).hexdigest()
     items = []
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            stone = json.loads(line)
-            pmcid, version, why = stone["pmcid"], int(stone["version"]), str(stone["reason"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
+    for number, stone in cloud_sync.parse_tombstones(data, path):
+        pmcid, version, why = stone["pmcid"], stone["version"], stone["reason"]
         doc = make_document(
             id=f"pmc:{pmcid}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,
             license=stone.get("license"), meta={"version": version},

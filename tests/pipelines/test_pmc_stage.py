@@ -142,3 +142,16 @@ def test_an_oai_pmh_error_answer_is_an_error_ledger_entry_and_the_stage_goes_on(
     (message,) = errors["error"].to_pylist()
     assert errors["input"].to_pylist() == [str(error)]
     assert "idDoesNotExist" in message and "InputError" in message and "\n" not in message
+
+
+def test_tombstones_are_ledgered_and_a_damaged_tombstone_file_is_an_error_entry(tmp_path):
+    good, bad = tmp_path / "good" / "removed.jsonl", tmp_path / "bad" / "removed.jsonl"
+    good.parent.mkdir()
+    bad.parent.mkdir()
+    good.write_text('{"pmcid": "PMC7", "version": 2, "reason": "gone_from_bucket", "removed_at": "2026-12-01T00:00:00Z"}\n')
+    bad.write_text('{"pmcid": "PMC7", "version": 2, "reason": "deny_list"}\n{"pmcid": "7", "version": "x"}\n')
+    stats = run([good, bad, FIXTURES / "pmc_jats" / "PMC6500000_oai-pmh-getrecord.xml"], tmp_path / "out")
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert list(zip(ledger["id"].to_pylist(), ledger["reason"].to_pylist())) == [("pmc:PMC7", "removed:gone_from_bucket")]
+    assert errors["input"].to_pylist() == [str(bad)] and f"{bad}:2: not a tombstone" in errors["error"][0].as_py()
+    assert (stats["inputs"], stats["input_errors"], stats["documents_in"]) == (3, 1, docs.num_rows + ledger.num_rows)

@@ -96,12 +96,15 @@ class Manifest:
         return self.db.execute("SELECT count(*) FROM temp.listed").fetchone()[0]
 
     def listed_with_metadata(self) -> Iterator[sqlite3.Row]:
-        """Every listed version with its stored metadata row (if any), by (number, version), in pages."""
+        """Every listed version with its stored metadata row (if any) and whether its metadata could not
+        be fetched this sync, by (number, version), in pages."""
         last = (-1, -1)
         while True:
             page = self.db.execute(
-                "SELECT l.number, l.version, l.etag AS listed_etag, o.etag, o.path, o.error FROM temp.listed l "
+                "SELECT l.number, l.version, l.etag AS listed_etag, o.etag, o.path, o.error, "
+                "(u.number IS NOT NULL) AS unreadable FROM temp.listed l "
                 "LEFT JOIN objects o ON o.kind = 'metadata' AND o.number = l.number AND o.version = l.version "
+                "LEFT JOIN temp.unreadable u ON u.number = l.number AND u.version = l.version "
                 "WHERE (l.number, l.version) > (?, ?) ORDER BY l.number, l.version LIMIT ?", (*last, PAGE)).fetchall()
             if not page:
                 return
@@ -113,9 +116,6 @@ class Manifest:
 
     def set_unreadable(self, number: int, version: int) -> None:
         self.db.execute("INSERT OR IGNORE INTO temp.unreadable VALUES (?, ?)", (number, version))
-
-    def is_unreadable(self, number: int, version: int) -> bool:
-        return self.db.execute("SELECT 1 FROM temp.unreadable WHERE number = ? AND version = ?", (number, version)).fetchone() is not None
 
     def unchosen_articles(self, sync: int) -> list[dict]:
         """Stored articles this sync did not choose (in scope), with why: the refusal, or whether listed."""

@@ -255,7 +255,7 @@ class _Sync:
 
     def _read_version(self, row) -> ArticleVersion | None:
         number, version = row["number"], row["version"]
-        if self.store.manifest.is_unreadable(number, version):
+        if row["unreadable"]:
             return None
         try:
             data = (self.store.root / store_path("metadata", number, version)).read_bytes()
@@ -395,11 +395,26 @@ def _numbers(pmcids: Iterable[str] | None) -> set[int] | None:
     return numbers
 
 
+def parse_tombstones(data: bytes, name: str) -> list[tuple[int, dict]]:
+    """(line number, tombstone) of a removed.jsonl; InputError naming the line for anything else."""
+    stones = []
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            stone = json.loads(line)
+            stone["version"] = int(stone["version"])
+            if normalize_pmcid(stone["pmcid"]) != stone["pmcid"] or not isinstance(stone["reason"], str):
+                raise ValueError(f"pmcid {stone['pmcid']!r}, reason {stone['reason']!r}")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{name}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
+        stones.append((number, stone))
+    return stones
+
+
 def read_tombstones(root: Path) -> list[dict]:
     path = root / TOMBSTONES
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [stone for _, stone in parse_tombstones(path.read_bytes(), str(path))] if path.is_file() else []
 
 
 def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
