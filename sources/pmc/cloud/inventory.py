@@ -42,7 +42,6 @@ class InventoryRow:
 @dataclass(frozen=True)
 class ShardFile:
     key: str
-    size: int | None
     md5: str | None
 
 
@@ -70,8 +69,7 @@ def parse_manifest(data: bytes, snapshot: str, name: str = "manifest.json") -> I
         key = str(item.get("key", ""))
         if not _SHARD_NAME.match(key.rsplit("/", 1)[-1]):
             raise InputError(f"{name}: unexpected shard key {key!r}")
-        size = item.get("size")
-        shards.append(ShardFile(key, int(size) if isinstance(size, int) else None, md5_of_etag(item.get("MD5checksum"))))
+        shards.append(ShardFile(key, md5_of_etag(item.get("MD5checksum"))))
     if not shards:
         raise InputError(f"{name}: lists no inventory files")
     return Inventory(snapshot, hashlib.sha256(data).hexdigest(), columns, tuple(shards))
