@@ -289,7 +289,7 @@ def code_state() -> dict:
         except (OSError, subprocess.CalledProcessError):
             return ""
     return {"commit": git("rev-parse", "HEAD") or None,
-            "uncommitted_changes": git("status", "--porcelain", "--", "sources/http.py", "sources/pmc/cloud",
+            "uncommitted_changes": git("status", "--porcelain", "--", "sources/http", "sources/pmc/cloud",
                                        "sources/raw_store.py", "pipelines/demo_server.py", "pipelines/demo_bucket.py",
                                        "curation/task_output.py").splitlines()}
 

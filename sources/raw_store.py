@@ -15,7 +15,8 @@ The PMC cloud store (sources/pmc/cloud) keeps its manifest in SQLite instead: it
 version of a ~9 M-version bucket, too many to rewrite or hold in memory.
 
 Files reach their final name only complete (`write_atomic`), so a killed run never leaves half a
-file where parse reads.
+file where parse reads. Both writers mask registered secrets (sources.redaction): an entry's error
+may quote a remote that echoed the API key.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from curation.task_output import write_bytes_atomic as write_atomic
+from sources.redaction import redact_values
 
 __all__ = ["MANIFEST", "append_manifest", "read_manifest", "utc_timestamp", "write_atomic", "write_manifest"]
 
@@ -38,7 +40,8 @@ def utc_timestamp() -> str:
 
 
 def _line(entry: dict) -> str:
-    return json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
+    # An entry may quote a remote's answer (an error reason), and a remote may echo the API key.
+    return redact_values(json.dumps(entry, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def read_manifest(path: Path, *, skip_unreadable: bool = False) -> list[dict]:

@@ -21,6 +21,7 @@ from typing import BinaryIO, Iterable, Iterator
 from lxml import etree
 
 from sources.errors import HostileInputError, InputError
+from sources.redaction import redact
 
 SAFE_OPTIONS = dict(
     resolve_entities=False,
@@ -244,4 +245,6 @@ def _read_head(fileobj: BinaryIO) -> tuple[bytes, InputError | None]:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    """A parser error on one line, secrets redacted: libxml2 quotes the body's names (a tag, an
+    entity), and a server may have echoed an API key as one."""
+    return redact(" ".join(str(exc).split()))

@@ -8,8 +8,7 @@ limit; an identifying User-Agent; conditional requests; size caps on answers and
 resumable, checksum-verified downloads; redirects followed by hand and only within the origin or
 to allowed hosts; and no secret (an NCBI `api_key`) in any log record or error message.
 
-One concern per module:
-    redaction  secrets out of URLs, messages, logs and stored bodies
+One concern per module (secret redaction, which every source needs, is sources/redaction.py):
     rate       the per-host rate limit
     retry      retryable statuses, Retry-After
     deadline   the total deadline of one attempt (one watchdog thread)
@@ -30,7 +29,7 @@ from sources.http.client import (
 from sources.http.deadline import DEFAULT_DEADLINE
 from sources.http.partial import file_digests
 from sources.http.rate import DEFAULT_RATES, RateLimiter
-from sources.http.redaction import (
+from sources.redaction import (
     LOGGERS,
     RedactingFilter,
     get_logger,

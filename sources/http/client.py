@@ -19,7 +19,7 @@ from sources.errors import ChecksumError, FetchError, ResponseTooLarge
 from sources.http.deadline import DEFAULT_DEADLINE, Deadline, WatchedAdapter, check_deadline
 from sources.http.partial import content_range, file_digests, read_validator, remove, write_validator
 from sources.http.rate import DEFAULT_RATES, RateLimiter
-from sources.http.redaction import get_logger, install_log_redaction, one_line, redact, redact_bytes
+from sources.redaction import get_logger, install_log_redaction, one_line, redact, redact_bytes
 from sources.http.redirects import check_redirect, host_of
 from sources.http.retry import Retry, parse_retry_after, retryable_status
 

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from sources.http.redaction import redact
+from sources.redaction import redact
 
 
 def file_digests(path: Path) -> tuple[str, str, int]:

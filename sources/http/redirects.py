@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from sources.errors import FetchError
-from sources.http.redaction import one_line, redact
+from sources.redaction import one_line, redact
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

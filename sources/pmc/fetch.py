@@ -39,7 +39,7 @@ class FetchReport:
         text = f"pmc fetch: {len(self.fetched)} fetched, {len(self.skipped)} skipped, {len(self.failed)} failed"
         if self.failed:
             text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
-        return text
+        return redact(text)  # reasons quote remote answers
 
 
 def _vouched(entry: dict | None, out_dir: Path) -> bool:
@@ -61,6 +61,8 @@ class _Run:
         return False
 
     def record(self, key: str, label: str, entry: dict) -> None:
+        if entry.get("error"):
+            entry = {**entry, "error": redact(entry["error"])}  # a reason may quote the answer
         self.entries[key] = {"url": key, "fetched_at": utc_timestamp(), **entry}
         if entry.get("error"):
             self.report.failed.append({"id": label, "reason": entry["error"]})
@@ -109,9 +111,9 @@ def fetch_efetch(
         try:
             answer = client.post(url, data={"db": "pmc", "id": ",".join(map(str, batch)), "retmode": "xml", **extra})
             root = parse_bytes_safe(answer.content, name)
-            if root.tag != "pmc-articleset":
-                message = redact(" ".join("".join(root.itertext()).split()))[:200]  # a server may echo the key
-                raise RemoteError(f"efetch answered <{root.tag}>: {message}")
+            if root.tag != "pmc-articleset":  # a server may echo the key, even as the root's name
+                message = " ".join("".join(root.itertext()).split())[:200]
+                raise RemoteError(redact(f"efetch answered <{root.tag}>: {message}"))
         except (FetchError, InputError, RemoteError) as exc:
             run.record(key, name, {"paths": None, "error": str(exc)})
             continue

@@ -2,6 +2,7 @@
 import gzip
 import io
 import json
+import sys
 import tarfile
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from pipelines.demo_server import pmc_tree, serve_in_thread
 from pipelines.executor import Executor
 from pipelines.stages import pmc_parse
 from sources.pmc.jats import JatsOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
+from ncbi_server import LocalServer, Reply  # noqa: E402
 
 INPUTS = [FIXTURES / "pmc_jats", CORPORA / "fulltext", FIXTURES / "eutils" / "efetch_pmc_8435807_correction.xml"]
 NXML = (FIXTURES / "pmc_jats" / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml").read_bytes()
@@ -125,6 +129,33 @@ def test_cli_list_fetch_parse_against_the_demo_bucket(tmp_path):
         assert unreachable.exit_code == 1 and "medcurate: error:" in unreachable.output
     finally:
         server.shutdown()
+
+
+def test_pmc_fetch_via_efetch_never_prints_or_stores_a_key_echoed_inside_invalid_xml(tmp_path, monkeypatch):
+    key = "echoedKey0123456789abcdef"
+    monkeypatch.setenv("NCBI_API_KEY", key)
+    # A server echoing the key where a parser error or the answer's description quotes it: as an
+    # element name (libxml2's "tag mismatch"), an undefined entity's name, or a valid answer's root.
+    answers = {"1": f"<eFetchResult><{key}>x</eFetchResult>", "2": f"<eFetchResult>&{key};</eFetchResult>",
+               "3": f"<{key}/>"}
+
+    def efetch(request):
+        return Reply(200, {"Content-Type": "text/xml"}, answers[request.query["id"]].encode())
+
+    params, outputs = tmp_path / "params.yaml", []
+    with LocalServer(routes={"/eutils/efetch.fcgi": efetch}) as server:
+        params.write_text(f"http: {{retries: 0}}\npubmed: {{eutils_url: {server.url('/eutils')}}}\n")
+        for number in answers:  # one batch (one run) per answer
+            pmcids = tmp_path / f"pmcids{number}.txt"
+            pmcids.write_text(f"PMC{number}\n")
+            result = CliRunner().invoke(app, ["pmc", "fetch", "--via", "efetch", "--pmcids", str(pmcids),
+                                              "--out", str(tmp_path / "raw"), "--params", str(params)])
+            assert result.exit_code == 1 and "0 fetched, 0 skipped, 1 failed" in result.output, result.output
+            outputs.append(result.output)
+        assert all(seen.request.query["api_key"] == key for seen in server.seen("/eutils"))  # it was sent
+    assert all("REDACTED" in output for output in outputs) and not any(key in output for output in outputs)
+    manifest = (tmp_path / "raw" / "manifest.jsonl").read_text()
+    assert manifest.count("REDACTED") == 3 and key not in manifest
 
 
 def test_an_oai_pmh_error_answer_is_an_error_ledger_entry_and_the_stage_goes_on(tmp_path):

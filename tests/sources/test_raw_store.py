@@ -42,3 +42,18 @@ def test_atomic_write_creates_folders_and_leaves_no_temporary(tmp_path):
     write_atomic(target, b"<x/>")
     assert target.read_bytes() == b"<x/>" and list(target.parent.iterdir()) == [target]
     assert read_manifest(tmp_path / "missing.jsonl") == []
+
+
+def test_no_manifest_writer_stores_a_registered_secret(tmp_path):
+    """An entry may quote a remote that echoed the API key: both writers mask the key's value, and
+    only it (a page URL's own `key=` parameter is data)."""
+    from sources.redaction import register_secret
+
+    secret = "manifest-secret-0123456789"
+    register_secret(secret)
+    entry = {"url": "https://a.example/page?key=1", "error": f"answered <{secret}>: Key%20{secret}"}
+    write_manifest(tmp_path / "written.jsonl", [entry])
+    append_manifest(tmp_path / "appended.jsonl", entry)
+    for name in ("written.jsonl", "appended.jsonl"):
+        (stored,) = read_manifest(tmp_path / name)
+        assert stored == {"url": "https://a.example/page?key=1", "error": "answered <REDACTED>: Key%20REDACTED"}

@@ -1,4 +1,7 @@
-"""No secret (an NCBI `api_key`) in any log record, error message or stored body.
+"""No secret (an NCBI `api_key`) in any log record, error message, manifest or stored body.
+
+Used by the HTTP client (sources.http re-exports it), by the XML layer for messages built from a
+body, and by the raw-store manifest writers. Standard library only, so cheap to import anywhere.
 
 Secrets are query parameters known by name (`api_key=…` wherever it appears) and values registered
 at run time (the key read from the environment), matched as sent, URL-quoted or XML-escaped.
@@ -42,30 +45,39 @@ def _param_pattern(names: frozenset) -> re.Pattern:
     return pattern
 
 
+def _value_forms() -> list[str]:
+    """Each registered secret as sent, URL-quoted and XML-escaped; longest values first."""
+    with _secrets_lock:
+        values = sorted(_secret_values, key=len, reverse=True)
+    return [form for value in values for form in dict.fromkeys((value, quote(value, safe=""), html.escape(value)))]
+
+
 def redact(text: str, names: Iterable[str] = ()) -> str:
     """`text` (a URL, a log message, an error) with every secret replaced by REDACTED."""
     text = str(text)
     with _secrets_lock:
         params = frozenset(_secret_params | {name.lower() for name in names})
-        values = sorted(_secret_values, key=len, reverse=True)
-    text = _param_pattern(params).sub(r"\1\2REDACTED", text)
-    for value in values:
-        for form in {value, quote(value, safe=""), html.escape(value)}:
-            text = text.replace(form, "REDACTED")
+    return redact_values(_param_pattern(params).sub(r"\1\2REDACTED", text))
+
+
+def redact_values(text: str) -> str:
+    """`text` with every registered secret value replaced by REDACTED, and nothing else changed.
+
+    For text whose `name=value` pairs are data, not secrets (a stored page's URL may carry `key=`).
+    """
+    for form in _value_forms():
+        text = text.replace(form, "REDACTED")
     return text
 
 
 def redact_bytes(data: bytes) -> bytes:
     """`data` (a response body to store) with every registered secret value replaced by REDACTED.
 
-    Only the values themselves (as sent, URL-quoted or XML-escaped), never `name=value` patterns:
-    a body is the source's text, and a stored body that was changed must say so (see its caller).
+    Only the values themselves, never `name=value` patterns: a body is the source's text, and a
+    stored body that was changed must say so (see its caller).
     """
-    with _secrets_lock:
-        values = sorted(_secret_values, key=len, reverse=True)
-    for value in values:
-        for form in {value, quote(value, safe=""), html.escape(value)}:
-            data = data.replace(form.encode("utf-8"), b"REDACTED")
+    for form in _value_forms():
+        data = data.replace(form.encode("utf-8"), b"REDACTED")
     return data
 
 
