@@ -69,3 +69,23 @@ def test_guidelines_fetch_takes_its_deadline_from_params(tmp_path, caplog):
                                      "--base-url", server.url(""), "--params", str(write_params(tmp_path))])
     assert result.exit_code == 1 and "robots_disallowed 1" in result.output, result.output
     assert DEADLINE_MISSED in caplog.text
+
+
+def test_pubmed_fetch_takes_its_size_caps_from_params(tmp_path):
+    """A baseline file over `http.max_download_bytes` fails as too large, is not left behind, and the
+    index page over `http.max_response_bytes` stops the command."""
+    from ncbi_server import pubmed_tree
+
+    tree = pubmed_tree()
+    smallest = min(len(data) for path, data in tree.items() if path.endswith(".xml.gz"))
+    with LocalServer(files=tree) as server:
+        params = tmp_path / "params.yaml"
+        params.write_text(f"http:\n  retries: 0\n  max_download_bytes: {smallest - 1}\n")
+        capped = runner.invoke(app, ["pubmed", "fetch", "--out", str(tmp_path / "raw"),
+                                     "--base-url", server.url("/pubmed"), "--params", str(params)])
+        params.write_text("http:\n  retries: 0\n  max_response_bytes: 100\n")
+        index_capped = runner.invoke(app, ["pubmed", "fetch", "--out", str(tmp_path / "raw2"),
+                                           "--base-url", server.url("/pubmed"), "--params", str(params)])
+    assert capped.exit_code == 1 and f"body larger than {smallest - 1} bytes" in capped.output, capped.output
+    assert not list((tmp_path / "raw").rglob("*.xml.gz*"))
+    assert index_capped.exit_code == 1 and "body larger than 100 bytes" in index_capped.output, index_capped.output
