@@ -88,7 +88,7 @@ class Site:
     rate: float = 1.0  # requests per second per host (robots.txt crawl-delay may lower it)
     max_pages: int = 5000  # guideline pages per crawl
     max_page_bytes: int = 20 << 20
-    extra_hosts: tuple[str, ...] = ()  # other hosts of the site (PDF servers) redirects may go to
+    extra_hosts: tuple[str, ...] = ()  # other hosts of the site (PDF servers) redirects may go to: host or host:port
     canonical_base: str = ""  # defaults to base_url
     adapter: Adapter | None = field(default=None, compare=False)  # None: the declarative link crawler
     options: tuple[tuple[str, str], ...] = ()  # adapter settings (API query, set, ...)
