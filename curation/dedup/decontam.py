@@ -20,16 +20,26 @@ The rule (DecontamConfig):
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from curation.dedup.ngrams import hash_ngrams, words_of
+from curation.task_output import write_bytes_atomic
+
+log = logging.getLogger("medcurate")
 
 _GENERIC_STEMS = {"test", "dev", "val", "valid", "validation", "train", "data", "questions"}
 PMID_KEYS = ("pmid", "pubid", "PMID")
+# A membership table over the top 24 bits of the index's n-gram hashes (16 MB): with a few hundred
+# thousand n-grams in the test sets, about 99% of a document's n-grams are ruled out by it.
+_TOP_BITS = 24
+_TOP_SHIFT = np.uint64(64 - _TOP_BITS)
 
 
 @dataclass(frozen=True)
@@ -133,12 +143,46 @@ class BenchmarkIndex:
         common = uniq[counts > self.config.max_items_per_ngram]
         rare = ~np.isin(hashes, common)
         self.hashes, self.items = hashes[rare], items[rare]
+        self._derive()
+
+    def _derive(self) -> None:
+        """What find() needs beyond the stored arrays (cheap to recompute after a load)."""
+        self._top_bits = np.zeros(1 << _TOP_BITS, dtype=bool)
+        self._top_bits[self.hashes >> _TOP_SHIFT] = True
         self.item_ngrams = np.bincount(self.items, minlength=len(self.item_labels))
         self.required = np.minimum(self.item_ngrams, self.config.min_matches)
 
     @property
     def size(self) -> int:
         return int(self.hashes.size)
+
+    _ARRAYS = ("hashes", "items", "item_benchmark")
+    _LISTS = ("benchmarks", "item_labels")
+
+    def save(self, path: Path) -> None:
+        """The built index as one .npz (arrays, and the names as JSON bytes), written atomically."""
+        names = {key: getattr(self, key) for key in self._LISTS}
+        names["pmids"] = self.pmids
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            names=np.frombuffer(json.dumps(names).encode(), dtype=np.uint8),
+            **{key: np.asarray(getattr(self, key), dtype=np.int64 if key != "hashes" else np.uint64) for key in self._ARRAYS},
+        )
+        write_bytes_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, config: DecontamConfig) -> "BenchmarkIndex":
+        index = cls.__new__(cls)
+        index.config = config
+        with np.load(path, allow_pickle=False) as data:
+            names = json.loads(data["names"].tobytes())
+            index.hashes, index.items = data["hashes"], data["items"]
+            index.item_benchmark = data["item_benchmark"].tolist()
+        index.benchmarks, index.item_labels = names["benchmarks"], names["item_labels"]
+        index.pmids = {pmid: tuple(owner) for pmid, owner in names["pmids"].items()}
+        index._derive()
+        return index
 
     def find(self, texts: list[str], pmids: list[str | None]) -> list[Match | None]:
         """For each document, its strongest contamination (most shared n-grams), or None."""
@@ -150,7 +194,15 @@ class BenchmarkIndex:
         if self.hashes.size == 0 or not texts:
             return result
         grams = hash_ngrams(texts, self.config.n_grams)
-        doc_hash = np.unique(np.stack((grams.doc.astype(np.uint64), grams.hashes), axis=1), axis=0)
+        # Almost no n-gram of a document is in the index: the top-bits table rules most out at
+        # one memory read each, a binary search settles the rest, and the (document, n-gram)
+        # pairs are made distinct among the few hits only, instead of sorting every n-gram.
+        candidates = np.flatnonzero(self._top_bits[grams.hashes >> _TOP_SHIFT])
+        at = np.searchsorted(self.hashes, grams.hashes[candidates]).clip(max=self.hashes.size - 1)
+        hit = candidates[self.hashes[at] == grams.hashes[candidates]]
+        if hit.size == 0:
+            return result
+        doc_hash = np.unique(np.stack((grams.doc[hit].astype(np.uint64), grams.hashes[hit]), axis=1), axis=0)
         lo = np.searchsorted(self.hashes, doc_hash[:, 1], side="left")
         hi = np.searchsorted(self.hashes, doc_hash[:, 1], side="right")
         hits = np.flatnonzero(hi > lo)
@@ -167,3 +219,45 @@ class BenchmarkIndex:
             if best is None or (best.how == "ngrams" and count > best.shared):
                 result[doc] = Match(self.benchmarks[self.item_benchmark[item]], self.item_labels[item], int(count), "ngrams")
         return result
+
+
+# Bumped whenever the stored layout or the n-gram hashing changes, so old cache files are not used.
+_INDEX_FORMAT = 1
+
+
+def index_key(specs: list[str], config: DecontamConfig) -> str:
+    """What an index is built from: the benchmarks' names and file contents, and the config."""
+    digest = hashlib.sha256(json.dumps([_INDEX_FORMAT, asdict(config)]).encode())
+    for spec in specs:
+        name, path = benchmark_name(spec)
+        digest.update(f"\0{name}\0".encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def cache_index(specs: list[str], config: DecontamConfig, cache_dir: Path) -> Path | None:
+    """The cache file of this index, built and stored first when no earlier run did (the stage
+    calls this once before its tasks, so that its workers only load). None: not cacheable here."""
+    path = Path(cache_dir) / f"benchmark-index-{index_key(specs, config)}.npz"
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            BenchmarkIndex(specs, config).save(path)
+        except OSError as exc:
+            log.warning("decontamination: benchmark index not cached in %s (%s)", cache_dir, exc)
+            return None
+    return path
+
+
+def load_or_build(specs: list[str], config: DecontamConfig, cache_dir: Path | None) -> BenchmarkIndex:
+    """The index of these benchmarks: loaded from `cache_dir` when a run built the same one (same
+    file contents and config), else built (and stored there). An unusable cache only costs a rebuild."""
+    path = cache_index(specs, config, cache_dir) if cache_dir is not None else None
+    if path is not None:
+        try:
+            return BenchmarkIndex.load(path, config)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("decontamination: rebuilding the benchmark index (cached %s unreadable: %s)", path.name, exc)
+    return BenchmarkIndex(specs, config)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from curation.dedup.cluster_reasons import IDENTIFIERS
 from curation.dedup.decontam import DecontamConfig
@@ -23,11 +24,23 @@ class DedupSettings:
     # take memory in proportion to a text (about 30 bytes per byte for its n-grams).
     max_text_bytes: int = 16 << 20
     keep_work: bool = False
+    # Folder of built benchmark indexes, by content (curation.dedup.decontam.cache_index); None:
+    # $MEDCURATE_CACHE, else $XDG_CACHE_HOME/medcurate, else ~/.cache/medcurate.
+    index_cache: str | None = None
+
+    @property
+    def index_cache_dir(self) -> Path:
+        if self.index_cache:
+            return Path(self.index_cache)
+        if os.environ.get("MEDCURATE_CACHE"):
+            return Path(os.environ["MEDCURATE_CACHE"])
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medcurate"
 
     def digest_items(self) -> dict:
         """What the output depends on (keep_work does not), benchmark files by path and size."""
         data = asdict(self)
         data.pop("keep_work")
+        data.pop("index_cache")
         data["benchmark_files"] = [file_identity(spec.partition("=")[2] or spec) for spec in self.benchmarks]
         return data
 

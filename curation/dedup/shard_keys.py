@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.dedup.decontam import BenchmarkIndex
+from curation.dedup.decontam import BenchmarkIndex, load_or_build
 from curation.dedup.keys import text_hash
 from curation.dedup.minhash import EMPTY_SIGNATURE, band_keys, has_words, signatures
 from curation.dedup.settings import DedupSettings
@@ -51,13 +51,13 @@ _INDEX_CACHE: dict = {}
 
 
 def benchmark_index(settings: DedupSettings) -> BenchmarkIndex | None:
-    """The settings' benchmark index, built once per process."""
+    """The settings' benchmark index, loaded (or built) once per process."""
     if not settings.benchmarks:
         return None
     key = (settings.benchmarks, settings.decontam)
     if key not in _INDEX_CACHE:
         _INDEX_CACHE.clear()
-        _INDEX_CACHE[key] = BenchmarkIndex(list(settings.benchmarks), settings.decontam)
+        _INDEX_CACHE[key] = load_or_build(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
     return _INDEX_CACHE[key]
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.dedup.bulk_stats import table_stats
+from curation.dedup.decontam import cache_index
 from curation.dedup.drop_plan import plan_drops, split_by_plan
 from curation.dedup.malloc import tune_malloc
 from curation.dedup.partition_edges import partition_edges
@@ -112,6 +113,9 @@ def run(
         "%s: %d shards; signatures take %d bytes per document, keys %d",
         STAGE, len(shards), 4 * settings.minhash.num_perm, KEY_DTYPE.itemsize * (settings.minhash.num_bands + 1 + len(settings.identifiers)),
     )
+    if settings.benchmarks:
+        # Built here once (or found from an earlier run), so that each worker only loads it.
+        cache_index(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
     key_summaries = executor.map(keys_task, [(str(work.root), i, s, settings) for i, s in enumerate(shards)], desc=f"{STAGE} (keys)")
     edge_summaries = executor.map(
         edges_task, [(str(work.root), p, len(shards), settings) for p in range(settings.partitions)], desc=f"{STAGE} (edges)"

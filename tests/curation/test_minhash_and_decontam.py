@@ -5,7 +5,7 @@ import random
 import numpy as np
 from datasketch import MinHash
 
-from curation.dedup.decontam import BenchmarkIndex, benchmark_name
+from curation.dedup.decontam import BenchmarkIndex, benchmark_name, cache_index, index_key, load_or_build
 from curation.dedup.minhash import MinhashConfig, bucket_pairs, connected_components, estimate_jaccard, signatures
 from curation.dedup.ngrams import hash_ngrams, ngram_strings
 from realdata import QA, distinct_abstracts, variant
@@ -70,6 +70,34 @@ def test_medqa_and_medmcqa_planted_items_are_found_common_phrases_are_not():
     common += [t + " A 45-year-old man comes to the emergency department because of chest pain." for t in real[100:200]]
     assert index.find(common, [None] * len(common)) == [None] * len(common)
     assert index.find(real, [None] * len(real)) == [None] * len(real)
+
+
+def test_benchmark_index_cached_by_content_finds_the_same(tmp_path):
+    medqa = [json.loads(x) for x in (QA / "medqa" / "test.jsonl").read_text().splitlines()]
+    copy = tmp_path / "medqa.jsonl"
+    copy.write_text("\n".join(json.dumps(item) for item in medqa[:300]) + "\n")
+    listed = tmp_path / "pmids.txt"
+    listed.write_text("12345\n")
+    specs = [f"medqa={copy}", f"pqa={listed}"]
+    cache = tmp_path / "cache"
+    built = BenchmarkIndex(specs)
+    path = cache_index(specs, built.config, cache)
+    loaded = load_or_build(specs, built.config, cache)
+    assert path.exists() and np.array_equal(loaded.hashes, built.hashes) and np.array_equal(loaded.items, built.items)
+    real = [d["text"] for d in distinct_abstracts()[:50]]
+    texts = [real[i] + "\n" + medqa[i]["question"] for i in range(20)] + real[20:]
+    pmids = ["12345"] + [None] * (len(texts) - 1)
+    expected = [(m.reason, m.detail) if m else None for m in built.find(texts, pmids)]
+    assert sum(e is not None for e in expected) == 20
+    assert [(m.reason, m.detail) if m else None for m in loaded.find(texts, pmids)] == expected
+    # The key follows the files' contents, not their names or times; a damaged cache file is rebuilt.
+    key = index_key(specs, built.config)
+    copy.write_text(copy.read_text() + json.dumps(medqa[301]) + "\n")
+    assert index_key(specs, built.config) != key
+    damaged = cache_index(specs, built.config, cache)
+    damaged.write_bytes(b"not an npz")
+    again = load_or_build(specs, built.config, cache)
+    assert [(m.reason, m.detail) if m else None for m in again.find(texts, pmids)] == expected
 
 
 def test_pmid_lists_and_benchmark_names(tmp_path):
