@@ -144,6 +144,7 @@ def pmc_fetch(
     manuscripts: Optional[bool] = ManuscriptsOpt,
     historical_ocr: Optional[bool] = OcrOpt,
     concurrency: Optional[int] = ConcurrencyOpt,
+    allow_mass_removal: bool = typer.Option(False, "--allow-mass-removal", help="remove what the bucket no longer holds even past pmc.max_removed / pmc.max_removed_share"),
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
     """Sync article XML into a raw store: what changed is fetched, what is no longer selected is removed (tombstoned)."""
@@ -162,8 +163,10 @@ def pmc_fetch(
                 report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers)
             else:
                 policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
+                removals = None if allow_mass_removal else sync.RemovalLimit(
+                    share=float(param(params, "pmc.max_removed_share", 0.05)), count=int(param(params, "pmc.max_removed", 100)))
                 report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate", "inventory"),
-                                   pmcids=wanted, limit=limit, workers=workers)
+                                   pmcids=wanted, limit=limit, workers=workers, removal_limit=removals)
             wanted_any = report.selected
         elif via in ("efetch", "oai"):
             if listing is None and wanted is None:

@@ -12,6 +12,7 @@ Raw store layout (folders split by PMC number // 10000, so no folder holds milli
     OUT/articles/removed.jsonl          tombstones: versions taken out of articles/, why, when
     OUT/sync.json                       the last sync: route, snapshot, counts
     OUT/manifest.sqlite                 one row per stored object (manifest.py)
+    OUT/.lock                           held (flock) while a sync or listing works on the store
 
 Downloads run on a bounded thread pool sharing one HttpClient (its per-host rate limit applies);
 each lands under its final name only once verified, and its outcome is committed to the manifest
@@ -29,7 +30,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from sources.errors import FetchError, InputError
+from sources.errors import FetchError, InputError, SourceError
 from sources.http import HttpClient, get_logger, redact
 from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.manifest import Manifest
@@ -39,6 +40,7 @@ from sources.pmc.cloud.versions import (
 )
 from sources.pmc.ids import normalize_pmcid
 from sources.raw_store import utc_timestamp, write_atomic
+from sources.store_lock import StoreLock
 
 logger = get_logger("medcurate.pmc.cloud")
 
@@ -86,6 +88,30 @@ class SyncReport:
         if self.failed:
             text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
         return text
+
+
+class MassRemovalError(SourceError):
+    """A sync that would take more out of the store than its RemovalLimit allows."""
+
+
+@dataclass(frozen=True)
+class RemovalLimit:
+    """How much one sync may remove before it refuses: an empty or truncated inventory looks just
+    like a bucket that dropped everything. Up to `count` removals always pass; more pass while they
+    are at most `share` of the stored articles; removing every stored article never passes."""
+
+    share: float = 0.05
+    count: int = 100
+
+    def refusal(self, removing: int, stored: int) -> str | None:
+        if removing == 0:
+            return None
+        if removing >= stored:
+            return f"this sync would remove all {stored} stored articles"
+        if removing > self.count and removing > self.share * stored:
+            return (f"this sync would remove {removing} of {stored} stored articles, more than "
+                    f"{self.count} (pmc.max_removed) and {self.share:.0%} (pmc.max_removed_share)")
+        return None
 
 
 def shard_folder(number: int) -> str:
@@ -141,13 +167,23 @@ class Store:
 
     def __init__(self, root: Path | str, base_url: str):
         self.root, self.base_url = Path(root), base_url
-        self.manifest = Manifest(self.root / MANIFEST)
+        self.lock = StoreLock(self.root)  # one writer: a second sync into this folder fails at once
+        self.manifest: Manifest | None = None
 
     def __enter__(self) -> "Store":
+        self.lock.__enter__()
+        try:
+            self.manifest = Manifest(self.root / MANIFEST)
+        except BaseException:
+            self.lock.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.manifest.close()
+        try:
+            self.manifest.close()
+        finally:
+            self.lock.__exit__(*exc)
 
     def stored(self, key: str) -> dict | None:
         """The manifest row of an object that is in the store, complete."""
@@ -296,15 +332,23 @@ class _Sync:
             self.store.record(entry)
         self.report.fetched.sort()
 
-    def remove_unchosen(self) -> None:
-        """Take out of the store what this sync did not choose; tombstones say why."""
+    def remove_unchosen(self, limit: RemovalLimit | None) -> None:
+        """Take out of the store what this sync did not choose; tombstones say why.
+
+        Nothing at all is removed when the removals exceed `limit` (None: no limit).
+        """
         manifest = self.store.manifest
+        # Its metadata could not be read this time: what is stored stays.
+        unchosen = [row for row in manifest.unchosen_articles(self.id) if not row["unreadable"]]
+        removing = sum(1 for row in unchosen if not row["error"])
+        refusal = limit.refusal(removing, manifest.count("article")) if limit else None
+        if refusal:
+            raise MassRemovalError(f"{refusal}; nothing was removed (if the bucket really dropped them, "
+                                   "run again with --allow-mass-removal)")
         for row in manifest.unlisted_metadata():
             self.store.forget(row)
         tombstones = {(t["pmcid"], t["version"]): t for t in read_tombstones(self.store.root)}
-        for row in manifest.unchosen_articles(self.id):
-            if row["unreadable"]:
-                continue  # its metadata could not be read this time: keep what is stored
+        for row in unchosen:
             self.store.forget(row)
             if row["error"]:
                 continue  # never stored: nothing to take back downstream
@@ -334,19 +378,20 @@ def sync(
     pmcids: Iterable[str] | None = None,
     limit: int | None = None,
     workers: int = 8,
+    removal_limit: RemovalLimit | None = RemovalLimit(),
 ) -> SyncReport:
     """Bring the raw store in line with the bucket (or with the given PMCIDs of it).
 
     With `limit`, only the first `limit` chosen articles (by PMCID) are fetched; the others stay
     chosen and what of them is stored is not removed. Removal applies to what the enumeration covered:
-    the whole bucket, or the given PMCIDs.
+    the whole bucket, or the given PMCIDs, and stops at `removal_limit` (MassRemovalError; None: none).
     """
     with Store(out_dir, base_url) as store:
         run = _Sync(client, store, route, pmcids, workers)
         run.enumerate()
         run.sync_metadata()
         run.fetch_articles(run.chosen(policy), limit)
-        run.remove_unchosen()
+        run.remove_unchosen(removal_limit)
         run.write_state()
     logger.info("%s", run.report.summary())
     return run.report
