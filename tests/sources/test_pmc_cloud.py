@@ -111,7 +111,7 @@ def test_metadata_is_read_leniently_but_must_agree_with_its_key():
     assert lenient.manuscript is True and lenient.pmid is None and lenient.license_code is None
     for bad, message in [({**meta, "version": 2}, "states pmcid"),
                          ({**meta, "xml_url": "s3://pmc-oa-opendata/PMC1.1/PMC1.1.xml?md5=x"}, "not this version"),
-                         ({**meta, "xml_url": "s3://pmc-oa-opendata/PMC7759461.1/../../etc/passwd"}, "unusable")]:
+                         ({**meta, "xml_url": "s3://pmc-oa-opendata/PMC7759461.1/../../etc/passwd"}, "not a plain relative path")]:
         with pytest.raises(InputError, match=message):
             parse_version(json.dumps(bad).encode(), "metadata/PMC7759461.1.json")
     with pytest.raises(InputError, match="not JSON"):
@@ -161,7 +161,9 @@ def test_the_newest_complete_snapshot_is_used():
     objects["inventory-reports/pmc-oa-opendata/metadata/hive/dt=2026-09-03/symlink.txt"] = b""
     with serve(objects) as server:
         assert inv.snapshots(client(), server.url(BUCKET)) == ["2026-09-02T01-00Z", "2026-09-01T01-00Z"]
-        assert inv.newest_inventory(client(0), server.url(BUCKET)).snapshot == "2026-09-01T01-00Z"
+        problems = []
+        readable = list(inv.readable_snapshots(client(0), server.url(BUCKET), problems))
+    assert [r.snapshot for r in readable] == ["2026-09-01T01-00Z"] and problems[0].startswith("2026-09-02T01-00Z: ")
 
 
 # --- the sync ---------------------------------------------------------------------------------------------------
@@ -209,12 +211,17 @@ def test_an_interrupted_sync_resumes_and_never_fetches_twice(tmp_path, articles)
     assert second.skipped == len(first.fetched) and len(first.fetched) + len(asked) == second.selected
 
 
-def test_a_damaged_inventory_shard_stops_the_sync_with_a_clear_error(tmp_path, articles):
-    objects = {**articles, **inventory_objects(articles)}
-    shard = next(k for k in objects if k.startswith(INVENTORY + "data/"))
+def test_a_damaged_inventory_shard_falls_back_to_the_snapshot_before(tmp_path, articles):
+    older = {k: v for k, v in articles.items() if "PMC3585041" not in k}
+    objects = {**articles, **inventory_objects(older, snapshot="2026-08-31T01-00Z"), **inventory_objects(articles)}
+    shard = next(k for k in inventory_objects(articles) if k.startswith(INVENTORY + "data/"))
     objects[shard] = objects[shard][:-10] + b"0123456789"
-    with serve(objects) as server, pytest.raises(ChecksumError, match="md5 mismatch"):
-        sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+    with serve(objects) as server:
+        report = sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+        assert report.inventory["snapshot"] == "2026-08-31T01-00Z" and report.listed == 13 and not report.failed
+        server.files[f"{BUCKET}/{INVENTORY}2026-08-31T01-00Z/manifest.json"] = b"{"
+        with pytest.raises(FetchError, match=r"no usable inventory snapshot: 2026-09-01T01-00Z: .*md5 mismatch.*; 2026-08-31T01-00Z: .*not JSON"):
+            sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
     assert isinstance(ChecksumError("x"), FetchError)
 
 

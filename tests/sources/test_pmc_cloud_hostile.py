@@ -119,3 +119,106 @@ def test_an_empty_inventory_removes_nothing_unless_told(tmp_path, articles):
     assert told.exit_code == 0 and "2 removed" in told.output, told.output
     stones = [json.loads(line) for line in (raw / TOMBSTONES).read_text().splitlines()]
     assert [(s["pmcid"], s["reason"]) for s in stones] == [("PMC2329613", "gone_from_bucket"), ("PMC3166277", "gone_from_bucket")]
+
+
+# --- keys and paths from data ------------------------------------------------------------------------------------
+def test_a_listing_record_cannot_name_a_path_or_key_of_its_own(tmp_path, articles):
+    with serve({**articles, **inventory_objects(articles)}) as server:
+        bucket = server.url(BUCKET)
+        good = tmp_path / "listing.jsonl"
+        assert runner.invoke(app, ["pmc", "list", "--base-url", bucket, "--out", str(good)]).exit_code == 0
+        record = json.loads(good.read_text().splitlines()[0])
+        n = record["pmcid"][3:]
+        for field, value in [("version", "1/../../../../x"), ("version", 2**64), ("version", True),
+                             ("xml_key", f"PMC{n}.1/../../../x.xml"), ("key", "metadata/../x.json"), ("pmcid", "PMC1/../x"),
+                             ("xml_md5", "../x")]:
+            bad = tmp_path / "bad.jsonl"
+            bad.write_text(json.dumps({**record, field: value}) + "\n")
+            result = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--listing", str(bad), "--out", str(tmp_path / "raw")])
+            assert result.exit_code == 1 and f"{bad}:1: not a `pmc list` line" in result.output, (field, result.output)
+            assert result.output.count("\n") == 1
+        assert not [p for p in tmp_path.rglob("*") if p.name == "x" or p.name.startswith("x.")]
+        assert all(s.request.path.startswith(BUCKET + "/") for s in server.seen())
+
+
+def test_a_tampered_manifest_cannot_delete_outside_the_store(tmp_path, articles):
+    raw, outside = tmp_path / "raw", tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    with serve({**articles, **inventory_objects(articles)}) as server:
+        bucket = server.url(BUCKET)
+        sync(client(), bucket, raw, SelectionPolicy())
+        with Manifest(raw / "manifest.sqlite") as manifest:
+            manifest.db.execute("UPDATE objects SET path = '../precious.txt' WHERE key = 'PMC3585041.1/PMC3585041.1.xml'")
+        publish(server, {k: v for k, v in articles.items() if "PMC3585041" not in k})
+        result = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--out", str(raw)])
+    assert result.exit_code == 1 and "store path '../precious.txt' refused" in result.output and result.output.count("\n") == 1
+    assert outside.read_text() == "keep me"
+
+
+def test_an_inventory_shard_key_cannot_leave_the_bucket(tmp_path, articles):
+    objects = {**articles, **inventory_objects(articles)}
+    manifest_key = f"{INVENTORY}2026-09-01T01-00Z/manifest.json"
+    manifest = json.loads(objects[manifest_key])
+    manifest["files"][0]["key"] = "../../../elsewhere/data/" + manifest["files"][0]["key"].rsplit("/", 1)[1]
+    objects[manifest_key] = json.dumps(manifest).encode()
+    with serve(objects) as server:
+        with pytest.raises(FetchError, match=r"no usable inventory snapshot: .*shard key '\.\./\.\./\.\./elsewhere/.*refused"):
+            sync(client(), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+        assert all(s.request.path.startswith(BUCKET + "/") for s in server.seen())
+    assert not (tmp_path / "raw" / "articles").exists()
+
+
+# --- numbers past SQLite's integers, JSON nested 200k deep --------------------------------------------------------
+def test_numbers_past_2_63_are_one_line_failures_and_the_sync_goes_on(tmp_path, articles):
+    huge = f"metadata/PMC{2**64}.1.json"
+    version = f"metadata/PMC6500000.{2**63}.json"
+    objects = {**articles, huge: b"{}", version: b"{}"}
+    raw = tmp_path / "raw"
+    for route in ("inventory", "list"):
+        with serve({**objects, **inventory_objects(objects)}) as server:
+            report = sync(client(), server.url(BUCKET), raw, SelectionPolicy(), route=route)
+        assert sorted(f["id"] for f in report.failed) == sorted([huge, version]), route
+        assert all("out of range" in f["reason"] and "\n" not in f["reason"] for f in report.failed)
+        assert report.listed == 14 and len(stored_xml(raw)) == 9
+    pmcids = tmp_path / "pmcids.txt"
+    pmcids.write_text(f"PMC{2**64}\n")
+    result = runner.invoke(app, ["pmc", "list", "--base-url", "http://127.0.0.1:9", "--pmcids", str(pmcids), "--out", str(tmp_path / "l")])
+    assert result.exit_code == 1 and "not a PMCID" in result.output
+
+
+def test_an_enumeration_that_fails_part_way_leaves_no_open_transaction(tmp_path):
+    def rows():
+        yield 1, 1, "a"
+        raise InputError("shard.csv.gz: row 2 has 3 cells, the schema 4")
+
+    with Manifest(tmp_path / "manifest.sqlite") as manifest:
+        manifest.begin_sync("t", "inventory", None)
+        with pytest.raises(InputError, match="row 2"):
+            manifest.add_listed(rows())
+        assert not manifest.db.in_transaction
+        assert manifest.add_listed(iter([(2, 1, "b")])) == 1  # the failed listing left nothing behind
+
+
+DEEP = b"[" * 200_000 + b"]" * 200_000
+
+
+def test_json_nested_200k_deep_is_a_one_line_error_everywhere(tmp_path, articles):
+    from sources.pmc.cloud.sync import parse_tombstones
+
+    deep_meta = b'{"pmcid": "PMC6500000", "version": 1, "x": ' + DEEP + b"}"
+    objects = {**articles, "metadata/PMC6500000.1.json": deep_meta}
+    with serve({**objects, **inventory_objects(objects)}) as server:
+        report = sync(client(), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+    assert [f["id"] for f in report.failed] == ["metadata/PMC6500000.1.json"]
+    assert "nested deeper than 64 levels" in report.failed[0]["reason"] and report.selected == 8
+    # An inventory manifest nested that deep: the snapshot is not usable, in one line.
+    manifest_key = f"{INVENTORY}2026-09-01T01-00Z/manifest.json"
+    with serve({**articles, **inventory_objects(articles), manifest_key: DEEP}) as server:
+        with pytest.raises(FetchError, match="nested deeper than 64 levels"):
+            sync(client(), server.url(BUCKET), tmp_path / "raw2", SelectionPolicy())
+    with pytest.raises(InputError, match=r"removed.jsonl:2: not a tombstone .*nested deeper"):
+        parse_tombstones(b'{"pmcid": "PMC7", "version": 2, "reason": "deny_list"}\n' + DEEP + b"\n", "removed.jsonl")
+    listing = tmp_path / "listing.jsonl"
+    listing.write_bytes(DEEP + b"\n")
+    result = runner.invoke(app, ["pmc", "fetch", "--listing", str(listing), "--base-url", "http://127.0.0.1:9", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "nested deeper" in result.output and result.output.count("\n") == 1

@@ -3,9 +3,10 @@
 Layout (README §4.3/§5.2 of the bucket): under `inventory-reports/pmc-oa-opendata/metadata/` one
 folder per snapshot (`2026-09-01T01-00Z/manifest.json`) and the shards it names
 (`…/metadata/data/<uuid>.csv.gz`). A snapshot's manifest is written last, so a snapshot without one
-is still being written and the one before it is used. Shards are verified against the manifest's
-MD5s before a row is read; rows follow the manifest's `fileSchema` (Bucket, Key, LastModifiedDate,
-ETag in practice) and only `metadata/PMC<n>.<v>.json` keys are kept.
+is still being written and the one before it is used; so is a snapshot with a damaged shard (the
+sync falls back). Shards are verified against the manifest's MD5s before a row is read; rows follow
+the manifest's `fileSchema` (Bucket, Key, LastModifiedDate, ETag in practice) and only keys under
+`metadata/` are kept.
 """
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from typing import Iterator
 from sources.errors import FetchError, InputError
 from sources.http import HttpClient, file_digests, get_logger
 from sources.pmc.cloud.s3 import list_folders, md5_of_etag, object_url
-from sources.pmc.cloud.versions import json_object, key_version
 from sources.safe_io import open_input
+from sources.safe_json import load_object
+from sources.safe_paths import check_relative, inside
 
 logger = get_logger("medcurate.pmc.inventory")
 
 INVENTORY_PREFIX = "inventory-reports/pmc-oa-opendata/metadata/"
+METADATA_PREFIX = "metadata/"  # the rows wanted: the metadata JSON keys
 _SNAPSHOT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z$")
 _SHARD_NAME = re.compile(r"^[\w.-]+\.csv\.gz$")
 # Column names as the manifest's fileSchema spells them -> ours.
@@ -57,7 +60,7 @@ class Inventory:
 
 
 def parse_manifest(data: bytes, snapshot: str, name: str = "manifest.json") -> Inventory:
-    manifest = json_object(data, name)
+    manifest = load_object(data, name)
     if str(manifest.get("fileFormat", "")).upper() != "CSV":
         raise InputError(f"{name}: inventory format {manifest.get('fileFormat')!r}, only CSV is read")
     schema = [c.strip().replace(" ", "").lower() for c in str(manifest.get("fileSchema", "")).split(",")]
@@ -69,6 +72,7 @@ def parse_manifest(data: bytes, snapshot: str, name: str = "manifest.json") -> I
         key = str(item.get("key", ""))
         if not _SHARD_NAME.match(key.rsplit("/", 1)[-1]):
             raise InputError(f"{name}: unexpected shard key {key!r}")
+        check_relative(key, f"{name}: shard key")
         shards.append(ShardFile(key, md5_of_etag(item.get("MD5checksum"))))
     if not shards:
         raise InputError(f"{name}: lists no inventory files")
@@ -81,20 +85,22 @@ def snapshots(client: HttpClient, base_url: str, prefix: str = INVENTORY_PREFIX)
     return sorted((n for n in names if _SNAPSHOT.match(n)), reverse=True)
 
 
-def newest_inventory(client: HttpClient, base_url: str, prefix: str = INVENTORY_PREFIX, tries: int = 3) -> Inventory:
-    """The newest snapshot whose manifest can be read; up to `tries` snapshots back."""
+def readable_snapshots(client: HttpClient, base_url: str, problems: list[str], prefix: str = INVENTORY_PREFIX,
+                       tries: int = 3) -> Iterator[Inventory]:
+    """The snapshots whose manifest can be read, newest first, up to `tries` back; why each other one
+    could not be used is appended to `problems` (the caller adds its own: a damaged shard)."""
     names = snapshots(client, base_url, prefix)
     if not names:
         raise FetchError(f"no inventory snapshot under {object_url(base_url, prefix)}")
-    problems = []
     for snapshot in names[:tries]:
         url = object_url(base_url, f"{prefix}{snapshot}/manifest.json")
         try:
-            return parse_manifest(client.get(url).content, snapshot, url)
+            manifest = parse_manifest(client.get(url).content, snapshot, url)
         except (FetchError, InputError) as exc:  # still being written, or damaged: one day back
             logger.warning("inventory %s not usable (%s); trying the one before", snapshot, exc)
             problems.append(f"{snapshot}: {exc}")
-    raise FetchError("no usable inventory snapshot: " + "; ".join(problems))
+            continue
+        yield manifest
 
 
 def download_shards(client: HttpClient, base_url: str, inventory: Inventory, folder: Path) -> list[Path]:
@@ -105,7 +111,7 @@ def download_shards(client: HttpClient, base_url: str, inventory: Inventory, fol
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for shard in inventory.shards:
-        target = folder / shard.key.rsplit("/", 1)[-1]
+        target = inside(folder, shard.key.rsplit("/", 1)[-1], "inventory shard")
         if not (target.is_file() and shard.md5 and file_digests(target)[0] == shard.md5):
             client.download(object_url(base_url, shard.key), target, md5=shard.md5)
         paths.append(target)
@@ -117,12 +123,12 @@ def download_shards(client: HttpClient, base_url: str, inventory: Inventory, fol
 
 
 def read_shard(path: Path, columns: tuple[str, ...]) -> Iterator[InventoryRow]:
-    """The metadata-JSON rows of one shard (gunzip bounded by safe_io)."""
+    """The rows of one shard under `metadata/` (gunzip bounded by safe_io)."""
     with open_input(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         for number, cells in enumerate(csv.reader(text), 1):
             if len(cells) != len(columns):
                 raise InputError(f"{path.name}: row {number} has {len(cells)} cells, the schema {len(columns)}")
             row = dict(zip(columns, cells))
-            if key_version(row["key"]) is not None:
+            if row["key"].startswith(METADATA_PREFIX):
                 yield InventoryRow(row["key"], row["etag"].strip('"') or None, row.get("last_modified") or None)

@@ -89,9 +89,16 @@ class Manifest:
         return self.db.execute("INSERT INTO syncs (started_at, route) VALUES (?, ?)", (started_at, route)).lastrowid
 
     def add_listed(self, rows: Iterable[tuple[int, int, str | None]]) -> int:
-        """Store this sync's enumeration; a key listed twice keeps its last ETag. Returns the count."""
+        """Store this sync's enumeration (replacing any earlier one); a key listed twice keeps its last
+        ETag. Returns the count. An enumeration that fails part way leaves nothing listed: the
+        transaction is rolled back, so neither half a listing nor an open transaction outlives it."""
         self.db.execute("BEGIN")
-        self.db.executemany("INSERT OR REPLACE INTO temp.listed VALUES (?, ?, ?)", rows)
+        try:
+            self.db.execute("DELETE FROM temp.listed")
+            self.db.executemany("INSERT OR REPLACE INTO temp.listed VALUES (?, ?, ?)", rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.db.execute("COMMIT")
         return self.db.execute("SELECT count(*) FROM temp.listed").fetchone()[0]
 

@@ -15,6 +15,7 @@ from lxml import etree
 
 from sources.errors import InputError, RemoteError
 from sources.http import HttpClient, redact
+from sources.safe_paths import check_relative
 from sources.safe_xml import parse_bytes_safe
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
@@ -46,8 +47,12 @@ def md5_of_etag(etag: str | None) -> str | None:
 
 
 def object_url(base_url: str, key: str) -> str:
-    """HTTPS URL of `key` under the configured bucket root (a mirror or the demo replaces it)."""
-    return base_url.rstrip("/") + "/" + quote(key, safe="/")
+    """HTTPS URL of `key` under the configured bucket root (a mirror or the demo replaces it).
+
+    Every object request is built here, so every key is checked here: one climbing out of the
+    bucket ("..") is HostileInputError.
+    """
+    return base_url.rstrip("/") + "/" + quote(check_relative(key, "object key"), safe="/")
 
 
 def key_and_md5(url: str) -> tuple[str, str | None]:
@@ -57,9 +62,8 @@ def key_and_md5(url: str) -> tuple[str, str | None]:
     the data. A key that climbs out of the bucket ("..") is refused.
     """
     parts = urlsplit(url.strip())
-    key = parts.path.lstrip("/")  # s3://BUCKET/KEY and https://BUCKET.s3.amazonaws.com/KEY alike
-    if not key or any(segment in ("", ".", "..") for segment in key.split("/")):
-        raise InputError(f"unusable object URL {url!r}")
+    key = parts.path.removeprefix("/")  # s3://BUCKET/KEY and https://BUCKET.s3.amazonaws.com/KEY alike
+    check_relative(key, f"object URL {url!r}: key")
     md5 = (parse_qs(parts.query).get("md5") or [None])[0]
     return key, md5_of_etag(md5)
 

@@ -36,10 +36,12 @@ from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url
 from sources.pmc.cloud.versions import (
-    ArticleVersion, SelectionPolicy, article_key, choose, key_version, metadata_key, parse_version,
+    ArticleVersion, SelectionPolicy, article_key, bounded_int, choose, key_version, metadata_key, parse_version,
 )
 from sources.pmc.ids import normalize_pmcid
 from sources.raw_store import utc_timestamp, write_atomic
+from sources.safe_json import load_object
+from sources.safe_paths import inside
 from sources.store_lock import StoreLock
 
 logger = get_logger("medcurate.pmc.cloud")
@@ -142,23 +144,12 @@ def bounded_map(work: Callable[[T], R], items: Iterable[T], workers: int) -> Ite
 
 
 # --- enumeration -------------------------------------------------------------------------------------------
-def enumerate_inventory(client: HttpClient, base_url: str, store: Path) -> tuple[Iterator[tuple[int, int, str | None]], dict]:
-    """(number, version, ETag) of every metadata key of the newest usable inventory, and its provenance."""
-    snapshot = inv.newest_inventory(client, base_url)
-    logger.info("inventory %s: %d shard(s)", snapshot.snapshot, len(snapshot.shards))
-    paths = inv.download_shards(client, base_url, snapshot, store / "inventory")
-    rows = ((*key_version(row.key), row.etag) for path in paths for row in inv.read_shard(path, snapshot.columns))
-    return rows, snapshot.provenance()
-
-
-def enumerate_listing(client: HttpClient, base_url: str, numbers: Iterable[int] | None) -> Iterator[tuple[int, int, str | None]]:
-    """(number, version, ETag) by ListObjectsV2: the whole `metadata/` prefix, or `metadata/PMC<n>.` per article."""
+def listing_keys(client: HttpClient, base_url: str, numbers: Iterable[int] | None) -> Iterator[tuple[str, str | None]]:
+    """(key, ETag) by ListObjectsV2: the whole `metadata/` prefix, or `metadata/PMC<n>.` per article."""
     prefixes = ["metadata/"] if numbers is None else [f"metadata/PMC{n}." for n in sorted(set(numbers))]
     for prefix in prefixes:
         for item in list_objects(client, base_url, prefix):
-            where = key_version(item.key)
-            if where is not None:
-                yield (*where, item.etag)
+            yield item.key, item.etag
 
 
 # --- the store ---------------------------------------------------------------------------------------------
@@ -185,24 +176,32 @@ class Store:
         finally:
             self.lock.__exit__(*exc)
 
+    def path(self, relative: str) -> Path:
+        """A file of the store: every path read, written or deleted (a manifest row's included) goes
+        through here, so a tampered manifest cannot reach outside the store."""
+        return inside(self.root, relative)
+
+    def has_file(self, row: dict) -> bool:
+        return bool(row["path"]) and self.path(row["path"]).is_file()
+
     def stored(self, key: str) -> dict | None:
         """The manifest row of an object that is in the store, complete."""
         row = self.manifest.get(key)
-        return row if row and not row["error"] and row["path"] and (self.root / row["path"]).is_file() else None
+        return row if row and not row["error"] and self.has_file(row) else None
 
     def record(self, entry: dict) -> None:
         self.manifest.put({"url": redact(object_url(self.base_url, entry["key"])), "fetched_at": utc_timestamp(), **entry})
 
     def forget(self, row: dict) -> None:
         if row.get("path"):
-            (self.root / row["path"]).unlink(missing_ok=True)
+            self.path(row["path"]).unlink(missing_ok=True)
         self.manifest.delete(row["key"])
 
     def download(self, client: HttpClient, entry: dict, md5: str | None) -> dict:
         """Fetch an article's XML to its store path (resumable, MD5-verified); `entry` completed, or with `error`."""
         relative = store_path("articles", entry["number"], entry["version"])
         try:
-            result = client.download(object_url(self.base_url, entry["key"]), self.root / relative, md5=md5)
+            result = client.download(object_url(self.base_url, entry["key"]), self.path(relative), md5=md5)
         except FetchError as exc:  # ChecksumError included; a .part stays to be resumed
             return {**entry, "path": None, "error": str(exc)}
         return {**entry, "path": relative, "md5": result.md5, "sha256": result.sha256, "size": result.size,
@@ -225,7 +224,7 @@ class Store:
         if digest not in {listed, served} - {None} and (listed or served):
             return {**entry, "path": None, "error": f"GET {redact(url)}: md5 mismatch (listed {listed}, served {served}, got {digest})"}
         relative = store_path("metadata", entry["number"], entry["version"])
-        write_atomic(self.root / relative, answer.content)
+        write_atomic(self.path(relative), answer.content)
         etag = entry["etag"] if digest == listed else (answer.etag or "").strip('"') or entry["etag"]
         return {**entry, "etag": etag, "path": relative, "md5": digest, "sha256": hashlib.sha256(answer.content).hexdigest(),
                 "size": len(answer.content), "status": answer.status, "error": None}
@@ -244,20 +243,44 @@ class _Sync:
         self.id = store.manifest.begin_sync(utc_timestamp(), route, self.numbers)
 
     def enumerate(self) -> None:
-        if self.route == "inventory":
-            rows, self.report.inventory = enumerate_inventory(self.client, self.store.base_url, self.store.root)
-            if self.numbers is not None:
-                rows = (row for row in rows if row[0] in self.numbers)
-        else:
-            rows = enumerate_listing(self.client, self.store.base_url, self.numbers)
-        self.report.listed = self.store.manifest.add_listed(rows)
+        if self.route == "list":
+            self.report.listed = self.store.manifest.add_listed(
+                self._versions(listing_keys(self.client, self.store.base_url, self.numbers)))
+            return
+        problems: list[str] = []
+        for snapshot in inv.readable_snapshots(self.client, self.store.base_url, problems):
+            try:
+                paths = inv.download_shards(self.client, self.store.base_url, snapshot, self.store.root / "inventory")
+                rows = ((row.key, row.etag) for path in paths for row in inv.read_shard(path, snapshot.columns))
+                self.report.listed = self.store.manifest.add_listed(self._versions(rows))
+            except (FetchError, InputError) as exc:  # a damaged shard: the snapshot before it
+                logger.warning("inventory %s not usable (%s); trying the one before", snapshot.snapshot, exc)
+                problems.append(f"{snapshot.snapshot}: {exc}")
+                self.report = SyncReport()  # what the failed snapshot's rows reported goes with it
+                continue
+            logger.info("inventory %s: %d shard(s)", snapshot.snapshot, len(snapshot.shards))
+            self.report.inventory = snapshot.provenance()
+            return
+        raise FetchError("no usable inventory snapshot: " + "; ".join(problems))
+
+    def _versions(self, keys: Iterable[tuple[str, str | None]]) -> Iterator[tuple[int, int, str | None]]:
+        """(number, version, ETag) of each metadata key in this sync's scope; a key whose numbers are
+        out of range is a failure of this sync, and the enumeration goes on."""
+        for key, etag in keys:
+            try:
+                where = key_version(key)
+            except InputError as exc:
+                self.report.failed_one(key[:100], str(exc))
+                continue
+            if where is not None and (self.numbers is None or where[0] in self.numbers):
+                yield (*where, etag)
 
     def sync_metadata(self) -> None:
         """Fetch every listed metadata JSON whose ETag changed (or whose file is missing)."""
         def todo() -> Iterator[dict]:
             for row in self.store.manifest.listed_with_metadata():
                 fresh = (row["listed_etag"] and row["etag"] == row["listed_etag"] and not row["error"]
-                         and row["path"] and (self.store.root / row["path"]).is_file())
+                         and self.store.has_file(row))
                 if fresh:
                     self.report.metadata_reused += 1
                     continue
@@ -294,7 +317,7 @@ class _Sync:
         if row["unreadable"]:
             return None
         try:
-            data = (self.store.root / store_path("metadata", number, version)).read_bytes()
+            data = self.store.path(store_path("metadata", number, version)).read_bytes()
             return parse_version(data, metadata_key(number, version), row["listed_etag"])
         except (OSError, InputError) as exc:
             self.store.manifest.set_unreadable(number, version)
@@ -447,11 +470,11 @@ def parse_tombstones(data: bytes, name: str) -> list[tuple[int, dict]]:
         if not line.strip():
             continue
         try:
-            stone = json.loads(line)
-            stone["version"] = int(stone["version"])
+            stone = load_object(line.encode("utf-8"), f"{name}:{number}")
+            stone["version"] = bounded_int(stone["version"], "version")
             if normalize_pmcid(stone["pmcid"]) != stone["pmcid"] or not isinstance(stone["reason"], str):
                 raise ValueError(f"pmcid {stone['pmcid']!r}, reason {stone['reason']!r}")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (InputError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{name}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
         stones.append((number, stone))
     return stones
