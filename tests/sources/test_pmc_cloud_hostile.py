@@ -222,3 +222,22 @@ def test_json_nested_200k_deep_is_a_one_line_error_everywhere(tmp_path, articles
     listing.write_bytes(DEEP + b"\n")
     result = runner.invoke(app, ["pmc", "fetch", "--listing", str(listing), "--base-url", "http://127.0.0.1:9", "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "nested deeper" in result.output and result.output.count("\n") == 1
+
+
+# --- a damaged store ------------------------------------------------------------------------------------------------
+def test_a_damaged_manifest_is_a_one_line_error(tmp_path, articles):
+    raw = tmp_path / "raw"
+    with serve({**articles, **inventory_objects(articles)}) as server:
+        bucket = server.url(BUCKET)
+        assert runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--out", str(raw)]).exit_code == 0
+        database = raw / "manifest.sqlite"
+        whole = database.read_bytes()
+        # Pages after the first overwritten: the header opens, the tables do not read.
+        database.write_bytes(whole[:4096] + b"\xff" * (len(whole) - 4096))
+        damaged = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--out", str(raw)])
+        database.write_bytes(b"not a database at all" * 100)
+        garbage = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--out", str(raw)])
+    for result in (damaged, garbage):
+        assert result.exit_code == 1 and result.output.startswith("medcurate: error: ") and result.output.count("\n") == 1, result.output
+        assert "manifest.sqlite" in result.output or "SQLite" in result.output
+    assert f"{database}: not a usable manifest (file is not a database)" in garbage.output

@@ -21,6 +21,8 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from sources.errors import InputError
+
 COLUMNS = ("key", "kind", "number", "version", "path", "url", "md5", "sha256", "size", "status", "etag",
            "license", "license_code", "fetched_at", "error", "sync")
 _SCHEMA = """
@@ -47,9 +49,13 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit unless a transaction is opened
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # a committed row survives a killed process
-        self.db.executescript(_SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # a committed row survives a killed process
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged: say which file
+            self.db.close()
+            raise InputError(f"{path}: not a usable manifest ({exc}); move it away to rebuild the store") from None
         self.scoped = False
 
     def __enter__(self) -> "Manifest":
