@@ -241,3 +241,46 @@ def test_a_damaged_manifest_is_a_one_line_error(tmp_path, articles):
         assert result.exit_code == 1 and result.output.startswith("medcurate: error: ") and result.output.count("\n") == 1, result.output
         assert "manifest.sqlite" in result.output or "SQLite" in result.output
     assert f"{database}: not a usable manifest (file is not a database)" in garbage.output
+
+
+# --- inventory shards that are not CSV ----------------------------------------------------------------------------------
+def peak_rss_mb(code: str) -> tuple[float, str]:
+    """(peak resident MB, stdout) of `code` run in a fresh Python in the repository."""
+    script = code + "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    *lines, peak_kb = done.stdout.strip().splitlines()
+    return int(peak_kb) / 1024, "\n".join(lines)
+
+
+def write_gzip_of_zeros(path: Path, size: int) -> None:
+    import zlib
+
+    packer, chunk = zlib.compressobj(1, wbits=31), bytes(1 << 20)
+    with open(path, "wb") as out:
+        for _ in range(size >> 20):
+            out.write(packer.compress(chunk))
+        out.write(packer.flush())
+
+
+def test_an_inventory_shard_of_zeros_or_with_a_huge_field_is_refused_in_little_memory(tmp_path, articles):
+    zeros = tmp_path / "zeros.csv.gz"
+    write_gzip_of_zeros(zeros, 768 << 20)  # one 768 MiB "line": never read whole
+    peak, said = peak_rss_mb(
+        "from pathlib import Path\nfrom sources.errors import InputError\nfrom sources.pmc.cloud.inventory import read_shard\n"
+        f"try:\n    list(read_shard(Path({str(zeros)!r}), ('', 'key', '', 'etag')))\n"
+        "except InputError as exc:\n    print(exc)\n")
+    assert said == "zeros.csv.gz: line 1 is longer than 65536 bytes" and peak < 500, (said, peak)
+    # A quoted field spanning lines past csv's field limit, and a shard of zeros, served: one line each.
+    objects = {**articles, **inventory_objects(articles)}
+    for body in (b'"pmc-oa-opendata","' + b"metadata/x\n" * 20_000 + b'","d","e"\n', bytes(1 << 20)):
+        shard = gzip.compress(body, mtime=0)
+        manifest_key = f"{INVENTORY}2026-09-01T01-00Z/manifest.json"
+        manifest = json.loads(objects[manifest_key])
+        objects[manifest["files"][0]["key"]] = shard
+        manifest["files"][0]["MD5checksum"] = hashlib.md5(shard).hexdigest()
+        objects[manifest_key] = json.dumps(manifest).encode()
+        with serve(objects) as server, pytest.raises(FetchError) as caught:
+            sync(client(), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+        assert "field larger than field limit" in str(caught.value) or "longer than 65536 bytes" in str(caught.value)
+        assert "\n" not in str(caught.value)

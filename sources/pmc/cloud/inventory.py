@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ logger = get_logger("medcurate.pmc.inventory")
 
 INVENTORY_PREFIX = "inventory-reports/pmc-oa-opendata/metadata/"
 METADATA_PREFIX = "metadata/"  # the rows wanted: the metadata JSON keys
+MAX_LINE = 64 << 10  # bytes in one inventory line (a row is ~150)
 _SNAPSHOT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z$")
 _SHARD_NAME = re.compile(r"^[\w.-]+\.csv\.gz$")
 # Column names as the manifest's fileSchema spells them -> ours.
@@ -123,12 +125,30 @@ def download_shards(client: HttpClient, base_url: str, inventory: Inventory, fol
 
 
 def read_shard(path: Path, columns: tuple[str, ...]) -> Iterator[InventoryRow]:
-    """The rows of one shard under `metadata/` (gunzip bounded by safe_io)."""
+    """The rows of one shard under `metadata/` (gunzip bounded by safe_io, lines by MAX_LINE)."""
     with open_input(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        for number, cells in enumerate(csv.reader(text), 1):
-            if len(cells) != len(columns):
-                raise InputError(f"{path.name}: row {number} has {len(cells)} cells, the schema {len(columns)}")
-            row = dict(zip(columns, cells))
-            if row["key"].startswith(METADATA_PREFIX):
-                yield InventoryRow(row["key"], row["etag"].strip('"') or None, row.get("last_modified") or None)
+        try:
+            for number, cells in enumerate(csv.reader(_lines(raw, path.name)), 1):
+                if len(cells) != len(columns):
+                    raise InputError(f"{path.name}: row {number} has {len(cells)} cells, the schema {len(columns)}")
+                row = dict(zip(columns, cells))
+                if row["key"].startswith(METADATA_PREFIX):
+                    yield InventoryRow(row["key"], row["etag"].strip('"') or None, row.get("last_modified") or None)
+        except csv.Error as exc:  # a quoted field past csv's field limit, a NUL byte
+            raise InputError(f"{path.name}: not an inventory CSV ({exc})") from None
+
+
+def _lines(raw, name: str) -> Iterator[str]:
+    """The lines of a decompressed shard, each read with a length cap: a shard of zeros (no newline
+    ever) is refused after MAX_LINE bytes instead of read whole."""
+    buffered = io.BufferedReader(raw, 1 << 16)
+    for number in itertools.count(1):
+        line = buffered.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise InputError(f"{name}: line {number} is longer than {MAX_LINE} bytes")
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: line {number} is not UTF-8 ({exc.reason})") from None
