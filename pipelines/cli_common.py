@@ -69,16 +69,18 @@ def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str])
 
 
 # The http: block of params.yaml, as shipped (tests/pipelines/test_cli_common.py keeps them equal).
-HTTP_DEFAULTS = {"timeout": 30.0, "retries": 6, "deadline": 600.0}
+HTTP_DEFAULTS = {"timeout": 30.0, "retries": 6, "deadline": 600.0,
+                 "max_response_bytes": 64 << 20, "max_download_bytes": 8 << 30}
 
 
 def http_client(params: dict, **overrides):
     """The project's HttpClient configured from params.yaml's `http:` block, for every command.
 
     `http.timeout` (seconds per connect and per wait for bytes), `http.retries` (attempts after the
-    first) and `http.deadline` (seconds one attempt may take in all; null for none), each falling
-    back to HTTP_DEFAULTS. `overrides` are further HttpClient keyword arguments (e.g.
-    `allowed_hosts=...`) and win over params.
+    first), `http.deadline` (seconds one attempt may take in all; null for none),
+    `http.max_response_bytes` (an answer read into memory) and `http.max_download_bytes` (one
+    downloaded object), each falling back to HTTP_DEFAULTS. `overrides` are further HttpClient
+    keyword arguments (e.g. `allowed_hosts=...`) and win over params.
     """
     from sources.http import HttpClient
 
@@ -87,6 +89,8 @@ def http_client(params: dict, **overrides):
         "timeout": float(param(params, "http.timeout", HTTP_DEFAULTS["timeout"])),
         "retries": int(param(params, "http.retries", HTTP_DEFAULTS["retries"])),
         "deadline": float(deadline) if deadline else None,
+        "max_response_bytes": int(param(params, "http.max_response_bytes", HTTP_DEFAULTS["max_response_bytes"])),
+        "max_download_bytes": int(param(params, "http.max_download_bytes", HTTP_DEFAULTS["max_download_bytes"])),
     }
     return HttpClient(**{**settings, **overrides})
 

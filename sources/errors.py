@@ -15,7 +15,20 @@ class HostileInputError(InputError):
 
 
 class FetchError(SourceError):
-    """A remote that could not be fetched after every retry."""
+    """A remote that could not be fetched after every retry.
+
+    After a non-retryable HTTP error status, `status` is that status and `body` the first few KB of
+    the answer (secrets redacted), where a server names the reason (S3's `<Code>AccessDenied`).
+    """
+
+    def __init__(self, message: str = "", *, status: int | None = None, body: bytes = b""):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class ResponseTooLarge(FetchError):
+    """An answer or download over its size cap (params http.max_response_bytes, http.max_download_bytes)."""
 
 
 class ChecksumError(FetchError):

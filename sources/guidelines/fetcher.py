@@ -69,7 +69,7 @@ class Fetcher:
         self._interval: dict[str, float] = {}  # seconds between requests per host
         self._finished: dict[str, float] = {}  # when the last request to a host was answered
         # The client is this crawl's own: its caps become the site's.
-        client.max_body_bytes = min(client.max_body_bytes, site.max_page_bytes)
+        client.max_response_bytes = min(client.max_response_bytes, site.max_page_bytes)
         client.allowed_hosts = frozenset(client.allowed_hosts | site.hosts)
 
     def robots(self, url: str) -> Robots:

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+
+from sources.http.redirects import host_entry
 
 if TYPE_CHECKING:  # imported for annotations only: adapters import this module
     from sources.guidelines.fetcher import Fetcher
@@ -103,7 +104,8 @@ class Site:
 
     @property
     def hosts(self) -> frozenset[str]:
-        return frozenset({(urlsplit(self.base_url).hostname or "").lower(), *self.extra_hosts})
+        """Allow-list entries for redirects (sources.http.redirects): base_url's host, with its port if not the default."""
+        return frozenset({host_entry(self.base_url), *self.extra_hosts})
 
     @property
     def id_prefix(self) -> str:

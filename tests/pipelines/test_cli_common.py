@@ -37,11 +37,14 @@ def test_defaults_are_the_shipped_params_yaml_http_block():
     assert shipped == HTTP_DEFAULTS
     client = http_client({})
     assert (client.timeout, client.retries, client.deadline) == ((30.0, 30.0), 6, 600.0)
+    assert (client.max_response_bytes, client.max_download_bytes) == (64 << 20, 8 << 30)
 
 
 def test_params_then_overrides_win():
-    client = http_client({"http": {"timeout": 5, "retries": 1, "deadline": None}})
+    client = http_client({"http": {"timeout": 5, "retries": 1, "deadline": None,
+                                   "max_response_bytes": 1000, "max_download_bytes": 2000}})
     assert (client.timeout, client.retries, client.deadline) == ((5.0, 5.0), 1, None)
+    assert (client.max_response_bytes, client.max_download_bytes) == (1000, 2000)
     client = http_client({"http": {"retries": 1}}, retries=3, allowed_hosts=("mirror.example.org",))
     assert client.retries == 3 and "mirror.example.org" in client.allowed_hosts
 

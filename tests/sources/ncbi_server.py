@@ -44,6 +44,8 @@ class Reply:
     body: bytes = b""
     trickle: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart (slow loris)
     trickle_headers: bool = False  # with `trickle`: the status line and headers too
+    endless: bool = False  # after the body, zeros until the client hangs up (a server that never ends)
+    length: int | None = None  # the Content-Length to announce instead of the body's (None: none when endless)
 
 
 @dataclass
@@ -230,6 +232,9 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if reply.trickle:
                 self._send_trickled(reply)
                 return
+            if reply.endless:
+                self._send_endless(reply)
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -258,6 +263,24 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(reply.trickle)
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()
+            except OSError:  # the client gave up: what this helper is for
+                pass
+
+        def _send_endless(self, reply: Reply) -> None:
+            """The body, then zeros until the client hangs up; Content-Length only if `reply.length`."""
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.length is not None:
+                self.send_header("Content-Length", str(reply.length))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            zeros = bytes(1 << 16)
+            try:
+                self.wfile.write(reply.body)
+                while True:
+                    self.wfile.write(zeros)
             except OSError:  # the client gave up: what this helper is for
                 pass
 

@@ -7,11 +7,12 @@ import logging
 import threading
 import time
 import traceback
+import tracemalloc
 from email.utils import formatdate
 
 import pytest
 
-from sources.errors import ChecksumError, FetchError
+from sources.errors import ChecksumError, FetchError, ResponseTooLarge
 from sources.http import (
     USER_AGENT,
     HttpClient,
@@ -123,7 +124,95 @@ def test_connection_refused_is_retried_then_fails():
 def test_body_size_is_capped():
     with LocalServer(files={"/big": DATA}) as server:
         with pytest.raises(FetchError, match="larger than"):
-            make_client(max_body_bytes=1000).get(server.url("/big"))
+            make_client(max_response_bytes=1000).get(server.url("/big"))
+
+
+# --- size caps -----------------------------------------------------------------------------------------
+MIB = 1 << 20
+
+
+def peak_python_bytes(call) -> tuple[BaseException | None, int]:
+    """(what `call` raised, the peak of Python allocations while it ran)."""
+    tracemalloc.start()
+    try:
+        call()
+        raised = None
+    except Exception as exc:  # noqa: BLE001 - handed back to the test
+        raised = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return raised, peak
+
+
+def test_a_server_that_never_ends_stops_at_the_response_cap_in_bounded_memory():
+    with LocalServer(routes={"/endless": scripted(Reply(200, {}, b"<x>", endless=True))}) as server:
+        client = make_client(max_response_bytes=64 * MIB, deadline=60)
+        raised, peak = peak_python_bytes(lambda: client.get(server.url("/endless"), max_bytes=4 * MIB))
+    assert isinstance(raised, ResponseTooLarge) and "larger than 4194304 bytes" in str(raised)
+    assert peak < 8 * MIB  # the 4 MiB kept so far and one chunk, never the stream
+    assert len(server.seen("/endless")) == 1  # too large is not retried
+
+
+def test_a_content_length_over_the_cap_is_refused_before_reading():
+    huge = 10 << 30
+    route = scripted(Reply(200, {}, b"", endless=True, length=huge))
+    with LocalServer(routes={"/huge": route}) as server:
+        client = make_client(max_response_bytes=4 * MIB)
+        raised, peak = peak_python_bytes(lambda: client.get(server.url("/huge")))
+    assert isinstance(raised, ResponseTooLarge) and f"announced {huge}" in str(raised)
+    assert peak < 1 * MIB  # not one body chunk kept
+    assert len(server.seen("/huge")) == 1
+
+
+def test_a_download_that_never_ends_stops_at_the_object_cap_and_leaves_no_part(tmp_path):
+    dest = tmp_path / "f.xml.gz"
+    with LocalServer(routes={"/endless": scripted(Reply(200, {}, DATA, endless=True))}) as server:
+        client = make_client(max_download_bytes=2 * MIB, deadline=60)
+        raised, peak = peak_python_bytes(lambda: client.download(server.url("/endless"), dest))
+    assert isinstance(raised, ResponseTooLarge) and "larger than 2097152 bytes" in str(raised)
+    assert peak < 1 * MIB  # streamed to disk
+    assert list(tmp_path.iterdir()) == []  # no dest, no .part, no .part.json
+    assert len(server.seen("/endless")) == 1
+
+
+def test_a_download_whose_announced_size_is_over_the_cap_is_refused(tmp_path):
+    dest = tmp_path / "f.xml.gz"
+    with LocalServer(files={"/f": DATA}, routes={"/huge": scripted(Reply(200, {}, b"", endless=True, length=9 << 30))}) as server:
+        client = make_client()
+        with pytest.raises(ResponseTooLarge, match=f"announced {9 << 30}"):
+            client.download(server.url("/huge"), dest)  # the default 8 GiB cap
+        assert list(tmp_path.iterdir()) == []
+        # a per-call cap below the file's size; the same file fits the default cap
+        with pytest.raises(ResponseTooLarge, match=f"announced {len(DATA)}"):
+            client.download(server.url("/f"), dest, max_bytes=len(DATA) - 1)
+        assert client.download(server.url("/f"), dest).size == len(DATA)
+
+
+def test_a_resumed_download_counts_the_part_against_the_cap(tmp_path):
+    dest = tmp_path / "f.xml.gz"
+    dest.with_name(dest.name + ".part").write_bytes(DATA[:1000])
+    with LocalServer(files={"/f": DATA}) as server:
+        with pytest.raises(ResponseTooLarge, match=f"announced {len(DATA)}"):  # Content-Range's total
+            make_client().download(server.url("/f"), dest, max_bytes=len(DATA) - 1)
+        assert server.seen("/f")[0].request.headers["Range"] == "bytes=1000-"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_http_error_keeps_its_status_and_the_start_of_its_body(tmp_path):
+    register_secret(SECRET)
+    s3_error = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                b"<Message>Access Denied for " + SECRET.encode() + b"</Message></Error>" + b" " * 20000)
+    with LocalServer(routes={"/denied": scripted(Reply(403, {"Content-Type": "application/xml"}, s3_error))}) as server:
+        with pytest.raises(FetchError) as info:
+            make_client().get(server.url("/denied"))
+        with pytest.raises(FetchError) as on_download:
+            make_client().download(server.url("/denied"), tmp_path / "denied.xml")
+    for error in (info.value, on_download.value):
+        assert error.status == 403 and str(error).endswith(": HTTP 403")
+        assert b"<Code>AccessDenied</Code>" in error.body and len(error.body) <= 4096
+        assert SECRET.encode() not in error.body and b"REDACTED" in error.body
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- politeness --------------------------------------------------------------------------------------
@@ -337,8 +426,23 @@ def test_redirect_to_another_host_is_refused():
         with pytest.raises(FetchError, match="not in the allowlist"):
             make_client().get(server.url("/moved"))
         assert server.seen("/real") == []  # the other host was never contacted
-        # an explicit allowlist lets it through
-        assert make_client(allowed_hosts=["localhost"]).get(server.url("/moved")).content == b"here"
+        # an explicit allowlist lets it through: the host on that port
+        assert make_client(allowed_hosts=[f"localhost:{server.port}"]).get(server.url("/moved")).content == b"here"
+
+
+def test_redirect_to_the_same_host_on_another_port_or_scheme_is_refused():
+    with LocalServer(files={"/real": b"there"}) as other, LocalServer() as server:
+        server.routes["/port"] = redirect(other.url("/real"))
+        server.routes["/tls"] = redirect(server.url("/real").replace("http://", "https://"))
+        with pytest.raises(FetchError, match=f"http://127.0.0.1:{other.port} is another origin and not in the allowlist"):
+            make_client().get(server.url("/port"))
+        with pytest.raises(FetchError, match="https://127.0.0.1:.* is another origin"):
+            make_client().get(server.url("/tls"))
+        assert other.seen() == []  # never contacted
+        with pytest.raises(FetchError, match="another origin"):  # a bare host is its default port only
+            make_client(allowed_hosts=["127.0.0.1"]).get(server.url("/port"))
+        allowed = make_client(allowed_hosts=[f"127.0.0.1:{other.port}"])
+        assert allowed.get(server.url("/port")).content == b"there"
 
 
 def test_redirect_scheme_and_hop_limits():
@@ -386,7 +490,7 @@ def test_api_key_never_reaches_logs_or_errors(caplog):
 
 
 def test_deadlines_share_one_watchdog_thread_and_cancelled_ones_do_not_pile_up():
-    from sources.http import _Watchdog
+    from sources.http.deadline import Watchdog
 
     with LocalServer(files={"/f": DATA}) as server:
         client = HttpClient(retries=0, deadline=30, max_connections=16)
@@ -395,7 +499,7 @@ def test_deadlines_share_one_watchdog_thread_and_cancelled_ones_do_not_pile_up()
         for _ in range(50):
             client.get(server.url("/f"))
         assert threading.active_count() == threads  # no timer thread per request
-    watchdog, fired = _Watchdog(), threading.Event()
+    watchdog, fired = Watchdog(), threading.Event()
     entries = [watchdog.arm(time.monotonic() + 3600, fired.set) for _ in range(3000)]
     for entry in entries:
         watchdog.cancel(entry)

@@ -81,6 +81,22 @@ def test_s3_errors_and_broken_pages_are_clear():
         parse_list_page(truncated, "x")
 
 
+def test_an_s3_error_status_names_the_s3_error_code():
+    # S3's answers to a missing bucket and to a denied listing (the body S3 sends with 404 and 403)
+    errors = {"/typo-bucket/": (404, b"<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist"
+                                     b"</Message><BucketName>typo-bucket</BucketName><RequestId>4442587FB7D0A2F9</RequestId></Error>"),
+              f"{BUCKET}/": (403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+                                  b"<RequestId>656c76696e6727732072657175657374</RequestId></Error>")}
+    with LocalServer(routes={path: (lambda request, reply=reply: Reply(reply[0], {"Content-Type": "application/xml"},
+                                                                        b'<?xml version="1.0" encoding="UTF-8"?>\n' + reply[1]))
+                             for path, reply in errors.items()}) as server:
+        with pytest.raises(FetchError, match=r"HTTP 404 \(S3 error NoSuchBucket: The specified bucket does not exist\)") as info:
+            list(list_objects(client(), server.url("/typo-bucket"), "metadata/"))
+        assert info.value.status == 404
+        with pytest.raises(FetchError, match=r"HTTP 403 \(S3 error AccessDenied: Access Denied\)"):
+            list(list_objects(client(), server.url(BUCKET), "metadata/"))
+
+
 def test_paging_follows_continuation_tokens_and_refuses_a_loop():
     objects = {f"metadata/PMC{n}.1.json": b"{}" for n in range(1, 26)}
     with serve(objects) as server:

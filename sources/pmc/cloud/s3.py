@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from lxml import etree
 
-from sources.errors import InputError, RemoteError
-from sources.http import HttpClient, redact
+from sources.errors import FetchError, InputError, RemoteError
+from sources.http import HttpClient, one_line, redact
 from sources.safe_paths import check_relative
 from sources.safe_xml import parse_bytes_safe
 
@@ -79,11 +79,26 @@ def _child_text(node: etree._Element, name: str) -> str | None:
     return None
 
 
+def _s3_error(root: etree._Element) -> str:
+    return redact(one_line(f"S3 error {_child_text(root, 'Code')}: {_child_text(root, 'Message')}"))
+
+
+def with_s3_error(exc: FetchError) -> FetchError:
+    """`exc` naming the S3 error code and message its HTTP error body holds (AccessDenied, NoSuchBucket…)."""
+    try:
+        root = parse_bytes_safe(exc.body, "error body") if exc.body else None
+    except InputError:  # not XML, or cut at the kept few KB
+        return exc
+    if root is None or _local(root) != "Error":
+        return exc
+    return type(exc)(f"{exc} ({_s3_error(root)})", status=exc.status, body=exc.body)
+
+
 def parse_list_page(body: bytes, name: str) -> ListPage:
     """One ListObjectsV2 answer; an S3 `<Error>` body is a RemoteError."""
     root = parse_bytes_safe(body, name)
     if _local(root) == "Error":
-        raise RemoteError(f"{name}: S3 error {_child_text(root, 'Code')}: {_child_text(root, 'Message')}")
+        raise RemoteError(f"{name}: {_s3_error(root)}")
     if _local(root) != "ListBucketResult":
         raise InputError(f"{name}: not a ListObjectsV2 answer (root <{_local(root)}>)")
     objects, prefixes = [], []
@@ -125,7 +140,10 @@ def list_pages(
         query["max-keys"] = str(max_keys)
     seen_tokens: set[str] = set()
     while True:
-        answer = client.get(url, params=query)
+        try:
+            answer = client.get(url, params=query)
+        except FetchError as exc:
+            raise with_s3_error(exc) from None
         page = parse_list_page(answer.content, f"{redact(url)}?prefix={prefix}")
         yield page
         if page.next_token is None:
