@@ -36,6 +36,22 @@ def _client(params: dict, bucket_url: str, concurrency: int):
     return client
 
 
+def _limits(params: dict):
+    """sources.pmc.cloud.limits.Limits from the pmc.max_* keys of params.yaml."""
+    from sources.pmc.cloud.limits import Limits
+
+    default = Limits()
+    run_bytes = param(params, "pmc.max_run_bytes", default.run_bytes)
+    return Limits(
+        list_pages=int(param(params, "pmc.max_list_pages", default.list_pages)),
+        list_page_bytes=int(param(params, "pmc.max_list_page_bytes", default.list_page_bytes)),
+        metadata_bytes=int(param(params, "pmc.max_metadata_bytes", default.metadata_bytes)),
+        object_bytes=int(param(params, "pmc.max_object_bytes", default.object_bytes)),
+        run_bytes=int(run_bytes) if run_bytes is not None else None,
+        failed_share=float(param(params, "pmc.max_failed_share", default.failed_share)),
+    )
+
+
 def _families(given: Optional[str], params: dict, key: str, default=None):
     """None keeps every licence; otherwise the normalised families."""
     from sources.pmc.licenses import COMMERCIAL_FAMILIES, normalize_families
@@ -121,7 +137,8 @@ def pmc_list(
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
                 _client(params, root, workers), root, store or scratch, policy,
-                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers)
+                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers,
+                limits=_limits(params))
         _write_listing(chosen, out)
         typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
         if report.failed:
@@ -160,13 +177,14 @@ def pmc_fetch(
         wanted = _read_pmcids(pmcids)
         if via == "cloud":
             if listing is not None:
-                report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers)
+                report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers,
+                                             limits=_limits(params))
             else:
                 policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
                 removals = None if allow_mass_removal else sync.RemovalLimit(
                     share=float(param(params, "pmc.max_removed_share", 0.05)), count=int(param(params, "pmc.max_removed", 100)))
                 report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate", "inventory"),
-                                   pmcids=wanted, limit=limit, workers=workers, removal_limit=removals)
+                                   pmcids=wanted, limit=limit, workers=workers, removal_limit=removals, limits=_limits(params))
             wanted_any = report.selected
         elif via in ("efetch", "oai"):
             if listing is None and wanted is None:

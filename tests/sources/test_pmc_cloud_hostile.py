@@ -25,6 +25,7 @@ from pipelines.commands import pmc  # noqa: F401  (registers the command group)
 from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects, list_objects_v2
 from sources.errors import FetchError, HostileInputError, InputError
 from sources.http import HttpClient
+from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.sync import TOMBSTONES, MassRemovalError, RemovalLimit, sync
 from sources.pmc.cloud.versions import SelectionPolicy
@@ -284,3 +285,126 @@ def test_an_inventory_shard_of_zeros_or_with_a_huge_field_is_refused_in_little_m
             sync(client(), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
         assert "field larger than field limit" in str(caught.value) or "longer than 65536 bytes" in str(caught.value)
         assert "\n" not in str(caught.value)
+
+
+# --- S3 behaviour ----------------------------------------------------------------------------------------------------
+def listing_route(server: LocalServer, rewrite=lambda body: body):
+    return lambda request: Reply(200, {"Content-Type": "application/xml"}, rewrite(list_objects_v2(
+        {p[len(BUCKET) + 1:]: d for p, d in server.files.items() if p.startswith(BUCKET + "/")}, request.query)))
+
+
+def test_a_listing_that_keeps_returning_new_tokens_or_empty_pages_is_refused(tmp_path, articles):
+    from sources.pmc.cloud.s3 import list_objects
+
+    calls = []
+
+    def endless(request):  # one key and a new token, every time
+        calls.append(1)
+        return Reply(200, {}, (f"<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>metadata/PMC1.{len(calls)}.json"
+                               f"</Key></Contents><NextContinuationToken>t{len(calls)}</NextContinuationToken></ListBucketResult>").encode())
+
+    with serve({}) as server:
+        server.routes[f"{BUCKET}/"] = endless
+        with pytest.raises(InputError, match="goes on past 50 pages"):
+            list(list_objects(client(), server.url(BUCKET), "metadata/", max_pages=50))
+        assert len(calls) == 50
+        server.routes[f"{BUCKET}/"] = lambda request: Reply(200, {}, b"<ListBucketResult><IsTruncated>true</IsTruncated>"
+                                                                     b"<NextContinuationToken>t</NextContinuationToken></ListBucketResult>")
+        with pytest.raises(InputError, match="page 1 .* is empty but claims more to come"):
+            list(list_objects(client(), server.url(BUCKET), "metadata/"))
+        server.routes[f"{BUCKET}/"] = endless
+        params = tmp_path / "params.yaml"
+        params.write_text("http: {retries: 0}\npmc: {max_list_pages: 20}\n")
+        result = runner.invoke(app, ["pmc", "list", "--enumerate", "list", "--base-url", server.url(BUCKET),
+                                     "--out", str(tmp_path / "l.jsonl"), "--params", str(params)])
+    assert result.exit_code == 1 and "goes on past 20 pages (pmc.max_list_pages)" in result.output and result.output.count("\n") == 1
+
+
+DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>'
+          b"<RequestId>656c76696e6727732072657175657374</RequestId></Error>")
+
+
+def test_a_bucket_answering_403_to_most_requests_fails_the_run_naming_the_s3_code(tmp_path, articles):
+    with serve({**articles, **inventory_objects(articles)}) as server:
+        for key in sorted(k for k in articles if k.startswith("metadata/"))[2:]:  # 12 of 14 denied
+            server.routes[f"{BUCKET}/{key}"] = lambda request: Reply(403, {"Content-Type": "application/xml"}, DENIED)
+        out = tmp_path / "listing.jsonl"
+        listed = runner.invoke(app, ["pmc", "list", "--base-url", server.url(BUCKET), "--out", str(out)])
+        fetched = runner.invoke(app, ["pmc", "fetch", "--enumerate", "list", "--base-url", server.url(BUCKET), "--out", str(tmp_path / "raw")])
+    for result in (listed, fetched):
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert "12 of 14 metadata fetches failed, more than 10% (pmc.max_failed_share)" in result.output
+        assert "HTTP 403 (S3 error AccessDenied: Access Denied)" in result.output
+    assert not out.exists()
+
+
+def test_a_part_left_from_a_replaced_object_is_fetched_afresh_in_the_same_sync(tmp_path, articles):
+    raw = tmp_path / "raw"
+    name = "PMC3166277.1"
+    old = articles[f"{name}/{name}.xml"]
+    new = old.replace(b"<article", b"<!-- replaced -->\n<article", 1)
+    meta = json.loads(articles[f"metadata/{name}.json"])
+    meta["xml_url"] = f"s3://pmc-oa-opendata/{name}/{name}.xml?md5={hashlib.md5(new).hexdigest()}"
+    changed = {**articles, f"{name}/{name}.xml": new, f"metadata/{name}.json": json.dumps(meta).encode()}
+    part = raw / "articles" / "0316" / f"{name}.xml.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(old[: len(old) // 2])  # an interrupted download of the object before it was replaced
+    with serve({**changed, **inventory_objects(changed)}) as server:
+        report = sync(client(), server.url(BUCKET), raw, SelectionPolicy())
+        gets = [s for s in server.seen(f"{BUCKET}/{name}/") if s.request.path.endswith(".xml")]
+    assert not report.failed and name in report.fetched and len(gets) == 2  # the resumed mix, then afresh
+    assert (raw / "articles" / "0316" / f"{name}.xml").read_bytes() == new and not part.exists()
+
+
+def test_metadata_with_a_multipart_etag_is_kept_and_marked_unverified(tmp_path, articles):
+    key = "metadata/PMC6500000.1.json"
+    real = hashlib.md5(articles[key]).hexdigest()
+    with serve(articles) as server:
+        server.routes[f"{BUCKET}/"] = listing_route(server, lambda body: body.replace(real.encode(), b"9f8e7d6c5b4a39281706f5e4d3c2b1a0-2"))
+        server.routes[f"{BUCKET}/{key}"] = lambda request: Reply(200, {"ETag": '"9f8e7d6c5b4a39281706f5e4d3c2b1a0-2"'}, articles[key])
+        report = sync(client(), server.url(BUCKET), tmp_path / "raw", SelectionPolicy(), route="list")
+    assert not report.failed and "PMC6500000.1" in report.fetched
+    with Manifest(tmp_path / "raw" / "manifest.sqlite") as manifest:
+        verified = dict(manifest.db.execute("SELECT key, verified FROM objects WHERE kind = 'metadata'").fetchall())
+    assert verified.pop(key) == 0 and set(verified.values()) == {1}
+
+
+# --- caps -------------------------------------------------------------------------------------------------------------
+def run_cli_peak(args: list[str]) -> tuple[float, str]:
+    """(peak resident MB, exit status and stderr) of `medcurate ARGS` in a fresh process."""
+    return peak_rss_mb(
+        "import contextlib, io, sys\nfrom pipelines.cli import main\n"
+        f"sys.argv = ['medcurate', *{args!r}]\nerr = io.StringIO()\n"
+        "with contextlib.redirect_stderr(err):\n    try:\n        main()\n        code = 0\n"
+        "    except SystemExit as exc:\n        code = exc.code\n"
+        "print('exit', code, err.getvalue().strip().splitlines()[-1])\n")
+
+
+def test_endless_listing_pages_and_metadata_stop_at_their_caps_in_little_memory(tmp_path, articles):
+    with serve(articles) as server:
+        bucket = server.url(BUCKET)
+        server.routes[f"{BUCKET}/"] = lambda request: Reply(200, {}, b"<ListBucketResult>", endless=True)
+        peak, said = run_cli_peak(["pmc", "list", "--enumerate", "list", "--base-url", bucket, "--out", str(tmp_path / "l")])
+        assert said.startswith("exit 1 medcurate: error: ") and "larger than 16777216 bytes" in said and peak < 500, (said, peak)
+        server.routes[f"{BUCKET}/"] = listing_route(server)
+        key = "metadata/PMC6500000.1.json"
+        server.routes[f"{BUCKET}/{key}"] = lambda request: Reply(200, {}, b'{"pmcid": "', endless=True)
+        peak, said = run_cli_peak(["pmc", "fetch", "--enumerate", "list", "--base-url", bucket, "--out", str(tmp_path / "raw")])
+    assert said.startswith("exit 0 pmc fetch: 14 versions listed, 8 articles selected") and peak < 500, (said, peak)
+    assert f"{key}: http://" in said and "body larger than 1048576 bytes" in said
+
+
+def test_an_endless_article_stops_at_the_object_cap_and_a_run_at_the_run_cap(tmp_path, articles):
+    raw = tmp_path / "raw"
+    name = "PMC3166277.1"
+    with serve({**articles, **inventory_objects(articles)}) as server:
+        server.routes[f"{BUCKET}/{name}/{name}.xml"] = lambda request: Reply(200, {}, b"<article>", endless=True)
+        report = sync(client(), server.url(BUCKET), raw, SelectionPolicy(), limits=Limits(object_bytes=1 << 20, failed_share=1.0))
+        assert [f["id"] for f in report.failed] == [name] and "larger than 1048576 bytes" in report.failed[0]["reason"]
+        assert not list(raw.rglob("*.part")) and len(stored_xml(raw)) == 8
+        del server.routes[f"{BUCKET}/{name}/{name}.xml"]
+        capped = sync(client(), server.url(BUCKET), tmp_path / "capped", SelectionPolicy(), workers=1, limits=Limits(run_bytes=1))
+        assert 1 <= capped.fetched_count <= 2 and capped.left_for_later == 9 - capped.fetched_count and capped.run_bytes_reached
+        assert "left for a later sync (pmc.max_run_bytes reached)" in capped.summary()
+        rest = sync(client(), server.url(BUCKET), tmp_path / "capped", SelectionPolicy())
+    assert rest.fetched_count == capped.left_for_later and rest.skipped == capped.fetched_count and not rest.removed

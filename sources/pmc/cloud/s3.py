@@ -6,6 +6,7 @@ answer's top-level `<Prefix>` only echoes the query; version folders come from `
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Iterator
@@ -130,8 +131,14 @@ def list_pages(
     *,
     delimiter: str | None = None,
     max_keys: int | None = None,
+    max_pages: int = 100_000,
+    max_page_bytes: int | None = None,
 ) -> Iterator[ListPage]:
-    """Every page of a listing (S3 gives at most 1,000 entries a page), following continuation tokens."""
+    """Every page of a listing (S3 gives at most 1,000 entries a page), following continuation tokens.
+
+    A listing that never ends is refused: a token seen before, an empty page that claims more to
+    come, more than `max_pages` pages, or a page body over `max_page_bytes` (default: the client's cap).
+    """
     url = base_url.rstrip("/") + "/"
     query = {"list-type": "2", "prefix": prefix}
     if delimiter:
@@ -139,15 +146,19 @@ def list_pages(
     if max_keys:
         query["max-keys"] = str(max_keys)
     seen_tokens: set[str] = set()
-    while True:
+    for number in itertools.count(1):
+        if number > max_pages:
+            raise InputError(f"{redact(url)}: listing of prefix {prefix!r} goes on past {max_pages} pages (pmc.max_list_pages)")
         try:
-            answer = client.get(url, params=query)
+            answer = client.get(url, params=query, max_bytes=max_page_bytes)
         except FetchError as exc:
             raise with_s3_error(exc) from None
         page = parse_list_page(answer.content, f"{redact(url)}?prefix={prefix}")
         yield page
         if page.next_token is None:
             return
+        if not page.objects and not page.prefixes:
+            raise InputError(f"{redact(url)}: page {number} for prefix {prefix!r} is empty but claims more to come")
         if page.next_token in seen_tokens:  # a server that loops would otherwise list forever
             raise InputError(f"{redact(url)}: continuation token repeated for prefix {prefix!r}")
         seen_tokens.add(page.next_token)

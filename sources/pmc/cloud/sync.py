@@ -30,11 +30,12 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from sources.errors import FetchError, InputError, SourceError
+from sources.errors import ChecksumError, FetchError, InputError, SourceError
 from sources.http import HttpClient, get_logger, redact
 from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.manifest import Manifest
-from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url
+from sources.pmc.cloud.limits import Limits
+from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url, with_s3_error
 from sources.pmc.cloud.versions import (
     ArticleVersion, SelectionPolicy, article_key, bounded_int, choose, key_version, metadata_key, parse_version,
 )
@@ -70,6 +71,8 @@ class SyncReport:
     removed: list[dict] = field(default_factory=list)  # tombstones written by this sync
     metadata_fetched: int = 0
     metadata_reused: int = 0
+    left_for_later: int = 0  # chosen, not fetched this sync (--limit, pmc.max_run_bytes)
+    run_bytes_reached: bool = False
     inventory: dict | None = None
 
     def fetched_one(self, name: str) -> None:
@@ -87,6 +90,8 @@ class SyncReport:
                 f"metadata {self.metadata_fetched} fetched, {self.metadata_reused} unchanged; "
                 f"xml {self.fetched_count} fetched, {self.skipped} skipped, {self.failed_count} failed, "
                 f"{len(self.removed)} removed")
+        if self.left_for_later:
+            text += f"; {self.left_for_later} left for a later sync" + (" (pmc.max_run_bytes reached)" if self.run_bytes_reached else "")
         if self.failed:
             text += " (" + "; ".join(f"{f['id']}: {f['reason']}" for f in self.failed[:10]) + ")"
         return text
@@ -144,11 +149,13 @@ def bounded_map(work: Callable[[T], R], items: Iterable[T], workers: int) -> Ite
 
 
 # --- enumeration -------------------------------------------------------------------------------------------
-def listing_keys(client: HttpClient, base_url: str, numbers: Iterable[int] | None) -> Iterator[tuple[str, str | None]]:
+def listing_keys(client: HttpClient, base_url: str, numbers: Iterable[int] | None,
+                 limits: Limits) -> Iterator[tuple[str, str | None]]:
     """(key, ETag) by ListObjectsV2: the whole `metadata/` prefix, or `metadata/PMC<n>.` per article."""
     prefixes = ["metadata/"] if numbers is None else [f"metadata/PMC{n}." for n in sorted(set(numbers))]
     for prefix in prefixes:
-        for item in list_objects(client, base_url, prefix):
+        for item in list_objects(client, base_url, prefix, max_pages=limits.list_pages,
+                                 max_page_bytes=limits.list_page_bytes):
             yield item.key, item.etag
 
 
@@ -156,8 +163,8 @@ def listing_keys(client: HttpClient, base_url: str, numbers: Iterable[int] | Non
 class Store:
     """A cloud raw store: its folder, the bucket it mirrors, its manifest."""
 
-    def __init__(self, root: Path | str, base_url: str):
-        self.root, self.base_url = Path(root), base_url
+    def __init__(self, root: Path | str, base_url: str, limits: Limits = Limits()):
+        self.root, self.base_url, self.limits = Path(root), base_url, limits
         self.lock = StoreLock(self.root)  # one writer: a second sync into this folder fails at once
         self.manifest: Manifest | None = None
 
@@ -198,36 +205,52 @@ class Store:
         self.manifest.delete(row["key"])
 
     def download(self, client: HttpClient, entry: dict, md5: str | None) -> dict:
-        """Fetch an article's XML to its store path (resumable, MD5-verified); `entry` completed, or with `error`."""
-        relative = store_path("articles", entry["number"], entry["version"])
+        """Fetch an article's XML to its store path (resumable, MD5-verified); `entry` completed, or with `error`.
+
+        An MD5 mismatch is tried once more from byte 0 at once: a `.part` left from an object
+        since replaced resumes into a mix of old and new bytes, and should not cost a whole sync.
+        """
+        url, relative = object_url(self.base_url, entry["key"]), store_path("articles", entry["number"], entry["version"])
+        target = self.path(relative)
         try:
-            result = client.download(object_url(self.base_url, entry["key"]), self.path(relative), md5=md5)
-        except FetchError as exc:  # ChecksumError included; a .part stays to be resumed
-            return {**entry, "path": None, "error": str(exc)}
+            try:
+                result = client.download(url, target, md5=md5, max_bytes=self.limits.object_bytes)
+            except ChecksumError:  # the mismatching .part is gone: this one starts afresh
+                logger.warning("%s: md5 mismatch; fetching it once more from the start", entry["key"])
+                result = client.download(url, target, md5=md5, max_bytes=self.limits.object_bytes, resume=False)
+        except FetchError as exc:  # a .part stays to be resumed
+            return {**entry, "path": None, "error": str(with_s3_error(exc))}
         return {**entry, "path": relative, "md5": result.md5, "sha256": result.sha256, "size": result.size,
-                "status": result.status, "error": None}
+                "status": result.status, "verified": int(md5 is not None), "error": None}
 
     def fetch_metadata(self, client: HttpClient, entry: dict) -> dict:
         """GET one metadata JSON (a few KB) and store it once its MD5 checks out.
 
         The inventory lags the bucket: a JSON updated since the snapshot does not match the listed
-        ETag but does match the ETag S3 serves it with (its MD5). That one is kept, under the
-        served ETag, so the next snapshot that lists it finds it current.
+        ETag but does match the ETag S3 serves it with (its MD5). That one is kept; its row keeps
+        the listed ETag and the MD5 of what was stored, so neither this snapshot nor the next one
+        (which lists the new ETag) fetches it again (`is_current`). A JSON whose ETags are both
+        multipart ("…-N": no MD5) is kept unverified, and its row says so (`verified` 0).
         """
         url = object_url(self.base_url, entry["key"])
         try:
-            answer = client.get(url)
+            answer = client.get(url, max_bytes=self.limits.metadata_bytes)
         except FetchError as exc:
-            return {**entry, "path": None, "error": str(exc)}
+            return {**entry, "path": None, "error": str(with_s3_error(exc))}
         digest = hashlib.md5(answer.content).hexdigest()
         listed, served = md5_of_etag(entry["etag"]), md5_of_etag(answer.etag)
         if digest not in {listed, served} - {None} and (listed or served):
             return {**entry, "path": None, "error": f"GET {redact(url)}: md5 mismatch (listed {listed}, served {served}, got {digest})"}
         relative = store_path("metadata", entry["number"], entry["version"])
         write_atomic(self.path(relative), answer.content)
-        etag = entry["etag"] if digest == listed else (answer.etag or "").strip('"') or entry["etag"]
-        return {**entry, "etag": etag, "path": relative, "md5": digest, "sha256": hashlib.sha256(answer.content).hexdigest(),
-                "size": len(answer.content), "status": answer.status, "error": None}
+        return {**entry, "path": relative, "md5": digest, "sha256": hashlib.sha256(answer.content).hexdigest(),
+                "size": len(answer.content), "status": answer.status, "verified": int(bool(listed or served)), "error": None}
+
+
+def is_current(row, listed_etag: str | None) -> bool:
+    """Whether stored metadata (its row's ETag as listed when fetched, and MD5) is what `listed_etag` names."""
+    listed_md5 = md5_of_etag(listed_etag)
+    return bool(listed_etag) and (row["etag"] == listed_etag or (listed_md5 is not None and row["md5"] == listed_md5))
 
 
 # --- the sync ------------------------------------------------------------------------------------------------
@@ -238,14 +261,17 @@ class _Sync:
         if route not in ROUTES:
             raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
         self.client, self.store, self.route, self.workers = client, store, route, workers
+        self.limits = store.limits
         self.numbers = _numbers(pmcids)
         self.report = SyncReport()
+        self.downloaded = 0  # bytes of article XML this sync, against limits.run_bytes
+        self.article_failures: tuple[int, int, list[dict]] = (0, 0, [])  # failed, attempted, examples
         self.id = store.manifest.begin_sync(utc_timestamp(), route, self.numbers)
 
     def enumerate(self) -> None:
         if self.route == "list":
             self.report.listed = self.store.manifest.add_listed(
-                self._versions(listing_keys(self.client, self.store.base_url, self.numbers)))
+                self._versions(listing_keys(self.client, self.store.base_url, self.numbers, self.limits)))
             return
         problems: list[str] = []
         for snapshot in inv.readable_snapshots(self.client, self.store.base_url, problems):
@@ -279,25 +305,25 @@ class _Sync:
         """Fetch every listed metadata JSON whose ETag changed (or whose file is missing)."""
         def todo() -> Iterator[dict]:
             for row in self.store.manifest.listed_with_metadata():
-                fresh = (row["listed_etag"] and row["etag"] == row["listed_etag"] and not row["error"]
-                         and self.store.has_file(row))
-                if fresh:
+                if is_current(row, row["listed_etag"]) and not row["error"] and self.store.has_file(row):
                     self.report.metadata_reused += 1
                     continue
                 yield {"key": metadata_key(row["number"], row["version"]), "kind": "metadata", "number": row["number"],
                        "version": row["version"], "etag": row["listed_etag"], "sync": self.id}
 
-        progress = _Progress("metadata fetches")
+        progress, failures = _Progress("metadata fetches"), []
         for entry in bounded_map(lambda entry: self.store.fetch_metadata(self.client, entry), todo(), self.workers):
             progress.step()
             if entry["error"]:
                 self.store.manifest.set_unreadable(entry["number"], entry["version"])
                 self.report.failed_one(entry["key"], entry["error"])
+                failures.append({"id": entry["key"], "reason": entry["error"]})
                 if self.store.manifest.get(entry["key"]):
                     continue  # the older copy's row stays; it is not used while the fetch fails
             else:
                 self.report.metadata_fetched += 1
             self.store.record(entry)
+        self.limits.check_failures("metadata fetches", len(failures), progress.done, failures)
 
     def chosen(self, policy: SelectionPolicy) -> Iterator[ArticleVersion]:
         """The version to use of each listed article, in PMCID order; refusals noted in the manifest."""
@@ -332,28 +358,41 @@ class _Sync:
                 if stored and (version.xml_md5 is None or stored["md5"] == version.xml_md5):
                     self.store.manifest.mark(version.xml_key, self.id)
                     self.report.skipped += 1
-                elif limit is None or count < limit:
+                elif (limit is None or count < limit) and not self._over_run_bytes():
                     yield version
                 else:
                     self.store.manifest.mark(version.xml_key, self.id)  # chosen, left for a later sync
+                    self.report.left_for_later += 1
 
         def fetch(version: ArticleVersion) -> tuple[ArticleVersion, dict]:
             entry = {"key": version.xml_key, "kind": "article", "number": version.number, "version": version.version,
                      "license": version.license, "license_code": version.license_code, "sync": self.id}
             return version, self.store.download(self.client, entry, version.xml_md5)
 
-        progress = _Progress("article fetches")
+        progress, failures = _Progress("article fetches"), []
         for version, entry in bounded_map(fetch, todo(), self.workers):
             progress.step()
             if entry["error"]:
                 self.report.failed_one(version.name, entry["error"])
+                failures.append({"id": version.name, "reason": entry["error"]})
                 if self.store.manifest.get(version.xml_key):
                     self.store.manifest.mark(version.xml_key, self.id)  # the older copy stays
                     continue
             else:
                 self.report.fetched_one(version.name)
+                self.downloaded += entry["size"]
             self.store.record(entry)
         self.report.fetched.sort()
+        self.article_failures = (len(failures), progress.done, failures)
+
+    def _over_run_bytes(self) -> bool:
+        """Whether this sync has downloaded its `run_bytes` (checked before each download starts)."""
+        over = self.limits.run_bytes is not None and self.downloaded >= self.limits.run_bytes
+        if over and not self.report.run_bytes_reached:
+            logger.warning("pmc.max_run_bytes (%d) reached: the other chosen articles are left for a later sync",
+                           self.limits.run_bytes)
+        self.report.run_bytes_reached |= over
+        return over
 
     def remove_unchosen(self, limit: RemovalLimit | None) -> None:
         """Take out of the store what this sync did not choose; tombstones say why.
@@ -402,14 +441,16 @@ def sync(
     limit: int | None = None,
     workers: int = 8,
     removal_limit: RemovalLimit | None = RemovalLimit(),
+    limits: Limits = Limits(),
 ) -> SyncReport:
     """Bring the raw store in line with the bucket (or with the given PMCIDs of it).
 
     With `limit`, only the first `limit` chosen articles (by PMCID) are fetched; the others stay
     chosen and what of them is stored is not removed. Removal applies to what the enumeration covered:
     the whole bucket, or the given PMCIDs, and stops at `removal_limit` (MassRemovalError; None: none).
+    `limits` caps what is read from the bucket (sources/pmc/cloud/limits.py).
     """
-    with Store(out_dir, base_url) as store:
+    with Store(out_dir, base_url, limits) as store:
         run = _Sync(client, store, route, pmcids, workers)
         run.enumerate()
         run.sync_metadata()
@@ -417,6 +458,7 @@ def sync(
         run.remove_unchosen(removal_limit)
         run.write_state()
     logger.info("%s", run.report.summary())
+    limits.check_failures("article fetches", *run.article_failures)  # the store is consistent; the run failed
     return run.report
 
 
@@ -429,9 +471,10 @@ def list_versions(
     route: str = "inventory",
     pmcids: Iterable[str] | None = None,
     workers: int = 8,
+    limits: Limits = Limits(),
 ) -> tuple[list[ArticleVersion], SyncReport]:
     """The versions a sync would fetch, one per article; metadata is kept in `store_dir` for reuse."""
-    with Store(store_dir, base_url) as store:
+    with Store(store_dir, base_url, limits) as store:
         run = _Sync(client, store, route, pmcids, workers)
         run.enumerate()
         run.sync_metadata()
@@ -440,14 +483,15 @@ def list_versions(
 
 
 def fetch_versions(client: HttpClient, base_url: str, out_dir: Path | str, versions: Iterable[ArticleVersion],
-                   *, workers: int = 8) -> SyncReport:
+                   *, workers: int = 8, limits: Limits = Limits()) -> SyncReport:
     """Fetch exactly the given versions (a `pmc list` output); nothing is removed."""
     chosen = sorted(versions, key=lambda v: (v.number, v.version))
-    with Store(out_dir, base_url) as store:
+    with Store(out_dir, base_url, limits) as store:
         run = _Sync(client, store, "list", [v.pmcid for v in chosen], workers)
         run.report.listed = run.report.selected = len(chosen)
         run.fetch_articles(chosen)
     logger.info("%s", run.report.summary())
+    limits.check_failures("article fetches", *run.article_failures)
     return run.report
 
 
