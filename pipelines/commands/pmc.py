@@ -13,10 +13,8 @@ from pipelines.params import load_params, param, pick
 pmc_app = typer.Typer(no_args_is_help=True, help="PubMed Central Open Access full text: listing, fetching, JATS parsing.")
 app.add_typer(pmc_app, name="pmc")
 
-# Redirects may only lead to these (the bucket's own host, NCBI's API hosts).
-ALLOWED_HOSTS = ("pmc-oa-opendata.s3.amazonaws.com", "pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "eutils.ncbi.nlm.nih.gov")
 LicensesOpt = typer.Option(None, "--licenses", help="licence families to keep, comma-separated ('CC BY,CC0'), or 'all' [params: pmc.licenses]")
-BaseUrlOpt = typer.Option(None, "--base-url", help="root of the PMC Cloud bucket (live: https://pmc-oa-opendata.s3.amazonaws.com) [params: pmc.base_url]")
+BaseUrlOpt = typer.Option(None, "--base-url", help="root of the PMC Cloud bucket [params: pmc.base_url; null: the live bucket, https://pmc-oa-opendata.s3.amazonaws.com]")
 EnumerateOpt = typer.Option(None, "--enumerate", help="'inventory' (the newest daily inventory) or 'list' (ListObjectsV2) [params: pmc.enumerate]")
 PmcidsOpt = typer.Option(None, "--pmcids", help="file of PMCIDs, one per line: only these articles")
 DenyOpt = typer.Option(None, "--deny-list", help="file of PMCIDs never to use, e.g. expired COVID-19 licences [params: pmc.deny_list]")
@@ -26,7 +24,16 @@ OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow 
 ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
+def _bucket_url(given: Optional[str], params: dict) -> str:
+    """--base-url, else pmc.base_url, else (null) the live bucket."""
+    from sources.pmc.cloud import LIVE_BUCKET_URL
+
+    return pick(given, params, "pmc.base_url") or LIVE_BUCKET_URL
+
+
 def _client(params: dict, bucket_url: str, concurrency: int):
+    from sources.pmc.cloud import ALLOWED_HOSTS
+
     client = http_client(params, allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
     rate = param(params, "pmc.rate")
     if rate:  # requests/s to the bucket's host, on top of the concurrency bound
@@ -132,7 +139,7 @@ def pmc_list(
     with cli_errors():
         params = load_params(params_file)
         policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
-        root = pick(base_url, params, "pmc.base_url")
+        root = _bucket_url(base_url, params)
         workers = int(pick(concurrency, params, "pmc.concurrency", 8))
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
@@ -170,7 +177,7 @@ def pmc_fetch(
 
     with cli_errors():
         params = load_params(params_file)
-        root = pick(base_url, params, "pmc.base_url")
+        root = _bucket_url(base_url, params)
         limit = pick(limit, params, "pmc.limit")
         workers = int(pick(concurrency, params, "pmc.concurrency", 8))
         client = _client(params, root, workers)

@@ -408,3 +408,19 @@ def test_an_endless_article_stops_at_the_object_cap_and_a_run_at_the_run_cap(tmp
         assert "left for a later sync (pmc.max_run_bytes reached)" in capped.summary()
         rest = sync(client(), server.url(BUCKET), tmp_path / "capped", SelectionPolicy())
     assert rest.fetched_count == capped.left_for_later and rest.skipped == capped.fetched_count and not rest.removed
+
+
+# --- configuration ----------------------------------------------------------------------------------------------------
+def test_a_null_base_url_means_the_live_bucket(tmp_path):
+    from pipelines.commands.pmc import _bucket_url
+    from pipelines.params import load_params
+    from sources.pmc.cloud import LIVE_BUCKET_URL
+    from sources.pmc.cloud.s3 import object_url
+    from sources.pmc.cloud.sync import Store
+
+    params = tmp_path / "params.yaml"
+    params.write_text("pmc: {base_url: null}\n")
+    assert _bucket_url(None, load_params(params)) == LIVE_BUCKET_URL == "https://pmc-oa-opendata.s3.amazonaws.com"
+    assert _bucket_url("http://127.0.0.1:1/mirror", load_params(params)) == "http://127.0.0.1:1/mirror"
+    with Store(tmp_path / "raw", None) as store:
+        assert object_url(store.base_url, "metadata/PMC1.1.json") == f"{LIVE_BUCKET_URL}/metadata/PMC1.1.json"

@@ -24,22 +24,23 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator
 
 from sources.errors import ChecksumError, FetchError, InputError, SourceError
 from sources.http import HttpClient, get_logger, redact
 from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.manifest import Manifest
+from sources.pmc.cloud import LIVE_BUCKET_URL
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url, with_s3_error
 from sources.pmc.cloud.versions import (
     ArticleVersion, SelectionPolicy, article_key, bounded_int, choose, key_version, metadata_key, parse_version,
 )
 from sources.pmc.ids import normalize_pmcid
+from sources.pool import bounded_map
 from sources.raw_store import utc_timestamp, write_atomic
 from sources.safe_json import load_object
 from sources.safe_paths import inside
@@ -52,8 +53,6 @@ TOMBSTONES = "articles/removed.jsonl"  # next to the articles: `pmc parse` and D
 SYNC_STATE = "sync.json"
 ROUTES = ("inventory", "list")
 EXAMPLES = 1000
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -131,23 +130,6 @@ def store_path(kind: str, number: int, version: int) -> str:
     return f"{kind}/{shard_folder(number)}/PMC{number}.{version}{suffix}"
 
 
-def bounded_map(work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """`work` over items on `workers` threads, at most 2 x workers in flight, results as they finish.
-
-    `items` is consumed in the calling thread, so it may read the manifest.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending: set = set()
-        for item in items:
-            pending.add(pool.submit(work, item))
-            if len(pending) >= 2 * max(1, workers):
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
-
-
 # --- enumeration -------------------------------------------------------------------------------------------
 def listing_keys(client: HttpClient, base_url: str, numbers: Iterable[int] | None,
                  limits: Limits) -> Iterator[tuple[str, str | None]]:
@@ -163,8 +145,8 @@ def listing_keys(client: HttpClient, base_url: str, numbers: Iterable[int] | Non
 class Store:
     """A cloud raw store: its folder, the bucket it mirrors, its manifest."""
 
-    def __init__(self, root: Path | str, base_url: str, limits: Limits = Limits()):
-        self.root, self.base_url, self.limits = Path(root), base_url, limits
+    def __init__(self, root: Path | str, base_url: str | None, limits: Limits = Limits()):
+        self.root, self.base_url, self.limits = Path(root), base_url or LIVE_BUCKET_URL, limits
         self.lock = StoreLock(self.root)  # one writer: a second sync into this folder fails at once
         self.manifest: Manifest | None = None
 
