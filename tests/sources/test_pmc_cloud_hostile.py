@@ -8,9 +8,7 @@ listings that never end, a bucket that mostly answers 403, and what a sync recor
 import gzip
 import hashlib
 import json
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +21,7 @@ from conftest import REPO, SHARED
 from pipelines.cli_common import app
 from pipelines.commands import pmc  # noqa: F401  (registers the command group)
 from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects, list_objects_v2
-from sources.errors import FetchError, HostileInputError, InputError
+from sources.errors import FetchError, InputError
 from sources.http import HttpClient
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
@@ -132,7 +130,7 @@ def test_a_listing_record_cannot_name_a_path_or_key_of_its_own(tmp_path, article
         n = record["pmcid"][3:]
         for field, value in [("version", "1/../../../../x"), ("version", 2**64), ("version", True),
                              ("xml_key", f"PMC{n}.1/../../../x.xml"), ("key", "metadata/../x.json"), ("pmcid", "PMC1/../x"),
-                             ("xml_md5", "../x")]:
+                             ("xml_md5", "../x"), ("license_code", ["CC-BY"]), ("open_access", "yes")]:
             bad = tmp_path / "bad.jsonl"
             bad.write_text(json.dumps({**record, field: value}) + "\n")
             result = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--listing", str(bad), "--out", str(tmp_path / "raw")])

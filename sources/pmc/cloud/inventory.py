@@ -21,6 +21,7 @@ from typing import Iterator
 
 from sources.errors import FetchError, InputError
 from sources.http import HttpClient, file_digests, get_logger
+from sources.pmc.cloud import s3
 from sources.pmc.cloud.s3 import list_folders, md5_of_etag, object_url
 from sources.safe_io import open_input
 from sources.safe_json import load_object
@@ -97,7 +98,7 @@ def readable_snapshots(client: HttpClient, base_url: str, problems: list[str], p
     for snapshot in names[:tries]:
         url = object_url(base_url, f"{prefix}{snapshot}/manifest.json")
         try:
-            manifest = parse_manifest(client.get(url).content, snapshot, url)
+            manifest = parse_manifest(s3.get(client, url).content, snapshot, url)
         except (FetchError, InputError) as exc:  # still being written, or damaged: one day back
             logger.warning("inventory %s not usable (%s); trying the one before", snapshot, exc)
             problems.append(f"{snapshot}: {exc}")
@@ -115,7 +116,7 @@ def download_shards(client: HttpClient, base_url: str, inventory: Inventory, fol
     for shard in inventory.shards:
         target = inside(folder, shard.key.rsplit("/", 1)[-1], "inventory shard")
         if not (target.is_file() and shard.md5 and file_digests(target)[0] == shard.md5):
-            client.download(object_url(base_url, shard.key), target, md5=shard.md5)
+            s3.download(client, object_url(base_url, shard.key), target, md5=shard.md5)
         paths.append(target)
     wanted = {p.name for p in paths}
     for stale in folder.glob("*.csv.gz"):

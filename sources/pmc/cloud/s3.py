@@ -9,13 +9,14 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, quote, urlsplit
 
 from lxml import etree
 
 from sources.errors import FetchError, InputError, RemoteError
-from sources.http import HttpClient, one_line, redact
+from sources.http import DownloadResult, HttpClient, HttpResult, one_line, redact
 from sources.safe_paths import check_relative
 from sources.safe_xml import parse_bytes_safe
 
@@ -95,6 +96,22 @@ def with_s3_error(exc: FetchError) -> FetchError:
     return type(exc)(f"{exc} ({_s3_error(root)})", status=exc.status, body=exc.body)
 
 
+def get(client: HttpClient, url: str, **kwargs) -> HttpResult:
+    """`client.get` of a bucket URL; its FetchError names the S3 error code the answer held."""
+    try:
+        return client.get(url, **kwargs)
+    except FetchError as exc:
+        raise with_s3_error(exc) from None
+
+
+def download(client: HttpClient, url: str, dest: Path, **kwargs) -> DownloadResult:
+    """`client.download` of a bucket URL; its FetchError (ChecksumError kept) names the S3 error code."""
+    try:
+        return client.download(url, dest, **kwargs)
+    except FetchError as exc:
+        raise with_s3_error(exc) from None
+
+
 def parse_list_page(body: bytes, name: str) -> ListPage:
     """One ListObjectsV2 answer; an S3 `<Error>` body is a RemoteError."""
     root = parse_bytes_safe(body, name)
@@ -149,10 +166,7 @@ def list_pages(
     for number in itertools.count(1):
         if number > max_pages:
             raise InputError(f"{redact(url)}: listing of prefix {prefix!r} goes on past {max_pages} pages (pmc.max_list_pages)")
-        try:
-            answer = client.get(url, params=query, max_bytes=max_page_bytes)
-        except FetchError as exc:
-            raise with_s3_error(exc) from None
+        answer = get(client, url, params=query, max_bytes=max_page_bytes)
         page = parse_list_page(answer.content, f"{redact(url)}?prefix={prefix}")
         yield page
         if page.next_token is None:

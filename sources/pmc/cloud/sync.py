@@ -35,7 +35,8 @@ from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud import LIVE_BUCKET_URL
 from sources.pmc.cloud.limits import Limits
-from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url, with_s3_error
+from sources.pmc.cloud import s3
+from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url
 from sources.pmc.cloud.versions import (
     ArticleVersion, SelectionPolicy, article_key, bounded_int, choose, key_version, metadata_key, parse_version,
 )
@@ -196,12 +197,12 @@ class Store:
         target = self.path(relative)
         try:
             try:
-                result = client.download(url, target, md5=md5, max_bytes=self.limits.object_bytes)
+                result = s3.download(client, url, target, md5=md5, max_bytes=self.limits.object_bytes)
             except ChecksumError:  # the mismatching .part is gone: this one starts afresh
                 logger.warning("%s: md5 mismatch; fetching it once more from the start", entry["key"])
-                result = client.download(url, target, md5=md5, max_bytes=self.limits.object_bytes, resume=False)
+                result = s3.download(client, url, target, md5=md5, max_bytes=self.limits.object_bytes, resume=False)
         except FetchError as exc:  # a .part stays to be resumed
-            return {**entry, "path": None, "error": str(with_s3_error(exc))}
+            return {**entry, "path": None, "error": str(exc)}
         return {**entry, "path": relative, "md5": result.md5, "sha256": result.sha256, "size": result.size,
                 "status": result.status, "verified": int(md5 is not None), "error": None}
 
@@ -216,9 +217,9 @@ class Store:
         """
         url = object_url(self.base_url, entry["key"])
         try:
-            answer = client.get(url, max_bytes=self.limits.metadata_bytes)
+            answer = s3.get(client, url, max_bytes=self.limits.metadata_bytes)
         except FetchError as exc:
-            return {**entry, "path": None, "error": str(with_s3_error(exc))}
+            return {**entry, "path": None, "error": str(exc)}
         digest = hashlib.md5(answer.content).hexdigest()
         listed, served = md5_of_etag(entry["etag"]), md5_of_etag(answer.etag)
         if digest not in {listed, served} - {None} and (listed or served):

@@ -70,9 +70,17 @@ class ArticleVersion:
             ) if value != want]
             if wrong:
                 raise ValueError(f"{', '.join(wrong)} do not belong to {version.pmcid!r} version {version.version!r}")
+            mistyped = [name for name in _TEXT_FIELDS if not isinstance(getattr(version, name), (str, type(None)))] + \
+                [name for name in _FLAG_FIELDS if not isinstance(getattr(version, name), (bool, type(None)))]
+            if mistyped:
+                raise ValueError(f"{', '.join(mistyped)} of the wrong type")
             return version
         except (InputError, ValueError, TypeError) as exc:
             raise ValueError(f"{where}: not a `pmc list` line ({type(exc).__name__}: {exc})") from None
+
+
+_TEXT_FIELDS = ("etag", "pmid", "doi", "citation", "license", "license_code")
+_FLAG_FIELDS = ("open_access", "manuscript", "historical_ocr", "retracted")
 
 
 def bounded_int(value, what: str) -> int:
