@@ -15,7 +15,6 @@ import pytest
 from conftest import SHARED
 from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects, list_objects_v2
 from sources.errors import ChecksumError, FetchError, InputError, RemoteError
-from sources.http import HttpClient
 from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
@@ -25,31 +24,15 @@ from sources.pmc.cloud.versions import SelectionPolicy, choose, parse_version
 
 try:
     from tests.sources.ncbi_server import LocalServer, Reply
+    from tests.sources.pmc_bucket import BUCKET, client, publish, serve
 except ImportError:  # tests/ is not a package: pytest put this folder on sys.path
     from ncbi_server import LocalServer, Reply
+    from pmc_bucket import BUCKET, client, publish, serve
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pmc_cloud"
 SAMPLE_1 = (DATA / "PMC7759461.1.json").read_bytes()
 SAMPLE_2 = (DATA / "PMC12855588.1.json").read_bytes()
-BUCKET = "/pmc-oa-opendata"
 TOLERANT = Limits(failed_share=1.0)  # a sync whose failures are what the test looks at
-
-
-def client(retries: int = 6) -> HttpClient:
-    return HttpClient(retries=retries, backoff=0.0, jitter=0.0, timeout=5)
-
-
-def serve(objects: dict[str, bytes], **kwargs) -> LocalServer:
-    """A LocalServer holding the bucket `objects`, answering ListObjectsV2 at the bucket root."""
-    server = LocalServer({f"{BUCKET}/{k}": v for k, v in objects.items()}, **kwargs)
-    server.routes[f"{BUCKET}/"] = lambda request: Reply(200, {"Content-Type": "application/xml"}, list_objects_v2(
-        {p[len(BUCKET) + 1:]: d for p, d in server.files.items() if p.startswith(BUCKET + "/")}, request.query))
-    return server
-
-
-def publish(server: LocalServer, objects: dict[str, bytes]) -> None:
-    """Replace what the server holds by `objects` and a fresh inventory of them."""
-    server.files = {f"{BUCKET}/{k}": v for k, v in {**objects, **inventory_objects(objects)}.items()}
 
 
 def with_version(objects: dict, number: int, version: int, xml: bytes, **flags) -> dict:

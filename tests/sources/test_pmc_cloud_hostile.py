@@ -20,37 +20,21 @@ from typer.testing import CliRunner
 from conftest import REPO, SHARED
 from pipelines.cli_common import app
 from pipelines.commands import pmc  # noqa: F401  (registers the command group)
-from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects, list_objects_v2
+from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects
 from sources.errors import FetchError, InputError
-from sources.http import HttpClient
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.sync import TOMBSTONES, MassRemovalError, RemovalLimit, sync
 from sources.pmc.cloud.versions import SelectionPolicy
 
 try:
-    from tests.sources.ncbi_server import LocalServer, Reply
+    from tests.sources.ncbi_server import Reply
+    from tests.sources.pmc_bucket import BUCKET, client, listing_route, publish, serve
 except ImportError:  # tests/ is not a package: pytest put this folder on sys.path
-    from ncbi_server import LocalServer, Reply
+    from ncbi_server import Reply
+    from pmc_bucket import BUCKET, client, listing_route, publish, serve
 
-BUCKET = "/pmc-oa-opendata"
 runner = CliRunner()
-
-
-def client(retries: int = 0) -> HttpClient:
-    return HttpClient(retries=retries, backoff=0.0, jitter=0.0, timeout=5)
-
-
-def serve(objects: dict[str, bytes], **kwargs) -> LocalServer:
-    """A LocalServer holding the bucket `objects`, answering ListObjectsV2 at the bucket root."""
-    server = LocalServer({f"{BUCKET}/{k}": v for k, v in objects.items()}, **kwargs)
-    server.routes[f"{BUCKET}/"] = lambda request: Reply(200, {"Content-Type": "application/xml"}, list_objects_v2(
-        {p[len(BUCKET) + 1:]: d for p, d in server.files.items() if p.startswith(BUCKET + "/")}, request.query))
-    return server
-
-
-def publish(server: LocalServer, objects: dict[str, bytes], **kwargs) -> None:
-    server.files = {f"{BUCKET}/{k}": v for k, v in {**objects, **inventory_objects(objects, **kwargs)}.items()}
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +70,7 @@ def test_a_second_fetch_into_a_held_store_fails_at_once_and_a_killed_holder_does
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.wait()
-        del server.routes[f"{BUCKET}/"]
-        server.routes[f"{BUCKET}/"] = lambda request: Reply(200, {"Content-Type": "application/xml"}, list_objects_v2(
-            {p[len(BUCKET) + 1:]: d for p, d in server.files.items() if p.startswith(BUCKET + "/")}, request.query))
+        server.routes[f"{BUCKET}/"] = listing_route(server)
         after = runner.invoke(app, ["pmc", "fetch", "--base-url", bucket, "--out", str(raw)])
     assert after.exit_code == 0, after.output  # the kernel dropped the killed holder's lock
     assert len(stored_xml(raw)) == 9 and (raw / ".lock").read_bytes() == b""  # emptied on release
@@ -286,11 +268,6 @@ def test_an_inventory_shard_of_zeros_or_with_a_huge_field_is_refused_in_little_m
 
 
 # --- S3 behaviour ----------------------------------------------------------------------------------------------------
-def listing_route(server: LocalServer, rewrite=lambda body: body):
-    return lambda request: Reply(200, {"Content-Type": "application/xml"}, rewrite(list_objects_v2(
-        {p[len(BUCKET) + 1:]: d for p, d in server.files.items() if p.startswith(BUCKET + "/")}, request.query)))
-
-
 def test_a_listing_that_keeps_returning_new_tokens_or_empty_pages_is_refused(tmp_path, articles):
     from sources.pmc.cloud.s3 import list_objects
 
