@@ -294,19 +294,19 @@ class _Sync:
                 yield {"key": metadata_key(row["number"], row["version"]), "kind": "metadata", "number": row["number"],
                        "version": row["version"], "etag": row["listed_etag"], "sync": self.id}
 
-        progress, failures = _Progress("metadata fetches"), []
+        progress, failures = _Progress("metadata fetches"), _Failures()
         for entry in bounded_map(lambda entry: self.store.fetch_metadata(self.client, entry), todo(), self.workers):
             progress.step()
             if entry["error"]:
                 self.store.manifest.set_unreadable(entry["number"], entry["version"])
                 self.report.failed_one(entry["key"], entry["error"])
-                failures.append({"id": entry["key"], "reason": entry["error"]})
+                failures.add(entry["key"], entry["error"])
                 if self.store.manifest.get(entry["key"]):
                     continue  # the older copy's row stays; it is not used while the fetch fails
             else:
                 self.report.metadata_fetched += 1
             self.store.record(entry)
-        self.limits.check_failures("metadata fetches", len(failures), progress.done, failures)
+        self.limits.check_failures("metadata fetches", failures.count, progress.done, failures.examples)
 
     def chosen(self, policy: SelectionPolicy) -> Iterator[ArticleVersion]:
         """The version to use of each listed article, in PMCID order; refusals noted in the manifest."""
@@ -352,12 +352,12 @@ class _Sync:
                      "license": version.license, "license_code": version.license_code, "sync": self.id}
             return version, self.store.download(self.client, entry, version.xml_md5)
 
-        progress, failures = _Progress("article fetches"), []
+        progress, failures = _Progress("article fetches"), _Failures()
         for version, entry in bounded_map(fetch, todo(), self.workers):
             progress.step()
             if entry["error"]:
                 self.report.failed_one(version.name, entry["error"])
-                failures.append({"id": version.name, "reason": entry["error"]})
+                failures.add(version.name, entry["error"])
                 if self.store.manifest.get(version.xml_key):
                     self.store.manifest.mark(version.xml_key, self.id)  # the older copy stays
                     continue
@@ -366,7 +366,7 @@ class _Sync:
                 self.downloaded += entry["size"]
             self.store.record(entry)
         self.report.fetched.sort()
-        self.article_failures = (len(failures), progress.done, failures)
+        self.article_failures = (failures.count, progress.done, failures.examples)
 
     def _over_run_bytes(self) -> bool:
         """Whether this sync has downloaded its `run_bytes` (checked before each download starts)."""
@@ -519,6 +519,18 @@ def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
     path = root / TOMBSTONES
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_atomic(path, text.encode("utf-8"))
+
+
+class _Failures:
+    """The failures of one pass: how many, and the first few (a pass may fail millions of times)."""
+
+    def __init__(self, keep: int = 3):
+        self.count, self.examples, self.keep = 0, [], keep
+
+    def add(self, name: str, reason: str) -> None:
+        self.count += 1
+        if len(self.examples) < self.keep:
+            self.examples.append({"id": name, "reason": reason})
 
 
 class _Progress:
