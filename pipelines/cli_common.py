@@ -8,6 +8,7 @@ inputs went to the error ledger), 1 with a one-line message when it could not ru
 """
 import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -45,6 +46,9 @@ def cli_errors() -> Iterator[None]:
         yield
     except (SourceError, ParamsError, NoInputsError, AccountingError, OSError, ValueError) as error:
         typer.echo(f"medcurate: error: {error}", err=True)
+        raise typer.Exit(1)
+    except sqlite3.Error as error:  # a damaged store manifest (sources/pmc/cloud/manifest.py)
+        typer.echo(f"medcurate: error: SQLite: {error}", err=True)
         raise typer.Exit(1)
 
 

@@ -105,13 +105,14 @@ def article_objects(shared: Path) -> dict[str, bytes]:
     return objects
 
 
-def inventory_objects(objects: dict[str, bytes], snapshot: str = SNAPSHOT) -> dict[str, bytes]:
-    """One inventory snapshot (manifest + one csv.gz shard) of the metadata keys among `objects`."""
+def inventory_objects(objects: dict[str, bytes], snapshot: str = SNAPSHOT, etags: dict[str, str] | None = None) -> dict[str, bytes]:
+    """One inventory snapshot (manifest + one csv.gz shard) of the metadata keys among `objects`,
+    each listed with its MD5 as ETag or the one `etags` gives (what an S3 server assigned)."""
     metadata = {key: data for key, data in objects.items() if key.startswith("metadata/")}
     rows = io.StringIO()
     writer = csv.writer(rows, quoting=csv.QUOTE_ALL, lineterminator="\n")
     for key in sorted(metadata):
-        writer.writerow([BUCKET, key, LAST_MODIFIED, hashlib.md5(metadata[key]).hexdigest()])
+        writer.writerow([BUCKET, key, LAST_MODIFIED, (etags or {}).get(key) or hashlib.md5(metadata[key]).hexdigest()])
     shard = gzip.compress(rows.getvalue().encode(), mtime=0)
     shard_key = f"{INVENTORY}data/{uuid.uuid5(uuid.NAMESPACE_URL, hashlib.sha256(shard).hexdigest())}.csv.gz"
     manifest = {

@@ -13,10 +13,8 @@ from pipelines.params import load_params, param, pick
 pmc_app = typer.Typer(no_args_is_help=True, help="PubMed Central Open Access full text: listing, fetching, JATS parsing.")
 app.add_typer(pmc_app, name="pmc")
 
-# Redirects may only lead to these (the bucket's own host, NCBI's API hosts).
-ALLOWED_HOSTS = ("pmc-oa-opendata.s3.amazonaws.com", "pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "eutils.ncbi.nlm.nih.gov")
 LicensesOpt = typer.Option(None, "--licenses", help="licence families to keep, comma-separated ('CC BY,CC0'), or 'all' [params: pmc.licenses]")
-BaseUrlOpt = typer.Option(None, "--base-url", help="root of the PMC Cloud bucket (live: https://pmc-oa-opendata.s3.amazonaws.com) [params: pmc.base_url]")
+BaseUrlOpt = typer.Option(None, "--base-url", help="root of the PMC Cloud bucket [params: pmc.base_url; null: the live bucket, https://pmc-oa-opendata.s3.amazonaws.com]")
 EnumerateOpt = typer.Option(None, "--enumerate", help="'inventory' (the newest daily inventory) or 'list' (ListObjectsV2) [params: pmc.enumerate]")
 PmcidsOpt = typer.Option(None, "--pmcids", help="file of PMCIDs, one per line: only these articles")
 DenyOpt = typer.Option(None, "--deny-list", help="file of PMCIDs never to use, e.g. expired COVID-19 licences [params: pmc.deny_list]")
@@ -26,7 +24,16 @@ OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow 
 ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
+def _bucket_url(given: Optional[str], params: dict) -> str:
+    """--base-url, else pmc.base_url, else (null) the live bucket."""
+    from sources.pmc.cloud import LIVE_BUCKET_URL
+
+    return pick(given, params, "pmc.base_url") or LIVE_BUCKET_URL
+
+
 def _client(params: dict, bucket_url: str, concurrency: int):
+    from sources.pmc.cloud import ALLOWED_HOSTS
+
     client = http_client(params, allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
     rate = param(params, "pmc.rate")
     if rate:  # requests/s to the bucket's host, on top of the concurrency bound
@@ -34,6 +41,22 @@ def _client(params: dict, bucket_url: str, concurrency: int):
 
         client.set_rate(urlsplit(bucket_url).hostname or "", float(rate))
     return client
+
+
+def _limits(params: dict):
+    """sources.pmc.cloud.limits.Limits from the pmc.max_* keys of params.yaml."""
+    from sources.pmc.cloud.limits import Limits
+
+    default = Limits()
+    run_bytes = param(params, "pmc.max_run_bytes", default.run_bytes)
+    return Limits(
+        list_pages=int(param(params, "pmc.max_list_pages", default.list_pages)),
+        list_page_bytes=int(param(params, "pmc.max_list_page_bytes", default.list_page_bytes)),
+        metadata_bytes=int(param(params, "pmc.max_metadata_bytes", default.metadata_bytes)),
+        object_bytes=int(param(params, "pmc.max_object_bytes", default.object_bytes)),
+        run_bytes=int(run_bytes) if run_bytes is not None else None,
+        failed_share=float(param(params, "pmc.max_failed_share", default.failed_share)),
+    )
 
 
 def _families(given: Optional[str], params: dict, key: str, default=None):
@@ -116,12 +139,13 @@ def pmc_list(
     with cli_errors():
         params = load_params(params_file)
         policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
-        root = pick(base_url, params, "pmc.base_url")
+        root = _bucket_url(base_url, params)
         workers = int(pick(concurrency, params, "pmc.concurrency", 8))
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
                 _client(params, root, workers), root, store or scratch, policy,
-                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers)
+                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers,
+                limits=_limits(params))
         _write_listing(chosen, out)
         typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
         if report.failed:
@@ -144,6 +168,7 @@ def pmc_fetch(
     manuscripts: Optional[bool] = ManuscriptsOpt,
     historical_ocr: Optional[bool] = OcrOpt,
     concurrency: Optional[int] = ConcurrencyOpt,
+    allow_mass_removal: bool = typer.Option(False, "--allow-mass-removal", help="remove what the bucket no longer holds even past pmc.max_removed / pmc.max_removed_share"),
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
     """Sync article XML into a raw store: what changed is fetched, what is no longer selected is removed (tombstoned)."""
@@ -152,18 +177,21 @@ def pmc_fetch(
 
     with cli_errors():
         params = load_params(params_file)
-        root = pick(base_url, params, "pmc.base_url")
+        root = _bucket_url(base_url, params)
         limit = pick(limit, params, "pmc.limit")
         workers = int(pick(concurrency, params, "pmc.concurrency", 8))
         client = _client(params, root, workers)
         wanted = _read_pmcids(pmcids)
         if via == "cloud":
             if listing is not None:
-                report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers)
+                report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers,
+                                             limits=_limits(params))
             else:
                 policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
+                removals = None if allow_mass_removal else sync.RemovalLimit(
+                    share=float(param(params, "pmc.max_removed_share", 0.05)), count=int(param(params, "pmc.max_removed", 100)))
                 report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate", "inventory"),
-                                   pmcids=wanted, limit=limit, workers=workers)
+                                   pmcids=wanted, limit=limit, workers=workers, removal_limit=removals, limits=_limits(params))
             wanted_any = report.selected
         elif via in ("efetch", "oai"):
             if listing is None and wanted is None:

@@ -7,8 +7,9 @@ selected); a file that cannot be read (an OAI-PMH error answer included) is an
 error-ledger entry, an unreadable article inside an efetch batch a record error.
 
 A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
-an article version the sync took out of the store, becomes a ledger entry `removed:<why>`, so a
-release says what left the corpus and why.
+an article version the sync took out of the store, becomes a ledger entry `removed:<why>` with id
+`pmc:PMC<n>.<v>` (never the id of the live document a newer version gives), so a release says
+what left the corpus and why.
 """
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ def tombstone_articles(path: str) -> list[Article]:
     items = []
     for number, stone in cloud_sync.parse_tombstones(data, path):
         pmcid, version, why = stone["pmcid"], stone["version"], stone["reason"]
-        doc = make_document(
-            id=f"pmc:{pmcid}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,
+        doc = make_document(  # the version in the id: the live document of a newer version is `pmc:<pmcid>`
+            id=f"pmc:{pmcid}.{version}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,
             license=stone.get("license"), meta={"version": version},
             provenance=json.dumps({"file": path, "sha256": digest, "line": number, "key": stone.get("key"),
                                    "removed_sha256": stone.get("sha256")}, sort_keys=True),

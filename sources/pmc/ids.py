@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-_PMCID = re.compile(r"^(?:PMC)?(\d+)$", re.IGNORECASE)
+_PMCID = re.compile(r"^(?:PMC)?0*(\d{1,18})$", re.IGNORECASE)  # 18 digits: an SQLite integer
 
 
 def normalize_pmcid(value: str | int | None) -> str | None:

@@ -115,7 +115,7 @@ def test_cli_list_fetch_parse_against_the_demo_bucket(tmp_path):
         assert sorted(docs["id"].to_pylist()) == sorted(f"pmc:{r['pmcid']}" for r in listed[2:] if r["pmcid"] != "PMC3388108")
         assert all("[bib_ref]" in t for t in docs["text"].to_pylist())
         assert sorted(zip(ledger["id"].to_pylist(), ledger["reason"].to_pylist())) == [
-            ("pmc:PMC1790863", "removed:deny_list"), ("pmc:PMC2329613", "removed:deny_list"),
+            ("pmc:PMC1790863.1", "removed:deny_list"), ("pmc:PMC2329613.1", "removed:deny_list"),
             ("pmc:PMC3388108", "not_article:retraction")]  # PLOS's retraction notice, itself not retracted
         bad = runner.invoke(app, ["pmc", "parse", str(raw), "--out", str(tmp_path / "x"), "--captions", "boxed"])
         assert bad.exit_code == 1 and "captions" in bad.output
@@ -179,10 +179,13 @@ def test_tombstones_are_ledgered_and_a_damaged_tombstone_file_is_an_error_entry(
     good, bad = tmp_path / "good" / "removed.jsonl", tmp_path / "bad" / "removed.jsonl"
     good.parent.mkdir()
     bad.parent.mkdir()
-    good.write_text('{"pmcid": "PMC7", "version": 2, "reason": "gone_from_bucket", "removed_at": "2026-12-01T00:00:00Z"}\n')
+    # PMC6500000's version 1 was superseded: its ledger entry must not share the live document's id.
+    good.write_text('{"pmcid": "PMC6500000", "version": 1, "reason": "superseded_by:PMC6500000.2", "removed_at": "2026-12-01T00:00:00Z"}\n')
     bad.write_text('{"pmcid": "PMC7", "version": 2, "reason": "deny_list"}\n{"pmcid": "7", "version": "x"}\n')
     stats = run([good, bad, FIXTURES / "pmc_jats" / "PMC6500000_oai-pmh-getrecord.xml"], tmp_path / "out")
     docs, ledger, errors = tables(tmp_path / "out")
-    assert list(zip(ledger["id"].to_pylist(), ledger["reason"].to_pylist())) == [("pmc:PMC7", "removed:gone_from_bucket")]
+    assert list(zip(ledger["id"].to_pylist(), ledger["reason"].to_pylist())) == [
+        ("pmc:PMC6500000.1", "removed:superseded_by:PMC6500000.2")]
+    assert docs["id"].to_pylist() == ["pmc:PMC6500000"] and json.loads(ledger["meta"][0].as_py())["version"] == 1
     assert errors["input"].to_pylist() == [str(bad)] and f"{bad}:2: not a tombstone" in errors["error"][0].as_py()
     assert (stats["inputs"], stats["input_errors"], stats["documents_in"]) == (3, 1, docs.num_rows + ledger.num_rows)

@@ -15,8 +15,8 @@ import pytest
 from conftest import SHARED
 from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects, list_objects_v2
 from sources.errors import ChecksumError, FetchError, InputError, RemoteError
-from sources.http import HttpClient
 from sources.pmc.cloud import inventory as inv
+from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.s3 import key_and_md5, list_objects, parse_list_page
 from sources.pmc.cloud.sync import TOMBSTONES, list_versions, sync
@@ -24,30 +24,15 @@ from sources.pmc.cloud.versions import SelectionPolicy, choose, parse_version
 
 try:
     from tests.sources.ncbi_server import LocalServer, Reply
+    from tests.sources.pmc_bucket import BUCKET, client, publish, serve
 except ImportError:  # tests/ is not a package: pytest put this folder on sys.path
     from ncbi_server import LocalServer, Reply
+    from pmc_bucket import BUCKET, client, publish, serve
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pmc_cloud"
 SAMPLE_1 = (DATA / "PMC7759461.1.json").read_bytes()
 SAMPLE_2 = (DATA / "PMC12855588.1.json").read_bytes()
-BUCKET = "/pmc-oa-opendata"
-
-
-def client(retries: int = 6) -> HttpClient:
-    return HttpClient(retries=retries, backoff=0.0, jitter=0.0, timeout=5)
-
-
-def serve(objects: dict[str, bytes], **kwargs) -> LocalServer:
-    """A LocalServer holding the bucket `objects`, answering ListObjectsV2 at the bucket root."""
-    server = LocalServer({f"{BUCKET}/{k}": v for k, v in objects.items()}, **kwargs)
-    server.routes[f"{BUCKET}/"] = lambda request: Reply(200, {"Content-Type": "application/xml"}, list_objects_v2(
-        {p[len(BUCKET) + 1:]: d for p, d in server.files.items() if p.startswith(BUCKET + "/")}, request.query))
-    return server
-
-
-def publish(server: LocalServer, objects: dict[str, bytes]) -> None:
-    """Replace what the server holds by `objects` and a fresh inventory of them."""
-    server.files = {f"{BUCKET}/{k}": v for k, v in {**objects, **inventory_objects(objects)}.items()}
+TOLERANT = Limits(failed_share=1.0)  # a sync whose failures are what the test looks at
 
 
 def with_version(objects: dict, number: int, version: int, xml: bytes, **flags) -> dict:
@@ -127,7 +112,7 @@ def test_metadata_is_read_leniently_but_must_agree_with_its_key():
     assert lenient.manuscript is True and lenient.pmid is None and lenient.license_code is None
     for bad, message in [({**meta, "version": 2}, "states pmcid"),
                          ({**meta, "xml_url": "s3://pmc-oa-opendata/PMC1.1/PMC1.1.xml?md5=x"}, "not this version"),
-                         ({**meta, "xml_url": "s3://pmc-oa-opendata/PMC7759461.1/../../etc/passwd"}, "unusable")]:
+                         ({**meta, "xml_url": "s3://pmc-oa-opendata/PMC7759461.1/../../etc/passwd"}, "not a plain relative path")]:
         with pytest.raises(InputError, match=message):
             parse_version(json.dumps(bad).encode(), "metadata/PMC7759461.1.json")
     with pytest.raises(InputError, match="not JSON"):
@@ -177,7 +162,9 @@ def test_the_newest_complete_snapshot_is_used():
     objects["inventory-reports/pmc-oa-opendata/metadata/hive/dt=2026-09-03/symlink.txt"] = b""
     with serve(objects) as server:
         assert inv.snapshots(client(), server.url(BUCKET)) == ["2026-09-02T01-00Z", "2026-09-01T01-00Z"]
-        assert inv.newest_inventory(client(0), server.url(BUCKET)).snapshot == "2026-09-01T01-00Z"
+        problems = []
+        readable = list(inv.readable_snapshots(client(0), server.url(BUCKET), problems))
+    assert [r.snapshot for r in readable] == ["2026-09-01T01-00Z"] and problems[0].startswith("2026-09-02T01-00Z: ")
 
 
 # --- the sync ---------------------------------------------------------------------------------------------------
@@ -215,7 +202,7 @@ def test_an_interrupted_sync_resumes_and_never_fetches_twice(tmp_path, articles)
         good = dict(server.files)
         for path in [p for p in good if p.endswith(".xml")][::2]:
             server.files[path] = b"cut"  # wrong MD5: never lands in the store
-        first = sync(client(0), server.url(BUCKET), raw, SelectionPolicy(), route="list", workers=4)
+        first = sync(client(0), server.url(BUCKET), raw, SelectionPolicy(), route="list", workers=4, limits=TOLERANT)
         assert first.failed and all("md5 mismatch" in f["reason"] for f in first.failed)
         assert sorted(p.stem for p in (raw / "articles").rglob("*.xml")) == sorted(first.fetched)
         server.files, before = good, len(xml_gets(server))
@@ -225,12 +212,17 @@ def test_an_interrupted_sync_resumes_and_never_fetches_twice(tmp_path, articles)
     assert second.skipped == len(first.fetched) and len(first.fetched) + len(asked) == second.selected
 
 
-def test_a_damaged_inventory_shard_stops_the_sync_with_a_clear_error(tmp_path, articles):
-    objects = {**articles, **inventory_objects(articles)}
-    shard = next(k for k in objects if k.startswith(INVENTORY + "data/"))
+def test_a_damaged_inventory_shard_falls_back_to_the_snapshot_before(tmp_path, articles):
+    older = {k: v for k, v in articles.items() if "PMC3585041" not in k}
+    objects = {**articles, **inventory_objects(older, snapshot="2026-08-31T01-00Z"), **inventory_objects(articles)}
+    shard = next(k for k in inventory_objects(articles) if k.startswith(INVENTORY + "data/"))
     objects[shard] = objects[shard][:-10] + b"0123456789"
-    with serve(objects) as server, pytest.raises(ChecksumError, match="md5 mismatch"):
-        sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+    with serve(objects) as server:
+        report = sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
+        assert report.inventory["snapshot"] == "2026-08-31T01-00Z" and report.listed == 13 and not report.failed
+        server.files[f"{BUCKET}/{INVENTORY}2026-08-31T01-00Z/manifest.json"] = b"{"
+        with pytest.raises(FetchError, match=r"no usable inventory snapshot: 2026-09-01T01-00Z: .*md5 mismatch.*; 2026-08-31T01-00Z: .*not JSON"):
+            sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy())
     assert isinstance(ChecksumError("x"), FetchError)
 
 
@@ -278,16 +270,28 @@ def test_metadata_newer_than_the_inventory_is_taken_a_damaged_one_is_not(tmp_pat
     server, base = serve_in_thread(bucket_tree(objects))
     try:
         report = sync(client(), f"{base}{BUCKET}", tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
+        # The same stale snapshot again: the newer JSON is not fetched again (nor on every sync after).
+        again = sync(client(), f"{base}{BUCKET}", tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
     finally:
         server.shutdown()
-    assert not report.failed and report.fetched == ["PMC6500000.1"]
+    assert not report.failed and report.fetched == ["PMC6500000.1"] and report.metadata_fetched == 1
+    assert (again.metadata_fetched, again.metadata_reused) == (0, 1)
     with Manifest(tmp_path / "raw" / "manifest.sqlite") as manifest:
-        assert manifest.get("metadata/PMC6500000.1.json")["etag"] == hashlib.md5(objects["metadata/PMC6500000.1.json"]).hexdigest()
+        row = manifest.get("metadata/PMC6500000.1.json")
+    assert row["md5"] == hashlib.md5(objects["metadata/PMC6500000.1.json"]).hexdigest() and row["verified"] == 1
+    assert row["etag"] == hashlib.md5(articles["metadata/PMC6500000.1.json"]).hexdigest()  # as listed
+    # The next snapshot lists the newer ETag: what is stored is current.
+    server, base = serve_in_thread(bucket_tree({**objects, **inventory_objects({**articles, **objects})}))
+    try:
+        later = sync(client(), f"{base}{BUCKET}", tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
+    finally:
+        server.shutdown()
+    assert (later.metadata_fetched, later.metadata_reused) == (0, 1)
     # A body that matches neither the listed nor a served MD5 never lands; the stored article stays.
-    files = {**articles, **inventory_objects(articles)}
+    files = {**articles, **inventory_objects({**articles, "metadata/PMC6500000.1.json": b'{"listed": "a third one"}'})}
     files["metadata/PMC6500000.1.json"] = b'{"pmcid": "PMC6500000", "version": 1}'
     with serve({**files}) as server:
-        damaged = sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"])
+        damaged = sync(client(0), server.url(BUCKET), tmp_path / "raw", SelectionPolicy(), pmcids=["PMC6500000"], limits=TOLERANT)
     assert [f["id"] for f in damaged.failed] == ["metadata/PMC6500000.1.json"] and "md5 mismatch" in damaged.failed[0]["reason"]
     assert not damaged.removed and (tmp_path / "raw" / "articles" / "0650" / "PMC6500000.1.xml").is_file()
 

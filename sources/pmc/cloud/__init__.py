@@ -9,4 +9,11 @@ holds one folder per article version, `PMC<n>.<v>/` with `PMC<n>.<v>.xml` (JATS)
     inventory.py  the daily inventory: newest complete snapshot, MD5-verified shards, rows
     versions.py   a version's metadata JSON, the selection policy, one version per article
     sync.py       the incremental fetch into a raw store, with tombstones for removed versions
+    manifest.py   the store's SQLite manifest
+    limits.py     what one sync reads from the bucket at most
 """
+
+LIVE_BUCKET_URL = "https://pmc-oa-opendata.s3.amazonaws.com"  # pmc.base_url null means this
+# Hosts a redirect may lead to: the bucket's own, and NCBI's API hosts (`pmc fetch --via efetch|oai`).
+ALLOWED_HOSTS = ("pmc-oa-opendata.s3.amazonaws.com", "pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov",
+                 "eutils.ncbi.nlm.nih.gov")

@@ -7,8 +7,10 @@ sync killed at any point keeps every outcome recorded before it.
 
 Tables:
     objects    key (bucket object key), kind (metadata | article), number, version, path, url,
-               md5, sha256, size, status, etag, license, license_code, fetched_at, error, sync
-               (the last sync that listed the metadata / chose the article)
+               md5, sha256, size, status, etag (of metadata: as the enumeration listed it when
+               fetched), license, license_code, fetched_at, error, sync (the last sync that listed
+               the metadata / chose the article), verified (1: the bytes matched a published MD5;
+               0: none was published, e.g. a multipart ETag "…-N")
     syncs      one row per sync: id, started_at, route
     listed     TEMP: this sync's enumeration (number, version, etag)
     refused    TEMP: versions this sync did not choose, and why
@@ -21,13 +23,15 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from sources.errors import InputError
+
 COLUMNS = ("key", "kind", "number", "version", "path", "url", "md5", "sha256", "size", "status", "etag",
-           "license", "license_code", "fetched_at", "error", "sync")
+           "license", "license_code", "fetched_at", "error", "sync", "verified")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL, version INTEGER NOT NULL,
     path TEXT, url TEXT, md5 TEXT, sha256 TEXT, size INTEGER, status INTEGER, etag TEXT,
-    license TEXT, license_code TEXT, fetched_at TEXT, error TEXT, sync INTEGER);
+    license TEXT, license_code TEXT, fetched_at TEXT, error TEXT, sync INTEGER, verified INTEGER);
 CREATE INDEX IF NOT EXISTS objects_by_version ON objects (kind, number, version);
 CREATE TABLE IF NOT EXISTS syncs (id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, route TEXT);
 CREATE TEMP TABLE IF NOT EXISTS listed (number INTEGER, version INTEGER, etag TEXT, PRIMARY KEY (number, version)) WITHOUT ROWID;
@@ -47,9 +51,15 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit unless a transaction is opened
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # a committed row survives a killed process
-        self.db.executescript(_SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # a committed row survives a killed process
+            self.db.executescript(_SCHEMA)
+            if "verified" not in {row["name"] for row in self.db.execute("PRAGMA table_info(objects)")}:
+                self.db.execute("ALTER TABLE objects ADD COLUMN verified INTEGER")  # a store from before it
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged: say which file
+            self.db.close()
+            raise InputError(f"{path}: not a usable manifest ({exc}); move it away to rebuild the store") from None
         self.scoped = False
 
     def __enter__(self) -> "Manifest":
@@ -89,9 +99,16 @@ class Manifest:
         return self.db.execute("INSERT INTO syncs (started_at, route) VALUES (?, ?)", (started_at, route)).lastrowid
 
     def add_listed(self, rows: Iterable[tuple[int, int, str | None]]) -> int:
-        """Store this sync's enumeration; a key listed twice keeps its last ETag. Returns the count."""
+        """Store this sync's enumeration (replacing any earlier one); a key listed twice keeps its last
+        ETag. Returns the count. An enumeration that fails part way leaves nothing listed: the
+        transaction is rolled back, so neither half a listing nor an open transaction outlives it."""
         self.db.execute("BEGIN")
-        self.db.executemany("INSERT OR REPLACE INTO temp.listed VALUES (?, ?, ?)", rows)
+        try:
+            self.db.execute("DELETE FROM temp.listed")
+            self.db.executemany("INSERT OR REPLACE INTO temp.listed VALUES (?, ?, ?)", rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.db.execute("COMMIT")
         return self.db.execute("SELECT count(*) FROM temp.listed").fetchone()[0]
 
@@ -101,7 +118,7 @@ class Manifest:
         last = (-1, -1)
         while True:
             page = self.db.execute(
-                "SELECT l.number, l.version, l.etag AS listed_etag, o.etag, o.path, o.error, "
+                "SELECT l.number, l.version, l.etag AS listed_etag, o.etag, o.md5, o.path, o.error, "
                 "(u.number IS NOT NULL) AS unreadable FROM temp.listed l "
                 "LEFT JOIN objects o ON o.kind = 'metadata' AND o.number = l.number AND o.version = l.version "
                 "LEFT JOIN temp.unreadable u ON u.number = l.number AND u.version = l.version "

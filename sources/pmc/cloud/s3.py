@@ -6,15 +6,18 @@ answer's top-level `<Prefix>` only echoes the query; version folders come from `
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, quote, urlsplit
 
 from lxml import etree
 
 from sources.errors import FetchError, InputError, RemoteError
-from sources.http import HttpClient, one_line, redact
+from sources.http import DownloadResult, HttpClient, HttpResult, one_line, redact
+from sources.safe_paths import check_relative
 from sources.safe_xml import parse_bytes_safe
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
@@ -46,8 +49,12 @@ def md5_of_etag(etag: str | None) -> str | None:
 
 
 def object_url(base_url: str, key: str) -> str:
-    """HTTPS URL of `key` under the configured bucket root (a mirror or the demo replaces it)."""
-    return base_url.rstrip("/") + "/" + quote(key, safe="/")
+    """HTTPS URL of `key` under the configured bucket root (a mirror or the demo replaces it).
+
+    Every object request is built here, so every key is checked here: one climbing out of the
+    bucket ("..") is HostileInputError.
+    """
+    return base_url.rstrip("/") + "/" + quote(check_relative(key, "object key"), safe="/")
 
 
 def key_and_md5(url: str) -> tuple[str, str | None]:
@@ -57,9 +64,8 @@ def key_and_md5(url: str) -> tuple[str, str | None]:
     the data. A key that climbs out of the bucket ("..") is refused.
     """
     parts = urlsplit(url.strip())
-    key = parts.path.lstrip("/")  # s3://BUCKET/KEY and https://BUCKET.s3.amazonaws.com/KEY alike
-    if not key or any(segment in ("", ".", "..") for segment in key.split("/")):
-        raise InputError(f"unusable object URL {url!r}")
+    key = parts.path.removeprefix("/")  # s3://BUCKET/KEY and https://BUCKET.s3.amazonaws.com/KEY alike
+    check_relative(key, f"object URL {url!r}: key")
     md5 = (parse_qs(parts.query).get("md5") or [None])[0]
     return key, md5_of_etag(md5)
 
@@ -88,6 +94,22 @@ def with_s3_error(exc: FetchError) -> FetchError:
     if root is None or _local(root) != "Error":
         return exc
     return type(exc)(f"{exc} ({_s3_error(root)})", status=exc.status, body=exc.body)
+
+
+def get(client: HttpClient, url: str, **kwargs) -> HttpResult:
+    """`client.get` of a bucket URL; its FetchError names the S3 error code the answer held."""
+    try:
+        return client.get(url, **kwargs)
+    except FetchError as exc:
+        raise with_s3_error(exc) from None
+
+
+def download(client: HttpClient, url: str, dest: Path, **kwargs) -> DownloadResult:
+    """`client.download` of a bucket URL; its FetchError (ChecksumError kept) names the S3 error code."""
+    try:
+        return client.download(url, dest, **kwargs)
+    except FetchError as exc:
+        raise with_s3_error(exc) from None
 
 
 def parse_list_page(body: bytes, name: str) -> ListPage:
@@ -126,8 +148,14 @@ def list_pages(
     *,
     delimiter: str | None = None,
     max_keys: int | None = None,
+    max_pages: int = 100_000,
+    max_page_bytes: int | None = None,
 ) -> Iterator[ListPage]:
-    """Every page of a listing (S3 gives at most 1,000 entries a page), following continuation tokens."""
+    """Every page of a listing (S3 gives at most 1,000 entries a page), following continuation tokens.
+
+    A listing that never ends is refused: a token seen before, an empty page that claims more to
+    come, more than `max_pages` pages, or a page body over `max_page_bytes` (default: the client's cap).
+    """
     url = base_url.rstrip("/") + "/"
     query = {"list-type": "2", "prefix": prefix}
     if delimiter:
@@ -135,15 +163,16 @@ def list_pages(
     if max_keys:
         query["max-keys"] = str(max_keys)
     seen_tokens: set[str] = set()
-    while True:
-        try:
-            answer = client.get(url, params=query)
-        except FetchError as exc:
-            raise with_s3_error(exc) from None
+    for number in itertools.count(1):
+        if number > max_pages:
+            raise InputError(f"{redact(url)}: listing of prefix {prefix!r} goes on past {max_pages} pages (pmc.max_list_pages)")
+        answer = get(client, url, params=query, max_bytes=max_page_bytes)
         page = parse_list_page(answer.content, f"{redact(url)}?prefix={prefix}")
         yield page
         if page.next_token is None:
             return
+        if not page.objects and not page.prefixes:
+            raise InputError(f"{redact(url)}: page {number} for prefix {prefix!r} is empty but claims more to come")
         if page.next_token in seen_tokens:  # a server that loops would otherwise list forever
             raise InputError(f"{redact(url)}: continuation token repeated for prefix {prefix!r}")
         seen_tokens.add(page.next_token)

@@ -16,8 +16,11 @@ from typing import Iterable, Iterator
 from sources.errors import InputError
 from sources.pmc import licenses
 from sources.pmc.cloud.s3 import key_and_md5
+from sources.safe_json import load_object, loads
 
 _KEY = re.compile(r"^metadata/PMC(\d+)\.(\d+)\.json$")
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+MAX_NUMBER = 2**63 - 1  # PMC numbers and versions are stored as SQLite integers
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 
@@ -52,17 +55,54 @@ class ArticleVersion:
 
     @classmethod
     def from_json(cls, line: str, where: str = "listing") -> "ArticleVersion":
-        """A line of a `pmc list` output; ValueError naming `where` for anything else."""
+        """A line of a `pmc list` output; ValueError naming `where` for anything else.
+
+        The keys are rebuilt from the PMCID and version and must equal the line's: a listing is
+        data, and its keys become requests and store paths.
+        """
         try:
-            return cls(**json.loads(line))
-        except (ValueError, TypeError) as exc:
+            version = cls(**loads(line.encode("utf-8"), where))
+            number, expected = bounded_int(version.number, "PMC number"), bounded_int(version.version, "version")
+            wrong = [name for name, value, want in (
+                ("pmcid", version.pmcid, f"PMC{number}"), ("key", version.key, metadata_key(number, expected)),
+                ("xml_key", version.xml_key, version.xml_key and article_key(number, expected)),
+                ("xml_md5", version.xml_md5, version.xml_md5 and _MD5.match(str(version.xml_md5)) and version.xml_md5),
+            ) if value != want]
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} do not belong to {version.pmcid!r} version {version.version!r}")
+            mistyped = [name for name in _TEXT_FIELDS if not isinstance(getattr(version, name), (str, type(None)))] + \
+                [name for name in _FLAG_FIELDS if not isinstance(getattr(version, name), (bool, type(None)))]
+            if mistyped:
+                raise ValueError(f"{', '.join(mistyped)} of the wrong type")
+            return version
+        except (InputError, ValueError, TypeError) as exc:
             raise ValueError(f"{where}: not a `pmc list` line ({type(exc).__name__}: {exc})") from None
 
 
+_TEXT_FIELDS = ("etag", "pmid", "doi", "citation", "license", "license_code")
+_FLAG_FIELDS = ("open_access", "manuscript", "historical_ocr", "retracted")
+
+
+def bounded_int(value, what: str) -> int:
+    """A PMC number or version as an int (an int or a string of digits, 0 to 2^63-1); ValueError otherwise."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+        raise ValueError(f"{what} {value!r} is not a whole number")
+    number = int(value)
+    if not 0 <= number <= MAX_NUMBER:
+        raise ValueError(f"{what} {str(value)[:30]!r} is out of range")
+    return number
+
+
 def key_version(key: str) -> tuple[int, int] | None:
-    """(PMC number, version) of a metadata key, or None for any other key."""
+    """(PMC number, version) of a metadata key, or None for any other key; InputError for a
+    metadata key whose numbers are out of range."""
     match = _KEY.match(key)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if not match:
+        return None
+    try:
+        return bounded_int(match.group(1), "PMC number"), bounded_int(match.group(2), "version")
+    except ValueError as exc:
+        raise InputError(f"{key[:80]}: {exc}") from None
 
 
 def metadata_key(number: int, version: int) -> str:
@@ -71,17 +111,6 @@ def metadata_key(number: int, version: int) -> str:
 
 def article_key(number: int, version: int) -> str:
     return f"PMC{number}.{version}/PMC{number}.{version}.xml"
-
-
-def json_object(data: bytes, name: str) -> dict:
-    """A JSON object the bucket serves (metadata, inventory manifest); InputError for anything else."""
-    try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{name}: not JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{name}: not a JSON object")
-    return value
 
 
 def _flag(value) -> bool | None:
@@ -101,7 +130,7 @@ def parse_version(data: bytes, key: str, etag: str | None = None) -> ArticleVers
     where = key_version(key)
     if where is None:
         raise InputError(f"{key}: not a metadata key")
-    meta = json_object(data, key)
+    meta = load_object(data, key)
     number, version = where
     stated = str(meta.get("pmcid") or "").upper().removeprefix("PMC")
     if stated != str(number) or str(meta.get("version")) != str(version):
