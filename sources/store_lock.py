@@ -9,14 +9,18 @@ last used it.
 from __future__ import annotations
 
 import fcntl
+import functools
+import inspect
 import os
 import socket
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from sources.errors import SourceError
 from sources.raw_store import utc_timestamp
 
 LOCK_NAME = ".lock"
+F = TypeVar("F", bound=Callable)
 
 
 class StoreBusyError(SourceError):
@@ -54,3 +58,20 @@ class StoreLock:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
+
+
+def holds_store_lock(store_argument: str) -> Callable[[F], F]:
+    """Decorates a fetch function whose argument `store_argument` is its raw store: the call holds
+    that store's lock throughout (raising StoreBusyError at once when another process has it)."""
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def locked(*args, **kwargs):
+            with StoreLock(signature.bind(*args, **kwargs).arguments[store_argument]):
+                return func(*args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return decorate

@@ -30,6 +30,7 @@ from sources.guidelines.site import Site
 from sources.guidelines.store import SITE_FILE, PageStore, StoredPage
 from sources.http import HttpClient
 from sources.safe_xml import parse_bytes_safe
+from sources.store_lock import holds_store_lock
 
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -120,6 +121,7 @@ def read_site_file(root: Path | str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+@holds_store_lock("out")
 def fetch_site(
     site: Site,
     out: Path | str,

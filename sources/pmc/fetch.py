@@ -22,6 +22,7 @@ from sources.http import HttpClient, get_logger, redact, redact_bytes, register_
 from sources.pmc.ids import normalize_pmcid
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 from sources.safe_xml import parse_bytes_safe
+from sources.store_lock import holds_store_lock
 
 logger = get_logger("medcurate.pmc.fetch")
 
@@ -86,6 +87,7 @@ def _api_params(api_key: str | None) -> dict:
     return {}
 
 
+@holds_store_lock("out_dir")
 def fetch_efetch(
     pmcids: Iterable[str],
     eutils_url: str,
@@ -126,6 +128,7 @@ def fetch_efetch(
 
 
 # --- OAI-PMH GetRecord -------------------------------------------------------------------------------------
+@holds_store_lock("out_dir")
 def fetch_oai(
     pmcids: Iterable[str],
     oai_url: str,

@@ -33,6 +33,7 @@ from lxml import etree
 from sources.errors import InputError, RemoteError
 from sources.http import HttpClient, get_logger, host_of, one_line, redact, redact_bytes, register_secret
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
+from sources.store_lock import holds_store_lock
 
 logger = get_logger("medcurate.pubmed.eutils")
 
@@ -249,6 +250,7 @@ class _Search:
         return {key: redact(value) if isinstance(value, str) else value for key, value in entry.items()}
 
 
+@holds_store_lock("out_dir")
 def search(
     query: str,
     out_dir: Path | str,

@@ -27,6 +27,7 @@ import lxml.html
 from sources.errors import ChecksumError, FetchError, InputError
 from sources.http import HttpClient, file_digests, get_logger, redact
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
+from sources.store_lock import holds_store_lock
 
 logger = get_logger("medcurate.pubmed.fetch")
 
@@ -205,6 +206,7 @@ class _BulkFetcher:
             write_atomic(dest.with_name(dest.name + ".md5"), served)
 
 
+@holds_store_lock("out_dir")
 def fetch_bulk(
     base_url: str,
     out_dir: Path | str,
