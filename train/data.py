@@ -226,9 +226,13 @@ class ParquetLoader:
     def __iter__(self) -> Iterator[dict]:
         ds = self.dataset
         ds.worker_offset = self.next_worker
+        # DataLoader draws its workers' base seed from the generator it is given, else from torch's
+        # global one: that draw, made again after a resume, would put the run's RNG one draw off.
+        # The batches use no randomness, so a generator of its own is all it needs.
         loader = DataLoader(
             ds, batch_size=None, num_workers=self.num_workers, collate_fn=_keep,
             prefetch_factor=self.prefetch_factor if self.num_workers else None,
+            generator=torch.Generator().manual_seed(ds.seed),
         )
         for batch in loader:
             logical = batch.pop("worker")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -52,7 +54,11 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, dist_info: DistInfo):
         self.cfg, self.dist = cfg, dist_info
         self.device = dist_info.device
-        torch.manual_seed(cfg.seed)  # same init on every rank
+        # Same init on every rank; Python's and NumPy's generators too, since a checkpoint saves
+        # and restores them (unseeded they would start from OS entropy, different in every run).
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
 
         self.tokenizer = Tokenizer(cfg.data.tokenizer)
         check_vocab(cfg.model.vocab_size, self.tokenizer.vocab_size, cfg.data.tokenizer)
