@@ -5,8 +5,10 @@ the same `tokenizer.model` bytes: the input is sampled by us (documents at a fix
 shards in name order, never SentencePiece's own random sampler), the trainer runs on one thread
 with a fixed seed and no shuffling.
 
-Special tokens such as MEDITRON's `[bib_ref] ... [/formula]` are user-defined symbols: each is
-always one piece, never split, and they get fixed ids right after the control tokens.
+Special tokens such as MEDITRON's `[bib_ref] ... [/formula]` (curation/markers.py, the list the
+PMC renderer writes with) are user-defined symbols: each is always one piece, never split, and
+they get fixed ids right after the control tokens. Extending a given model (Llama-2's) appends them
+after its pieces instead. A list may name `markers` or `meditron` (markers.NAMED_TOKEN_LISTS).
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ from typing import Iterable, Iterator, Sequence
 
 import pyarrow.parquet as pq
 
+from curation.markers import MARKERS, expand_token_names
 from curation.shards import list_shards_many
 
-# MEDITRON added these markers (left in its cleaned full texts) to Llama-2's vocabulary.
-MEDITRON_SPECIAL_TOKENS = ["[bib_ref]", "[/bib_ref]", "[fig_ref]", "[/fig_ref]", "[formula]", "[/formula]"]
+MEDITRON_SPECIAL_TOKENS = MARKERS  # the markers the PMC renderer can emit, MEDITRON's order
 
 MODEL_FILE = "tokenizer.model"
 PARAMS_FILE = "tokenizer.json"
@@ -37,6 +39,9 @@ class TokenizerParams:
     max_documents: int = 200_000  # documents sampled from the shards for training
     max_sentence_length: int = 16384  # bytes; longer lines are cut (SentencePiece would skip them)
     seed: int = 0
+
+    def __post_init__(self):
+        self.special_tokens = expand_token_names(self.special_tokens)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TokenizerParams":
@@ -192,6 +197,7 @@ def adopt_tokenizer(model: Path, out_dir: Path, special_tokens: Sequence[str] = 
     import hashlib
 
     data = Path(model).read_bytes()
+    special_tokens = expand_token_names(special_tokens)
     extended = add_special_tokens(data, special_tokens) if special_tokens else data
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / MODEL_FILE

@@ -15,6 +15,7 @@ could never be tested here.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 
@@ -35,10 +36,30 @@ def _flash_attn_varlen():
     return flash_attn_varlen_func
 
 
+# What `attention` passes to torch's varlen_attn beyond the positional arguments. torch 2.10's
+# varlen_attn took `is_causal` and no GQA, so an import alone does not say the call will work.
+VARLEN_KEYWORDS = ("window_size", "enable_gqa")
+
+
+def takes_keywords(fn, names: tuple[str, ...]) -> bool:
+    """Whether `fn` accepts every keyword in `names` (by its signature)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return True
+    return all(name in params and params[name].kind is not inspect.Parameter.POSITIONAL_ONLY for name in names)
+
+
 def _torch_varlen():
+    """torch's varlen_attn when this torch has it with the signature `attention` calls."""
     try:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
+        return None
+    if not takes_keywords(varlen_attn, VARLEN_KEYWORDS):
+        log.info("torch %s has a varlen_attn without %s: not used", torch.__version__, "/".join(VARLEN_KEYWORDS))
         return None
     return varlen_attn
 
@@ -91,14 +112,41 @@ def select_impl(requested: str, device_type: str, dtype: torch.dtype, has_flash_
 
 
 def resolve_impl(requested: str, device: torch.device, dtype: torch.dtype) -> str:
-    """`select_impl` with what this process has installed; logs the choice and why."""
+    """`select_impl` with what this process has installed and can run; logs the choice and why.
+
+    A varlen kernel that imports is also called once on a tiny causal batch here: one built for
+    another CUDA or GPU generation fails now, and `auto` falls back to the next backend instead of
+    the run failing at its first step. An explicit request that fails this call is an error.
+    """
     # Probe the optional kernels only where they could be used (flash-attn's import is slow).
     auto_cuda = requested == "auto" and device.type == "cuda"
-    choice = select_impl(requested, device.type, dtype,
-                         has_flash_attn=(auto_cuda or requested == "flash_attn") and _flash_attn_varlen() is not None,
-                         has_varlen=(auto_cuda or requested == "varlen") and _torch_varlen() is not None)
+    has = {"flash_attn": (auto_cuda or requested == "flash_attn") and _flash_attn_varlen() is not None,
+           "varlen": (auto_cuda or requested == "varlen") and _torch_varlen() is not None}
+    while True:
+        choice = select_impl(requested, device.type, dtype, has_flash_attn=has["flash_attn"], has_varlen=has["varlen"])
+        problem = smoke_call(choice.impl, device, dtype) if choice.impl in has else None
+        if problem is None:
+            break
+        if requested != "auto":
+            raise RuntimeError(f"attn_impl={requested}: a test call failed: {problem}")
+        log.warning("attention: %s installed but a test call failed (%s); trying the next backend", choice.impl, problem)
+        has[choice.impl] = False
     (log.warning if choice.fallback else log.info)("attention: %s (%s)", choice.impl, choice.reason)
     return choice.impl
+
+
+def smoke_call(impl: str, device: torch.device, dtype: torch.dtype) -> str | None:
+    """None when `impl` computes a 2-document GQA batch like SDPA does; else what went wrong."""
+    try:
+        gen = torch.Generator(device="cpu").manual_seed(0)  # the run's own generators stay untouched
+        q, k, v = (torch.randn(1, h, 8, 64, generator=gen).to(device, dtype) for h in (4, 2, 2))
+        positions = torch.tensor([[0, 1, 2, 0, 1, 2, 3, 4]], device=device)
+        got = attention(q, k, v, build_attn_meta(positions, impl, True))
+        want = attention(q, k, v, build_attn_meta(positions, "sdpa", True))
+        error = (got.float() - want.float()).abs().max().item()
+    except Exception as exc:  # any failure means: do not train with this kernel
+        return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+    return None if error < 2e-2 else f"output differs from SDPA by {error:.3g}"
 
 
 @dataclass

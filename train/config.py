@@ -5,13 +5,16 @@ the YAML are taken relative to the current directory, as DVC runs stages from th
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from train.model import ModelArgs
+
+
+VOCAB_FROM_TOKENIZER = "tokenizer"  # model.vocab_size: the size of data.tokenizer, read at start-up
 
 
 class ConfigError(ValueError):
@@ -106,6 +109,8 @@ def _build(cls, values: Any, where: str):
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
     if cls is ModelArgs:
+        # The vocabulary is the tokenizer's unless a config states a number (then it is checked).
+        values = {"vocab_size": VOCAB_FROM_TOKENIZER} | values
         try:
             return ModelArgs.from_dict(values)
         except (TypeError, ValueError, KeyError) as exc:
@@ -179,6 +184,14 @@ def check_world_sizes(cfg: TrainConfig) -> None:
             failures.append(f"on {world} ranks, {exc}")
     if failures:
         raise ConfigError("parallel.world_sizes: the global batch does not divide:\n  " + "\n  ".join(failures))
+
+
+def resolve_vocab(model: ModelArgs, tokenizer_vocab: int, tokenizer_path: str) -> ModelArgs:
+    """The model with `vocab_size: tokenizer` replaced by the tokenizer's size; a stated size is checked."""
+    if model.vocab_size == VOCAB_FROM_TOKENIZER:
+        return replace(model, vocab_size=tokenizer_vocab)
+    check_vocab(model.vocab_size, tokenizer_vocab, tokenizer_path)
+    return model
 
 
 def check_vocab(model_vocab: int, tokenizer_vocab: int, tokenizer_path: str) -> None:

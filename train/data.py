@@ -1,31 +1,38 @@
 """Stream Parquet shards into packed, document-aware token rows, with an exact resume state.
 
-The unit of work is the Parquet row group. Every epoch the units are put in an order fixed by
-(seed, epoch), and logical worker `g = rank * num_workers + worker` takes `order[g::world * num_workers]`:
-deterministic, disjoint, and no communication needed. With fewer row groups than logical workers,
-row groups are cut into row ranges first (`split_units`), so any shard layout feeds any world size. Training repeats epochs forever and lets the
-step count stop it, so no rank runs dry before another (a hang under FSDP).
+An epoch is one pass over every document. Its token stream is every document followed by EOS, in
+row order within a row group and the row groups in an order fixed by (seed, epoch). The stream is
+cut into equal shares, one per logical worker `g = rank * num_workers + worker`: worker g reads
+tokens `[g * S, (g + 1) * S)`, where S is the largest multiple of one micro-batch
+(`batch_size * (seq_len + 1)` tokens) that fits `world * num_workers` times. So every logical
+worker has the same number of batches per epoch, all of them cross into the next epoch at the same
+step, and an epoch reads every token once except its last partial batch (fewer than one batch per
+logical worker, at the end of the stream). A share may begin or end inside a document; rows are
+cut inside documents anyway. Any shard layout feeds any world size, a single row group included.
 
-Each logical worker tokenizes its documents, appends EOS after each, and cuts micro-batches of
-`batch_size` rows of `seq_len + 1` tokens off the front of its buffer (inputs and labels are the
-row shifted by one). Positions restart at 0 at each document start and at each row start; the
-attention mask and RoPE both come from them.
+Cutting by tokens needs each document's token count before reading: `plan_lengths` counts them
+once at start-up (list lengths for pre-tokenized shards, the tokenizer for text), each rank a
+part of the row groups when a `gather` is given (the trainer passes an all-gather). That pass
+costs about what a second tokenization of the corpus costs, shared by all ranks.
 
-The state of a logical worker is (epoch, cursor into its unit list, next row in that unit, leftover
-buffer), recorded *after* each micro-batch is cut, so it always means "what to read next". With
-`num_workers > 0` a plain torch DataLoader serves the workers round-robin; every batch carries its
-worker's state, and the loader remembers the latest state per worker plus which worker is next.
-On resume, DataLoader worker `w` plays logical worker `(w + next) % num_workers`, so the batch
-sequence continues exactly where it stopped. No torchdata dependency is needed for this.
+Positions restart at 0 at each document start and at each row start; the attention mask and
+RoPE both come from them. Inputs and labels are the row shifted by one.
+
+The state of a logical worker is (epoch, next batch in its share): a position in the plan, not a
+buffer, so resume seeks to it directly. With `num_workers > 0` a plain torch DataLoader serves the
+workers round-robin; every batch carries its worker's state, and the loader remembers the latest
+state per worker plus which worker is next. On resume, DataLoader worker `w` plays logical worker
+`(w + next) % num_workers`, so the batch sequence continues exactly where it stopped.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -34,17 +41,16 @@ from curation.shards import list_shards_many
 
 
 class DataError(ValueError):
-    """Shards that cannot be trained on (missing column, fewer documents than workers, empty)."""
+    """Shards that cannot be trained on (missing column, too few tokens for the workers, empty)."""
 
 
 @dataclass(frozen=True)
 class Unit:
-    """Rows `start .. start + rows` of one Parquet row group (the whole group unless split)."""
+    """One Parquet row group with rows."""
 
     path: str
     row_group: int
     rows: int
-    start: int = 0
 
 
 def plan_units(inputs: Sequence[Path | str], column: str) -> list[Unit]:
@@ -67,36 +73,48 @@ def plan_units(inputs: Sequence[Path | str], column: str) -> list[Unit]:
     return units
 
 
-def split_units(units: Sequence[Unit], parts: int) -> list[Unit]:
-    """At least `parts` units, by cutting row groups into row ranges; deterministic.
+def read_documents(unit: Unit, column: str, tokenizer_path: str, first: int = 0, count: int | None = None,
+                   tokenizer=None) -> list[list[int]]:
+    """The token lists of rows `first .. first + count` of a unit (EOS not included)."""
+    table = pq.ParquetFile(unit.path).read_row_group(unit.row_group, columns=[column])
+    values = table.column(column).slice(first, count)
+    if column == "tokens":  # pre-tokenized shards
+        return [list(v) for v in values.to_pylist()]
+    if tokenizer is None:
+        from curation.tokenizer import Tokenizer
 
-    Whole row groups are the cheap unit to read, so nothing is cut while there are enough of them.
-    With fewer row groups than logical workers (a small mix written as one row group, many ranks),
-    the row groups are cut into equal row ranges, one more piece at a time to the group whose pieces
-    are largest, so every rank reads documents of its own and no piece is much bigger than another.
-    Pieces stay in file and row order.
-    """
-    units = list(units)
-    if len(units) >= parts:
-        return units
-    total_rows = sum(u.rows for u in units)
-    if total_rows < parts:
-        raise DataError(f"{total_rows} documents cannot be dealt to {parts} logical workers (ranks x loader workers)")
-    pieces = [1] * len(units)
-    for _ in range(parts - len(units)):
-        i = max(range(len(units)), key=lambda j: units[j].rows / pieces[j])  # the first largest
-        pieces[i] += 1
-    out = []
-    for unit, k in zip(units, pieces):
-        bounds = [unit.rows * j // k for j in range(k + 1)]
-        out += [Unit(unit.path, unit.row_group, hi - lo, unit.start + lo) for lo, hi in zip(bounds, bounds[1:])]
-    return out
+        tokenizer = Tokenizer(tokenizer_path)
+    return tokenizer.encode([v or "" for v in values.to_pylist()])
 
 
-def deal(units: Sequence[Unit], epoch: int, seed: int, shuffle: bool, g: int, total: int) -> list[Unit]:
-    """The units logical worker `g` of `total` reads in `epoch`."""
-    order = np.random.default_rng(seed + epoch).permutation(len(units)) if shuffle else np.arange(len(units))
-    return [units[i] for i in order[g::total]]
+def unit_lengths(unit: Unit, column: str, tokenizer_path: str, tokenizer=None) -> np.ndarray:
+    """Tokens of each row of a unit, EOS included."""
+    if column == "tokens":
+        table = pq.ParquetFile(unit.path).read_row_group(unit.row_group, columns=[column])
+        counts = pc.list_value_length(table.column(column)).fill_null(0)
+        return counts.to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    docs = read_documents(unit, column, tokenizer_path, tokenizer=tokenizer)
+    return np.fromiter((len(d) + 1 for d in docs), dtype=np.int64, count=len(docs))
+
+
+Gather = Callable[[dict], list[dict]]  # every rank's dict, in rank order (an all-gather)
+
+
+def plan_lengths(units: Sequence[Unit], column: str, tokenizer_path: str, rank: int = 0, world_size: int = 1,
+                 gather: Gather | None = None) -> list[np.ndarray]:
+    """Per unit, the token count of each document plus its EOS. With `gather`, rank r counts units
+    r, r + world, ... and the ranks exchange their counts; without, this process counts all."""
+    tokenizer = None
+    if column != "tokens":
+        from curation.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer(tokenizer_path)
+    mine = range(rank, len(units), world_size) if gather else range(len(units))
+    counted = {i: unit_lengths(units[i], column, tokenizer_path, tokenizer) for i in mine}
+    if gather:
+        for part in gather(counted):
+            counted.update(part)
+    return [counted[i] for i in range(len(units))]
 
 
 def positions_from_tokens(rows: torch.Tensor, eos_id: int) -> torch.Tensor:
@@ -111,7 +129,7 @@ def positions_from_tokens(rows: torch.Tensor, eos_id: int) -> torch.Tensor:
 
 
 def initial_state() -> dict:
-    return {"epoch": 0, "cursor": 0, "row": 0, "buffer": []}
+    return {"epoch": 0, "batch": 0}
 
 
 class PackedDataset(IterableDataset):
@@ -120,6 +138,7 @@ class PackedDataset(IterableDataset):
     def __init__(
         self,
         units: Sequence[Unit],
+        lengths: Sequence[np.ndarray],
         tokenizer_path: str,
         column: str,
         seq_len: int,
@@ -132,22 +151,30 @@ class PackedDataset(IterableDataset):
         replicate_if_small: bool = False,
     ):
         self.units = list(units)
+        self.lengths = [np.asarray(n, dtype=np.int64) for n in lengths]
+        self.unit_tokens = np.array([int(n.sum()) for n in self.lengths], dtype=np.int64)
+        self.epoch_tokens = int(self.unit_tokens.sum())
         self.tokenizer_path = str(tokenizer_path)
         self.column = column
         self.seq_len, self.batch_size = seq_len, batch_size
+        self.batch_tokens = batch_size * (seq_len + 1)
         self.rank, self.world_size = rank, world_size
         self.logical_workers = max(1, num_workers)
         self.seed, self.shuffle = seed, shuffle
         total = world_size * self.logical_workers
-        # Validation sets can be tiny; reading everything on every worker keeps the mean right.
-        self.replicate = replicate_if_small and len(self.units) < total
-        if len(self.units) < total and not self.replicate:
-            self.units = split_units(self.units, total)
+        # Validation sets can be tiny; reading all of it on every worker keeps the mean right.
+        self.replicate = replicate_if_small and self.epoch_tokens < total * self.batch_tokens
+        self.shares = 1 if self.replicate else total
+        self.batches_per_epoch = self.epoch_tokens // (self.shares * self.batch_tokens)
+        if self.batches_per_epoch == 0:
+            raise DataError(
+                f"the shards hold {self.epoch_tokens} tokens (EOS included), fewer than one micro-batch of "
+                f"{self.batch_tokens} for each of {total} logical workers (ranks x loader workers)"
+            )
         self.states = [initial_state() for _ in range(self.logical_workers)]
         self.worker_offset = 0
         self._sp = None
 
-    # -- reading -------------------------------------------------------------------------------
     def _tokenizer(self):
         if self._sp is None:  # loaded lazily, inside each worker process
             from curation.tokenizer import Tokenizer
@@ -155,53 +182,62 @@ class PackedDataset(IterableDataset):
             self._sp = Tokenizer(self.tokenizer_path)
         return self._sp
 
-    def units_for(self, logical: int, epoch: int) -> list[Unit]:
-        if self.replicate:
-            return deal(self.units, epoch, self.seed, self.shuffle, 0, 1)
-        g = self.rank * self.logical_workers + logical
-        return deal(self.units, epoch, self.seed, self.shuffle, g, self.world_size * self.logical_workers)
+    # -- the plan --------------------------------------------------------------------------------
+    def unit_order(self, epoch: int) -> np.ndarray:
+        n = len(self.units)
+        return np.random.default_rng(self.seed + epoch).permutation(n) if self.shuffle else np.arange(n)
 
-    def _read(self, unit: Unit, start: int) -> tuple[list[str], list[list[int]]]:
-        table = pq.ParquetFile(unit.path).read_row_group(unit.row_group, columns=["id", self.column])
-        table = table.slice(unit.start + start, unit.rows - start)
-        ids = table.column("id").to_pylist()
-        values = table.column(self.column).to_pylist()
-        if self.column == "tokens":  # pre-tokenized shards
-            return ids, [list(v) for v in values]
-        return ids, self._tokenizer().encode([v or "" for v in values])
+    def share(self, logical: int) -> tuple[int, int]:
+        """[begin, end) of this logical worker's share of an epoch's token stream."""
+        g = 0 if self.replicate else self.rank * self.logical_workers + logical
+        size = self.batches_per_epoch * self.batch_tokens
+        return g * size, (g + 1) * size
 
-    def iter_documents(self, logical: int, state: dict, stop_at_epoch_end: bool = False) -> Iterator[tuple[str, list[int]]]:
-        """(id, tokens) in reading order; mutates `state` so it always points at the next document."""
-        while True:
-            units = self.units_for(logical, state["epoch"])
-            while state["cursor"] < len(units):
-                unit = units[state["cursor"]]
-                ids, docs = self._read(unit, state["row"])
-                for doc_id, tokens in zip(ids, docs):
-                    # Advance before yielding: the document is consumed once the caller has it.
-                    state["row"] += 1
-                    if state["row"] == unit.rows:
-                        state["cursor"], state["row"] = state["cursor"] + 1, 0
-                    yield doc_id, tokens
-            state["epoch"], state["cursor"], state["row"] = state["epoch"] + 1, 0, 0
-            if stop_at_epoch_end:
-                return
-
-    def iter_batches(self, logical: int, state: dict) -> Iterator[dict]:
+    def iter_stream(self, epoch: int, begin: int, end: int) -> Iterator[list[int]]:
+        """Tokens `begin .. end` of an epoch's stream, as pieces of documents (EOS included)."""
+        order = self.unit_order(epoch)
+        bounds = np.concatenate([[0], np.cumsum(self.unit_tokens[order])])
         eos = self._tokenizer().eos_id
-        need = self.batch_size * (self.seq_len + 1)
-        buffer: list[int] = state["buffer"]
-        for _, tokens in self.iter_documents(logical, state):
-            buffer.extend(tokens)
-            buffer.append(eos)
-            while len(buffer) >= need:
-                rows = torch.tensor(buffer[:need], dtype=torch.long).view(self.batch_size, self.seq_len + 1)
-                del buffer[:need]
-                inputs = rows[:, :-1]
-                batch = {"input_ids": inputs, "labels": rows[:, 1:], "positions": positions_from_tokens(inputs, eos)}
-                batch["state"] = copy.deepcopy(state)  # buffer included: this is "what to read next"
-                batch["worker"] = logical
-                yield batch
+        k = int(np.searchsorted(bounds, begin, side="right")) - 1
+        pos = begin
+        while pos < end:
+            unit, lengths = self.units[order[k]], self.lengths[order[k]]
+            doc_bounds = np.concatenate([[0], np.cumsum(lengths)])
+            lo, hi = pos - int(bounds[k]), min(end, int(bounds[k + 1])) - int(bounds[k])
+            first = int(np.searchsorted(doc_bounds, lo, side="right")) - 1
+            last = int(np.searchsorted(doc_bounds, hi, side="left"))  # rows first .. last - 1
+            docs = read_documents(unit, self.column, self.tokenizer_path, first, last - first,
+                                  None if self.column == "tokens" else self._tokenizer())
+            for row, tokens in enumerate(docs, start=first):
+                if len(tokens) + 1 != lengths[row]:
+                    raise DataError(f"{unit.path} row group {unit.row_group} row {row}: {len(tokens)} tokens now, "
+                                    f"{lengths[row] - 1} when the epoch was planned (shards or tokenizer changed)")
+                piece = tokens + [eos]
+                yield piece[max(0, lo - int(doc_bounds[row])) : hi - int(doc_bounds[row])]
+            pos = int(bounds[k]) + hi
+            k += 1
+
+    # -- batches ---------------------------------------------------------------------------------
+    def iter_batches(self, logical: int, state: dict) -> Iterator[dict]:
+        """Batches from `state` on, forever; `state` is advanced past each batch yielded."""
+        eos = self._tokenizer().eos_id
+        need = self.batch_tokens
+        begin, end = self.share(logical)
+        while True:
+            buffer: list[int] = []
+            for piece in self.iter_stream(state["epoch"], begin + state["batch"] * need, end):
+                buffer.extend(piece)
+                while len(buffer) >= need:
+                    rows = torch.tensor(buffer[:need], dtype=torch.long).view(self.batch_size, self.seq_len + 1)
+                    del buffer[:need]
+                    state["batch"] += 1
+                    if state["batch"] == self.batches_per_epoch:  # every logical worker turns here
+                        state["epoch"], state["batch"] = state["epoch"] + 1, 0
+                    inputs = rows[:, :-1]
+                    batch = {"input_ids": inputs, "labels": rows[:, 1:], "positions": positions_from_tokens(inputs, eos)}
+                    batch["state"] = dict(state)  # "what to read next"
+                    batch["worker"] = logical
+                    yield batch
 
     def __iter__(self):
         info = get_worker_info()
@@ -226,15 +262,24 @@ class ParquetLoader:
     def __iter__(self) -> Iterator[dict]:
         ds = self.dataset
         ds.worker_offset = self.next_worker
+        # DataLoader draws its workers' base seed from the generator it is given, else from torch's
+        # global one: that draw, made again after a resume, would put the run's RNG one draw off.
+        # The batches use no randomness, so a generator of its own is all it needs.
         loader = DataLoader(
             ds, batch_size=None, num_workers=self.num_workers, collate_fn=_keep,
             prefetch_factor=self.prefetch_factor if self.num_workers else None,
+            generator=torch.Generator().manual_seed(ds.seed),
         )
         for batch in loader:
             logical = batch.pop("worker")
             ds.states[logical] = batch.pop("state")
             self.next_worker = (logical + 1) % ds.logical_workers
             yield batch
+
+    def rewind(self) -> None:
+        """Back to the start of epoch 0."""
+        self.dataset.states = [initial_state() for _ in range(self.dataset.logical_workers)]
+        self.next_worker = 0
 
     def state_dict(self) -> dict:
         ds = self.dataset
@@ -246,16 +291,18 @@ class ParquetLoader:
             "num_workers": ds.logical_workers,
             "seed": ds.seed,
             "units": len(ds.units),
+            "epoch_tokens": ds.epoch_tokens,
         }
 
     def load_state_dict(self, state: dict) -> None:
         ds = self.dataset
-        expected = {"world_size": ds.world_size, "num_workers": ds.logical_workers, "seed": ds.seed, "units": len(ds.units)}
+        expected = {"world_size": ds.world_size, "num_workers": ds.logical_workers, "seed": ds.seed,
+                    "units": len(ds.units), "epoch_tokens": ds.epoch_tokens}
         found = {k: state.get(k) for k in expected}
         if found != expected:
             raise DataError(
                 f"the checkpoint's data position was saved with {found}, this run has {expected}; "
-                "an exact resume needs the same shards, world size, loader workers and seed"
+                "an exact resume needs the same shards, tokenizer, world size, loader workers and seed"
             )
         ds.states = copy.deepcopy(state["states"])
         self.next_worker = state["next_worker"]
@@ -273,10 +320,13 @@ def build_loader(
     column: str = "text",
     shuffle: bool = True,
     replicate_if_small: bool = False,
+    gather: Gather | None = None,
 ) -> ParquetLoader:
+    """`gather`: an all-gather over the ranks that splits the token counting among them (optional)."""
     units = plan_units(inputs, column)
+    lengths = plan_lengths(units, column, tokenizer_path, rank, world_size, gather)
     dataset = PackedDataset(
-        units, tokenizer_path, column, seq_len, batch_size, rank, world_size, num_workers, seed, shuffle,
+        units, lengths, tokenizer_path, column, seq_len, batch_size, rank, world_size, num_workers, seed, shuffle,
         replicate_if_small,
     )
     return ParquetLoader(dataset, num_workers)

@@ -14,6 +14,8 @@ import torch
 
 from train.model import ModelArgs
 
+TOKENIZER_MODEL = "tokenizer.model"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 CONFIG = "config.json"
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
@@ -230,3 +232,22 @@ def resize_vocab(args: ModelArgs, state: dict[str, torch.Tensor], new_vocab_size
         state["output.weight"] = state["tok_embeddings.weight"]
     new_args = ModelArgs.from_dict(args.to_dict() | {"vocab_size": new_vocab_size})
     return new_args, state
+
+
+def save_tokenizer(folder: Path, tokenizer) -> None:
+    """The run's SentencePiece model and a tokenizer_config.json, so that `AutoTokenizer` loads
+    the export as Llama's tokenizer: user-defined pieces (MEDITRON's markers) stay one token."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / TOKENIZER_MODEL).write_bytes(tokenizer.path.read_bytes())
+    sp = tokenizer.sp
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "bos_token": sp.id_to_piece(tokenizer.bos_id) if tokenizer.bos_id >= 0 else None,
+        "eos_token": sp.id_to_piece(tokenizer.eos_id),
+        "unk_token": sp.id_to_piece(sp.unk_id()),
+        "add_bos_token": False,  # training packs documents without BOS
+        "add_eos_token": False,
+        "model_max_length": None,
+    }
+    (folder / TOKENIZER_CONFIG).write_text(json.dumps(config, indent=2) + "\n")

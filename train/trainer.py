@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,12 +22,14 @@ from curation.tokenizer import Tokenizer
 from train import checkpoint as ckpt
 from train import hf_io
 from train.attention import build_attn_meta, resolve_impl
-from train.config import ConfigError, TrainConfig, check_vocab
+from train.config import ConfigError, TrainConfig, resolve_vocab
 from train.data import build_loader
 from train.metrics import MetricsLogger, StepTimer, flops_per_token, peak_flops, peak_memory_bytes, write_dvc_metrics
 from train.model import ModelArgs, Transformer
 from train.optim import accumulation_steps, build_optimizer, build_scheduler, horizon
-from train.parallel import DistInfo, all_reduce_max, all_reduce_mean, compute_dtype, parallelize
+from train.parallel import (
+    DistInfo, all_gather_objects, all_reduce_max, all_reduce_mean, compute_dtype, parallelize,
+)
 
 log = logging.getLogger("medcurate.train")
 
@@ -52,10 +56,14 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, dist_info: DistInfo):
         self.cfg, self.dist = cfg, dist_info
         self.device = dist_info.device
-        torch.manual_seed(cfg.seed)  # same init on every rank
+        # Same init on every rank; Python's and NumPy's generators too, since a checkpoint saves
+        # and restores them (unseeded they would start from OS entropy, different in every run).
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
 
         self.tokenizer = Tokenizer(cfg.data.tokenizer)
-        check_vocab(cfg.model.vocab_size, self.tokenizer.vocab_size, cfg.data.tokenizer)
+        cfg.model = resolve_vocab(cfg.model, self.tokenizer.vocab_size, cfg.data.tokenizer)
         self.model_args, hf_state = self._model_args()
         self.model = self._build_model(hf_state)
 
@@ -68,8 +76,11 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.horizon)
 
         d = cfg.data
+        # The ranks split the token counting that plans each epoch (train/data.py).
         self.train_loader = build_loader(d.train, d.tokenizer, d.seq_len, d.micro_batch_size, dist_info.rank,
-                                         dist_info.world_size, d.num_workers, d.seed, d.column, d.shuffle)
+                                         dist_info.world_size, d.num_workers, d.seed, d.column, d.shuffle,
+                                         gather=all_gather_objects)
+        self.val_loader = None  # planned at the first evaluation
         self.checkpointer = ckpt.Checkpointer(Path(cfg.checkpoint.folder), cfg.checkpoint.every,
                                               cfg.checkpoint.keep_last, dist_info.rank, dist_info.world_size)
         self.step, self.tokens = 0, 0
@@ -194,14 +205,17 @@ class Trainer:
         c = self.cfg
         if not c.data.validation or c.metrics.val_batches <= 0:
             return None
-        # A fresh loader each time: the same validation batches at every evaluation. Every rank
+        if self.val_loader is None:
+            self.val_loader = build_loader(c.data.validation, c.data.tokenizer, c.data.seq_len,
+                                           c.data.micro_batch_size, self.dist.rank, self.dist.world_size, 0,
+                                           c.data.seed, c.data.column, shuffle=False, replicate_if_small=True,
+                                           gather=all_gather_objects)
+        # From the start each time: the same validation batches at every evaluation. Every rank
         # runs the same number of batches (FSDP's collectives must line up).
-        loader = build_loader(c.data.validation, c.data.tokenizer, c.data.seq_len, c.data.micro_batch_size,
-                              self.dist.rank, self.dist.world_size, 0, c.data.seed, c.data.column, shuffle=False,
-                              replicate_if_small=True)
+        self.val_loader.rewind()
         self.model.eval()
         total, count = 0.0, 0
-        batches = iter(loader)
+        batches = iter(self.val_loader)
         for _ in range(c.metrics.val_batches):
             batch = self._to_device(next(batches))
             total += self._loss_sum(batch).item()
@@ -276,7 +290,7 @@ class Trainer:
             hf_io.save_hf(folder, self.model_args, full, dtype=dtype,
                           bos_id=self.tokenizer.bos_id, eos_id=self.tokenizer.eos_id)
             # The tokenizer travels with the weights so the export is usable on its own.
-            (folder / "tokenizer.model").write_bytes(self.tokenizer.path.read_bytes())
+            hf_io.save_tokenizer(folder, self.tokenizer)
         torch.distributed.barrier()
         return str(folder)
 

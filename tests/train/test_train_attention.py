@@ -132,3 +132,25 @@ def test_the_dtype_the_trainer_passes_follows_mixed_precision(mode, device_type,
     # So a CUDA run with parallel.mixed_precision: fp32 gets SDPA even with flash-attn installed.
     impl = A.select_impl("auto", device_type, compute_dtype(cfg, torch.device(device_type)), True, True).impl
     assert impl == ("flash_attn" if device_type == "cuda" and expected == torch.bfloat16 else "sdpa")
+
+
+def _torch_2_10_varlen_attn(query, key, value, cu_seq_q, cu_seq_k, max_q, max_k, is_causal=False, return_aux=None):
+    """The signature of torch 2.10's varlen_attn (no window_size, no enable_gqa)."""
+
+
+def test_varlen_is_probed_by_the_signature_it_is_called_with():
+    from torch.nn.attention.varlen import varlen_attn
+
+    from train.attention import VARLEN_KEYWORDS, _torch_varlen, takes_keywords
+
+    assert takes_keywords(varlen_attn, VARLEN_KEYWORDS) and _torch_varlen() is varlen_attn  # torch >= 2.11
+    assert not takes_keywords(_torch_2_10_varlen_attn, VARLEN_KEYWORDS)  # an older torch falls back to SDPA
+    assert takes_keywords(lambda *a, **kw: None, VARLEN_KEYWORDS)
+
+
+def test_the_start_up_call_accepts_sdpa_and_reports_a_kernel_that_cannot_run():
+    from train.attention import smoke_call
+
+    assert smoke_call("sdpa", torch.device("cpu"), torch.float32) is None
+    problem = smoke_call("varlen", torch.device("cpu"), torch.bfloat16)  # torch's varlen_attn is CUDA-only
+    assert problem and problem.split(":")[0].endswith("Error")

@@ -56,3 +56,17 @@ def test_world_sizes_must_be_a_list_of_positive_rank_counts(tmp_path, value):
     path.write_text(yaml.safe_dump({"parallel": {"world_sizes": value}}))
     with pytest.raises(ConfigError, match="parallel.world_sizes"):
         load_config(path)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_the_vocabulary_is_the_tokenizers_not_a_constant(path):
+    """MEDITRON's 32,017 (Llama-2 + 17 added tokens) is whatever the given tokenizer holds."""
+    from train.config import resolve_vocab
+
+    cfg = load_config(path)
+    assert cfg.model.vocab_size == "tokenizer"
+    assert resolve_vocab(cfg.model, 32017, "tok").vocab_size == 32017
+    stated = load_config(path, {"model.vocab_size": 32006}).model
+    assert resolve_vocab(stated, 32006, "tok").vocab_size == 32006
+    with pytest.raises(ConfigError, match="tok has 32017 pieces but the model's vocab_size is 32006"):
+        resolve_vocab(stated, 32017, "tok")

@@ -19,6 +19,7 @@ import re
 
 from lxml import etree
 
+from curation.markers import tag
 from sources.pmc.jats.text import all_text, plain_text
 from sources.xml_text import clean_text
 
@@ -97,7 +98,7 @@ class Citations:
                 continue  # MEDITRON drops unresolved references
             words = title.split()
             short = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
-            rendered.append(f" [bib_ref] {', '.join(x for x in (short, author) if x)} [/bib_ref] ")
+            rendered.append(f" {tag('bib_ref', ', '.join(x for x in (short, author) if x))} ")
         return "".join(rendered)
 
     def references(self) -> dict[str, tuple[str, str]]:

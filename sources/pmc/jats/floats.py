@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from curation.markers import tag
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
 
@@ -46,7 +47,7 @@ class Floats:
         if not content:
             return []
         if self.o.captions == "tagged":
-            return [f"[{kind}] {content} [/{kind}]"]
+            return [tag(kind, content)]
         return [content]
 
     def caption_text(self, el: etree._Element) -> str:
@@ -79,10 +80,10 @@ class Floats:
         """`[fig_ref] Figure 2: first clause of its caption (12 words)… [/fig_ref]`."""
         target = self.float_targets().get((xref.get("rid") or "").split(" ")[0])
         if target is None or not target.caption:
-            return f" [fig_ref] {clean_text(''.join(xref.itertext()))} [/fig_ref] "
+            return f" {tag('fig_ref', clean_text(''.join(xref.itertext())))} "
         words = target.caption.split()
         clause = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
-        return f" [fig_ref] {target.label + ': ' if target.label else ''}{clause} [/fig_ref] "
+        return f" {tag('fig_ref', (target.label + ': ' if target.label else '') + clause)} "
 
     def float_targets(self) -> dict[str, FloatTarget]:
         """Figure and table id -> what a reference to it says (built on the first reference)."""

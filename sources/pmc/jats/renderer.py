@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from curation.markers import tag
 from sources.pmc.jats.back_matter import BackMatter
 from sources.pmc.jats.citations import Citations
 from sources.pmc.jats.floats import FloatTarget, Floats
@@ -33,4 +34,4 @@ class Renderer(Sections, BackMatter, Floats, RunningText):
             if is_image_only(el):
                 self.image_only_formulas += 1
             return ""
-        return f"[formula] {text} [/formula]" if self.o.formulas == "tagged" else text
+        return tag("formula", text) if self.o.formulas == "tagged" else text

@@ -1,0 +1,39 @@
+"""MEDITRON's inline markers: what the PMC renderer writes and what the tokenizer keeps whole.
+
+One list for both sides (sources/ renders with `tag`, curation/tokenizer.py makes each marker one
+token), so a marker the renderer can emit is never split into pieces by the tokenizer.
+
+The kinds and their order are MEDITRON's `--vocab_extra_ids_list` (gap-replay/tokenize.sh):
+  [bib_ref],[/bib_ref],[fig_ref],[/fig_ref],[bib],[/bib],[fig],[/fig],[table],[/table],[formula],[/formula]
+Megatron-LLM's SentencePiece wrapper adds <CLS> <SEP> <EOD> <MASK> <PAD> before them, which is how
+MEDITRON's vocabulary is Llama-2's 32,000 + 5 + 12 = 32,017 (reference/meditron.md §4.1).
+"""
+from __future__ import annotations
+
+MARKER_KINDS = ("bib_ref", "fig_ref", "bib", "fig", "table", "formula")
+MARKERS = [m for kind in MARKER_KINDS for m in (f"[{kind}]", f"[/{kind}]")]
+MEGATRON_SPECIALS = ["<CLS>", "<SEP>", "<EOD>", "<MASK>", "<PAD>"]
+MEDITRON_ADDED_TOKENS = MEGATRON_SPECIALS + MARKERS  # ids 32000 .. 32016 on Llama-2's tokenizer
+
+# Names a special-token list (params.yaml tokenizer.special_tokens) may use for these lists.
+NAMED_TOKEN_LISTS = {"markers": MARKERS, "meditron": MEDITRON_ADDED_TOKENS}
+
+
+def tag(kind: str, text: str) -> str:
+    """`text` between the opening and closing marker of `kind`."""
+    if kind not in MARKER_KINDS:
+        raise ValueError(f"unknown marker kind {kind!r}; known: {list(MARKER_KINDS)}")
+    return f"[{kind}] {text} [/{kind}]"
+
+
+def expand_token_names(entries) -> list[str]:
+    """A special-token list with names (`markers`, `meditron`) replaced by their tokens, in order,
+    each token once."""
+    if isinstance(entries, str):
+        entries = [entries]
+    out: list[str] = []
+    for entry in entries or []:
+        for token in NAMED_TOKEN_LISTS.get(entry, [entry]):
+            if token not in out:
+                out.append(token)
+    return out
