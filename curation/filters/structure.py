@@ -1,0 +1,84 @@
+"""The structure the parsers write, as every filter rule sees it: one notion of a structural line.
+
+The parsers render documents as markdown-like text (sources/pmc/jats, sources/guidelines,
+sources/pubmed, sources/replay):
+- headings: `# Abstract`, `## 2.3 Statistical analysis` (JATS sections, guideline pages, GROBID
+  PDFs), plus the unmarked ones of plain text: a title, "BACKGROUND", "Methods:";
+- display formulas: one line `[formula] … [/formula]` (JATS `formulas: tagged`);
+- table rows: `cell | cell` (JATS `tables: linearize`, guideline HTML tables), tab-separated or
+  mostly numeric lines;
+- list items: `- item`, indented two spaces a level (JATS lists and definition lists, guideline
+  lists and the bullets guideline cleaning turns into `- `);
+- captions: `[fig] … [/fig]`, `[table] … [/table]`, possibly over several lines when a
+  linearized table follows its caption.
+PubMed writes a title line and `LABEL: text` abstract sections; replay writes plain text.
+
+Rules use the kinds in two ways:
+- *shape* rules (short lines, terminal punctuation, line-length ratios) judge prose lines only:
+  a heading, a list item or a caption is short or unpunctuated by nature;
+- *content* rules (repetition, sentence counts, function words, symbol ratios) read the
+  `content_view`: the text without heading, formula and table lines, because a repeated "##
+  Methods" heading is not repeated prose and a formula is not words. List items and captions are
+  content: their words count.
+"""
+from __future__ import annotations
+
+import re
+
+HEADING, FORMULA, TABLE, LIST, CAPTION, PROSE = "heading", "formula", "table", "list", "caption", "prose"
+NOT_CONTENT = frozenset({HEADING, FORMULA, TABLE})  # kinds left out of the content view
+
+_MARKDOWN_HEADING = re.compile(r"^#{1,6} +(?!#)\S")
+# Unmarked headings of plain text: short, capitalised, no sentence punctuation.
+_PLAIN_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?[A-Z][A-Za-z0-9 ,&/()'-]{0,60}:?$")
+_FORMULA_LINE = re.compile(r"^\[formula\].*\[/formula\]$")
+_LIST_ITEM = re.compile(r"^(?:[-•▪◦●■*]|\d{1,3}[.)])\s+\S")
+_CAPTION = re.compile(r"^\[(fig|table)\]|\[/(fig|table)\]$")
+_NUMBERISH = re.compile(r"^[\d.,;:%±<>=≤≥()\[\]/+\-–—x×\s]+$")
+
+
+def is_heading(line: str) -> bool:
+    """A markdown heading, or a plain-text title/section heading of at most 8 words."""
+    line = line.strip()
+    if _MARKDOWN_HEADING.match(line):
+        return True
+    return bool(line) and len(line.split()) <= 8 and bool(_PLAIN_HEADING.match(line))
+
+
+def is_table_row(line: str) -> bool:
+    line = line.strip()
+    if " | " in line or line.count("\t") >= 2 or line.count("|") >= 2:
+        return True
+    cells = line.split()
+    return len(cells) >= 2 and sum(bool(_NUMBERISH.match(c)) for c in cells) / len(cells) >= 0.6
+
+
+def line_kind(line: str) -> str:
+    """HEADING, FORMULA, TABLE, LIST, CAPTION or PROSE, in that order of precedence."""
+    line = line.strip()
+    if _FORMULA_LINE.match(line):
+        return FORMULA
+    if is_heading(line):
+        return HEADING
+    if _CAPTION.search(line):
+        return CAPTION
+    if _LIST_ITEM.match(line):
+        return LIST
+    if is_table_row(line):
+        return TABLE
+    return PROSE
+
+
+def is_structural(line: str) -> bool:
+    """Not prose: shape rules (length, punctuation) do not judge it."""
+    return line_kind(line) != PROSE
+
+
+def is_content(line: str) -> bool:
+    """Words that content rules read (prose, list items, captions); headings, formulas, tables are not."""
+    return line_kind(line) not in NOT_CONTENT
+
+
+def content_view(text: str) -> str:
+    """The text without heading, formula and table lines; blank lines (paragraphs) kept."""
+    return "\n".join(line for line in text.split("\n") if not line.strip() or is_content(line))
