@@ -3,7 +3,10 @@
 The parsers render documents as markdown-like text (sources/pmc/jats, sources/guidelines,
 sources/pubmed, sources/replay):
 - headings: `# Abstract`, `## 2.3 Statistical analysis` (JATS sections, guideline pages, GROBID
-  PDFs), plus the unmarked ones of plain text: a title, "BACKGROUND", "Methods:";
+  PDFs); plain text has unmarked ones too (a title, "BACKGROUND", "Methods:"), told apart only by
+  a guess (short, capitalised, unpunctuated) that hard-wrapped prose also fits ("Excelan Inc said
+  it is making an" in Reuters), so a plain heading is spared the shape rules but still read as
+  content;
 - display formulas: one line `[formula] … [/formula]` (JATS `formulas: tagged`);
 - table rows: `cell | cell` (JATS `tables: linearize`, guideline HTML tables), tab-separated or
   mostly numeric lines;
@@ -25,7 +28,8 @@ from __future__ import annotations
 
 import re
 
-HEADING, FORMULA, TABLE, LIST, CAPTION, PROSE = "heading", "formula", "table", "list", "caption", "prose"
+HEADING, PLAIN_HEADING, FORMULA, TABLE, LIST, CAPTION, PROSE = (
+    "heading", "plain_heading", "formula", "table", "list", "caption", "prose")
 NOT_CONTENT = frozenset({HEADING, FORMULA, TABLE})  # kinds left out of the content view
 
 _MARKDOWN_HEADING = re.compile(r"^#{1,6} +(?!#)\S")
@@ -38,10 +42,13 @@ _NUMBERISH = re.compile(r"^[\d.,;:%±<>=≤≥()\[\]/+\-–—x×\s]+$")
 
 
 def is_heading(line: str) -> bool:
-    """A markdown heading, or a plain-text title/section heading of at most 8 words."""
+    """A markdown heading: `#` to `######`, a space, text."""
+    return bool(_MARKDOWN_HEADING.match(line.strip()))
+
+
+def is_plain_heading(line: str) -> bool:
+    """Looks like a title or section heading of plain text: at most 8 capitalised, unpunctuated words."""
     line = line.strip()
-    if _MARKDOWN_HEADING.match(line):
-        return True
     return bool(line) and len(line.split()) <= 8 and bool(_PLAIN_HEADING.match(line))
 
 
@@ -54,12 +61,14 @@ def is_table_row(line: str) -> bool:
 
 
 def line_kind(line: str) -> str:
-    """HEADING, FORMULA, TABLE, LIST, CAPTION or PROSE, in that order of precedence."""
+    """HEADING, FORMULA, PLAIN_HEADING, CAPTION, LIST, TABLE or PROSE, in that order of precedence."""
     line = line.strip()
     if _FORMULA_LINE.match(line):
         return FORMULA
     if is_heading(line):
         return HEADING
+    if is_plain_heading(line):
+        return PLAIN_HEADING
     if _CAPTION.search(line):
         return CAPTION
     if _LIST_ITEM.match(line):
@@ -75,7 +84,8 @@ def is_structural(line: str) -> bool:
 
 
 def is_content(line: str) -> bool:
-    """Words that content rules read (prose, list items, captions); headings, formulas, tables are not."""
+    """Words that content rules read (prose, list items, captions, plain headings); marked
+    headings, formulas and table rows are not."""
     return line_kind(line) not in NOT_CONTENT
 
 
