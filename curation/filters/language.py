@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
-from curation.filters.structure import content_view
+from curation.filters.structure import content_prefix
 
 # MEDLINE and JATS use ISO 639-2 codes; langdetect answers in ISO 639-1.
 ISO639_2 = {
@@ -130,7 +130,7 @@ class LanguageFilter:
         if score < self.min_score:
             return drop("lang_low_score", f"{lang} {score:.3f} < {self.min_score}")
         # Read on the content view: headings, formulas and table rows are not sentences.
-        share = function_word_share(content_view(doc["text"][: self.prefix_chars]), lang)
+        share = function_word_share(content_prefix(doc["text"], self.prefix_chars), lang)
         if share is not None and share < self.min_function_words:
             return drop("lang_low_score", f"detected {lang} ({score:.3f}) but {share:.1%} {lang} function words")
         return KEEP

@@ -92,3 +92,16 @@ def is_content(line: str) -> bool:
 def content_view(text: str) -> str:
     """The text without heading, formula and table lines; blank lines (paragraphs) kept."""
     return "\n".join(line for line in text.split("\n") if not line.strip() or is_content(line))
+
+
+def content_prefix(text: str, chars: int) -> str:
+    """The first `chars` characters of the content view, reading only as far as needed."""
+    out: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        if line.strip() and is_content(line):
+            out.append(line)
+            size += len(line) + 1
+            if size >= chars:
+                break
+    return "\n".join(out)[:chars]

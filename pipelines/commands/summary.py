@@ -29,7 +29,7 @@ def _keep_rates(stats: dict | None) -> list[str]:
     lines = [f"{'filter, per source':<28}{'in':>9}{'out':>9}{'kept':>9}{'':>8}  top reasons"]
     for r in rates:
         reasons = ", ".join(f"{code} {n:,}" for code, n in r.top_reasons)
-        lines.append(f"  {r.source:<26}{r.documents_in:>9,}{r.documents_out:>9,}{r.kept:>9.1%}{'':>8}  {reasons}")
+        lines.append(f"  {r.source:<26}{r.documents_in:>9,}{r.documents_out:>9,}{r.kept:>9.1%}{'':>8}  {reasons}".rstrip())
     return lines
 
 
