@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
 from curation.filters.medical import strip_latex, strip_trailing_citations
-from curation.filters.structure import FORMULA, NOT_CONTENT, PROSE, line_kind
+from curation.filters.structure import FORMULA, LIST, NOT_CONTENT, PROSE, line_kind, list_indent
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
@@ -88,7 +88,7 @@ class C4Quality:
             if c.filter_curly_bracket and "{" in (strip_latex(line) if c.medical else line):
                 return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
             sentences += count_sentences(line)
-            kept.append(line)
+            kept.append(list_indent(raw) + line if kind == LIST else line)
         scores = {"lines_removed": removed, "sentences": sentences}
         if c.min_num_sentences >= 0 and sentences < c.min_num_sentences:
             return text, scores, drop("c4_too_few_sentences", f"{sentences} sentences < {c.min_num_sentences}")

@@ -105,3 +105,9 @@ def content_prefix(text: str, chars: int) -> str:
             if size >= chars:
                 break
     return "\n".join(out)[:chars]
+
+
+def list_indent(line: str) -> str:
+    """The nesting of a list item (two spaces a level), which whitespace tidying must keep."""
+    body = line.lstrip(" ")
+    return " " * (len(line) - len(body)) if _LIST_ITEM.match(body) else ""

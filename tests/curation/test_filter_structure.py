@@ -29,6 +29,7 @@ PAPERS = {  # fixture or corpus file -> what it carries
     FIXTURES / "pmc_jats" / "PMC10200000_oai-pmh-getrecord.xml": "LaTeX formulas (dropped for c4_curly_bracket in the demo)",
     FIXTURES / "pmc_jats" / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml": "lists",
     CORPORA / "fulltext" / "plos_allofplos" / "journal.pcbi.1004089.xml": "MathML formulas with braces",
+    CORPORA / "fulltext" / "plos_allofplos" / "journal.pone.0058242.xml": "a nested list",
 }
 PAGES = {  # guideline fixture -> site
     "ahrq_ngc_synthesis_51014_pharmacological_management_hypertension.html": "ahrq_ngc",  # tables, lists
@@ -61,9 +62,13 @@ def documents(tmp_path_factory) -> dict[str, dict]:
 
 
 def markup(text: str) -> Counter:
-    """The parser's structural lines, as (kind, line)."""
-    lines = (line.strip() for line in text.split("\n"))
-    return Counter((kind, line) for line in lines if line and (kind := line_kind(line)) in MARKUP)
+    """The parser's structural lines, as (kind, line); a list item with its nesting."""
+    found: Counter = Counter()
+    for line in text.split("\n"):
+        kind = line_kind(line)
+        if line.strip() and kind in MARKUP:
+            found[kind, line.rstrip() if kind == LIST else line.strip()] += 1
+    return found
 
 
 def shipped_filter_config() -> dict:
@@ -102,6 +107,8 @@ def test_shipped_chain_keeps_papers_and_pages_whole(documents):
     config = shipped_filter_config()
     for name, doc in documents.items():
         doc = dict(doc)
+        parsed = Counter(kind for kind, _ in markup(doc["text"]).elements())
+        nesting = Counter(line[: len(line) - len(line.lstrip())] for (kind, line) in markup(doc["text"]).elements() if kind == LIST)
         chain = build_chain(config_for_source(config, doc["source"]))
         doc["text"] = chain.cleaner(doc["text"])
         before = markup(doc["text"])
@@ -111,8 +118,13 @@ def test_shipped_chain_keeps_papers_and_pages_whole(documents):
             assert verdict.keep, f"{rule.name} dropped {name}: {verdict.reason} {verdict.detail}"
         after = markup(doc["text"])
         assert after == before, f"{name}: lost {before - after}"
+        # Cleaning may tidy a line (a zero-width space, a citation marker) but keeps every one, nested where it was.
+        assert Counter(kind for kind, _ in after.elements()) == parsed, name
+        assert Counter(line[: len(line) - len(line.lstrip())] for (kind, line) in after.elements() if kind == LIST) == nesting, name
     headings = sum(k == HEADING for doc in documents.values() for k, _ in markup(doc["text"]))
     assert headings > 50
+    nested = [line for doc in documents.values() for kind, line in markup(doc["text"]) if kind == LIST and line.startswith("  - ")]
+    assert len(nested) >= 3  # the PLOS paper's nested list, indented as the renderer wrote it
 
 
 def test_formula_braces_do_not_drop_a_paper_but_code_still_does(documents):
