@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from curation.card_stats import CardStats
+from curation.card_stats import CardStats, source_keep_rates
 from curation.schema import DOCUMENT_SCHEMA
 
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -120,8 +120,23 @@ def funnel_table(stats: CardStats) -> str:
     rows = []
     for f in stats.funnel:
         reasons = ", ".join(f"`{r}` {n:,}" for r, n in sorted(f.reasons.items(), key=lambda kv: -kv[1])) or "-"
-        rows.append([f"`{f.stage}`", f.documents_in, f.documents_out, f.ledgered, f.record_errors, f.input_errors, reasons])
+        stage = f"`{f.stage}` ({f.site})" if f.site else f"`{f.stage}`"
+        rows.append([stage, f.documents_in, f.documents_out, f.ledgered, f.record_errors, f.input_errors, reasons])
     return _table(["stage", "documents in", "documents out", "ledgered", "unreadable records", "unreadable inputs", "drops by reason"], rows)
+
+
+def keep_rate_table(stats: CardStats, stage: str = "filter") -> str:
+    """The filter's keep rate and top drop reasons per source (the web rules act differently on each)."""
+    funnels = [f for f in stats.funnel if f.stage == stage]
+    if not funnels:
+        return ""
+    rows = []
+    for f in funnels:
+        for r in source_keep_rates(f.out_by_source, f.reasons_by_source):
+            reasons = ", ".join(f"`{code}` {n:,}" for code, n in r.top_reasons) or "-"
+            rows.append([r.source, r.documents_in, r.documents_out, f"{r.kept:.1%}", reasons])
+    return (f"Kept by the `{stage}` stage, per source (rules and thresholds per source: params `filter.sources`, "
+            "reasons in docs/curation.md):\n\n" + _table(["source", "documents in", "kept", "keep rate", "top drop reasons"], rows))
 
 
 def dedup_text(stats: CardStats) -> str:
@@ -141,28 +156,41 @@ def dedup_text(stats: CardStats) -> str:
     return "\n\n".join(parts)
 
 
-def replay_text(stats: CardStats, manifest: Mapping[str, Any]) -> str:
+def replay_text(stats: CardStats, manifest: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> str:
+    """Replay per source: achieved share of train tokens beside its target, and where the target comes from."""
     replay = [s for s in sorted(stats.table) if stats.subset_of[s] == "replay"]
     train_total = stats.total("train", "tokens") if "train" in stats.splits else 0
     if not replay:
         return "This build holds no replay (general-domain) documents."
     buckets = manifest.get("buckets", {})
-    rows = []
+    share = lambda n: f"{n / train_total:.3%}" if train_total else "-"  # noqa: E731
+    rows, targets = [], {}  # bucket name -> target tokens (sources without their own share "replay")
     for source in replay:
         cell = stats.table[source].get("train")
         tokens = cell.tokens if cell else 0
-        bucket = buckets.get(source) or buckets.get("replay", {})
+        own = source in buckets
+        bucket = buckets.get(source if own else "replay", {})
         target = bucket.get("target_tokens")
-        rows.append([source, cell.documents if cell else 0, tokens, f"{tokens / train_total:.3%}" if train_total else "-",
-                     f"{target:,.0f}" if target is not None else "-", _budget_text(bucket.get("budget"))])
+        if target is not None:
+            targets[source if own else "replay"] = target
+        rows.append([source, cell.documents if cell else 0, tokens, share(tokens),
+                     share(target) if target is not None else "-", f"{target:,.0f}" if target is not None else "-",
+                     _budget_text(bucket.get("budget")) + ("" if own else " (`mix.budgets.replay`)")])
     replay_tokens = sum(r[2] for r in rows)
+    default = ((params or {}).get("mix") or {}).get("budgets", {}).get("replay")
+    origin = (
+        "Each replay source's own budget (params `replay.sources.<name>.share` or `tokens`) replaces the "
+        f"subset default `mix.budgets.replay` ({_budget_text(default)}), which covers only sources without one."
+        if default is not None else "Budgets come from params `replay.sources.<name>` and `mix.budgets`."
+    )
     intro = (
         f"General-domain text mixed in so that continued pretraining keeps general language (MEDITRON's experience "
-        f"replay). Replay holds {replay_tokens:,} of the {train_total:,} train tokens "
-        f"({replay_tokens / train_total if train_total else 0:.3%}). Documents are sampled whole, deterministically "
-        "from the seed; replay has no validation split unless params give it one."
+        f"replay). Replay holds {replay_tokens:,} of the {train_total:,} train tokens ({share(replay_tokens)}), "
+        f"against a target of {share(sum(targets.values())) if targets else '-'}. {origin} Documents are sampled whole, "
+        "deterministically from the seed, so a share lands within a document of its target; replay has no validation "
+        "split unless params give it one."
     )
-    table = _table(["source", "train documents", "train tokens", "share of train tokens", "target tokens", "budget"], rows)
+    table = _table(["source", "train documents", "train tokens", "share of train tokens", "target share", "target tokens", "budget"], rows)
     return intro + "\n\n" + table
 
 
@@ -269,10 +297,10 @@ def render_card(
             "Each stage writes the documents that go on and a ledger of those that do not, with a reason; unreadable "
             "inputs and records go to an error ledger. For every stage, `documents in = out + ledgered + unreadable "
             "records`. The mix counts rows, so an upsampled document counts once per copy, and documents its budget "
-            "left out are ledgered as `downsampled`.\n\n" + funnel_table(stats)
+            "left out are ledgered as `downsampled`.\n\n" + "\n\n".join(filter(None, [funnel_table(stats), keep_rate_table(stats)]))
         ),
         dedup_section=dedup_text(stats),
-        replay_section=replay_text(stats, manifest),
+        replay_section=replay_text(stats, manifest, params),
         fields_section=fields_text(stats),
         licensing_section=licensing_text(stats),
         pii_section=PII_TEXT,

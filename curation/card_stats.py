@@ -4,7 +4,8 @@
   source, tokens of every row (for the length histogram); tokens come from the mix's per-document
   token counts (DIR/token_counts), joined on id;
 - the funnel: for each stage folder, in pipeline order, documents out (rows of its shards),
-  ledgered by reason (its ledger), unreadable records and inputs (its error ledger);
+  ledgered by reason (its ledger), unreadable records and inputs (its error ledger), the same per
+  source (keep rates and top drop reasons), and the guideline site a `guidelines.parse` read;
 - dedup and decontamination: ledger reasons that name a duplicate or a benchmark.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -38,6 +40,9 @@ class StageFunnel:
     reasons: Counter = field(default_factory=Counter)
     record_errors: int = 0
     input_errors: int = 0
+    site: str | None = None  # the guideline site of a guidelines.parse folder
+    out_by_source: Counter = field(default_factory=Counter)
+    reasons_by_source: dict[str, Counter] = field(default_factory=dict)
 
     @property
     def ledgered(self) -> int:
@@ -110,17 +115,51 @@ def mix_stats(mix_dir: Path) -> CardStats:
     return CardStats(splits, subset_of, {s: dict(v) for s, v in table.items()}, dict(licenses), dict(row_tokens), [], tokenized)
 
 
+def _reason_code(reason: str) -> str:
+    """The code before ':' is the reason; what follows names the other document (or language);
+    a benchmark's name is kept."""
+    code = reason.split(":", 1)[0]
+    return reason if code == "benchmark_contamination" else code
+
+
+@dataclass(frozen=True)
+class SourceKeepRate:
+    source: str
+    documents_in: int
+    documents_out: int
+    top_reasons: list[tuple[str, int]]
+
+    @property
+    def kept(self) -> float:
+        return self.documents_out / self.documents_in if self.documents_in else 0.0
+
+
+def source_keep_rates(out_by_source: Mapping[str, int], reasons_by_source: Mapping[str, Mapping[str, int]], top: int = 3) -> list[SourceKeepRate]:
+    """Per source, in pipeline terms: in = out + ledgered, the share kept and the top drop reasons."""
+    rows = []
+    for source in sorted(set(out_by_source) | set(reasons_by_source)):
+        reasons = reasons_by_source.get(source) or {}
+        out = out_by_source.get(source, 0)
+        ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        rows.append(SourceKeepRate(source, out + sum(reasons.values()), out, ranked))
+    return rows
+
+
 def stage_funnel(folder: Path) -> StageFunnel:
-    """What one stage folder holds: documents out, ledger reasons, error-ledger rows."""
+    """What one stage folder holds: documents out, ledger reasons, error-ledger rows, per source."""
     stats_file = folder / "stats.json"
-    stage = json.loads(stats_file.read_text())["stage"] if stats_file.is_file() else folder.name
-    funnel = StageFunnel(stage, str(folder))
+    stats = json.loads(stats_file.read_text()) if stats_file.is_file() else {}
+    funnel = StageFunnel(stats.get("stage", folder.name), str(folder), site=stats.get("site"))
     outputs = list_shards(folder) or [s for split in SPLITS for s in list_shards(folder / split)]
-    funnel.documents_out = sum(pq.ParquetFile(s).metadata.num_rows for s in outputs)
+    for shard in outputs:
+        funnel.out_by_source.update(pq.read_table(shard, columns=["source"])["source"].to_pylist())
+    funnel.documents_out = sum(funnel.out_by_source.values())
     for shard in list_shards(folder / "ledger"):
-        # The code before ':' is the reason; what follows names the other document or benchmark.
-        reasons = pq.read_table(shard, columns=["reason"])["reason"].to_pylist()
-        funnel.reasons.update(r.split(":", 1)[0] if r.split(":", 1)[0] != "benchmark_contamination" else r for r in reasons)
+        ledger = pq.read_table(shard, columns=["source", "reason"])
+        for source, reason in zip(ledger["source"].to_pylist(), ledger["reason"].to_pylist()):
+            code = _reason_code(reason)
+            funnel.reasons[code] += 1
+            funnel.reasons_by_source.setdefault(source or "(no source)", Counter())[code] += 1
     for shard in list_shards(folder / "errors"):
         records = pq.read_table(shard, columns=["record"])["record"].to_pylist()
         funnel.record_errors += sum(r is not None for r in records)

@@ -19,6 +19,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from curation.filters.structure import list_indent
+
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _H_SPACE = re.compile(r"[^\S\n]+")  # whitespace other than line breaks
 _MANY_BREAKS = re.compile(r"\n{3,}")
@@ -54,9 +56,10 @@ def normalize_unicode(text: str) -> str:
 
 
 def normalize_whitespace(text: str) -> str:
-    """Runs of spaces and tabs become one space, lines lose trailing spaces, at most one blank line."""
+    """Runs of spaces and tabs become one space, lines lose trailing spaces, at most one blank line;
+    a nested list item keeps its indentation (curation.filters.structure)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_H_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [list_indent(line) + _H_SPACE.sub(" ", line).strip() for line in text.split("\n")]
     return _MANY_BREAKS.sub("\n\n", "\n".join(lines)).strip()
 
 

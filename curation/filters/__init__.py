@@ -6,7 +6,7 @@ reason code for the ledger. Filters may annotate the document (language, scores)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,18 @@ class ScoredFilter:
 
     `score(text)` measures (the expensive part, no thresholds); `decide(scores)` compares with the
     configured thresholds and returns the first failed rule's code with the numbers that failed.
-    Changing a threshold never needs a different `score`.
+    Changing a threshold never needs a different `score`. `view(doc)` is the text the scores read:
+    with `medical` on, the content view (curation.filters.structure: no heading, formula or table
+    lines), so the parsers' own markup is never scored as prose.
     """
 
     name = "scored"
+    config: Any
+
+    def view(self, doc: dict) -> str:
+        from curation.filters.structure import content_view
+
+        return content_view(doc["text"]) if self.config.medical else doc["text"]
 
     def score(self, text: str) -> dict[str, float]:
         raise NotImplementedError
@@ -46,7 +54,7 @@ class ScoredFilter:
         raise NotImplementedError
 
     def check(self, doc: dict) -> Verdict:
-        return self.decide(self.score(doc["text"]))
+        return self.decide(self.score(self.view(doc)))
 
 
 def config_from(cls, values: dict | None):

@@ -5,9 +5,12 @@ Line rules remove lines and rewrite the text; document rules drop the document:
   punctuation (off by default, as in the FineWeb run), with fewer than `min_words_per_line` words,
   mentioning javascript, or cookie/privacy/terms-of-use notices are removed;
 - documents: c4_lorem_ipsum, c4_curly_bracket, c4_too_few_sentences.
-Medical overrides (curation.filters.medical): titles, headings and table rows are kept whatever
-their length or punctuation; braces inside LaTeX do not count; a line ending in citation markers
-ends where its text ends. Blank lines are kept (datatrove drops them) so paragraphs survive.
+Medical overrides: the parsers' structure (curation.filters.structure) is respected: headings,
+formula lines and table rows are never removed, never counted as sentences and never read for
+braces (a formula's LaTeX); list items and captions are not judged by their length or
+punctuation, but are read for content (javascript, policy notices) and counted as sentences.
+Braces inside LaTeX do not count; a line ending in citation markers ends where its text ends.
+Blank lines are kept (datatrove drops them) so paragraphs survive.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import re
 from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
-from curation.filters.medical import is_structural, strip_latex, strip_trailing_citations
+from curation.filters.medical import strip_latex, strip_trailing_citations
+from curation.filters.structure import FORMULA, LIST, NOT_CONTENT, PROSE, line_kind, list_indent
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
@@ -58,18 +62,24 @@ class C4Quality:
             if not line:
                 kept.append("")
                 continue
+            kind = line_kind(line) if c.medical else PROSE
+            if kind in NOT_CONTENT:  # headings, formulas, table rows: the parser's structure, kept
+                if kind != FORMULA and c.filter_curly_bracket and "{" in strip_latex(line):
+                    return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
+                kept.append(line)
+                continue
             if c.remove_citations:
                 line = _CITATION.sub("", line).strip()
-            structural = c.medical and is_structural(line)
             lower = line.lower()
             if c.filter_lorem_ipsum and "lorem ipsum" in lower:
                 return text, {"lines_removed": removed}, drop("c4_lorem_ipsum")
             words = line.split()
+            shaped = kind == PROSE  # list items and captions are short or unpunctuated by nature
             ending = strip_trailing_citations(line) if c.medical else line
             if (
                 any(len(w) > c.max_word_length for w in words)
-                or (c.filter_no_terminal_punct and not structural and (not ending.endswith(END_PUNCTUATION) or ending.endswith("...")))
-                or (len(words) < c.min_words_per_line and not structural)
+                or (c.filter_no_terminal_punct and shaped and (not ending.endswith(END_PUNCTUATION) or ending.endswith("...")))
+                or (len(words) < c.min_words_per_line and shaped)
                 or (c.filter_javascript and "javascript" in lower)
                 or (c.filter_policy and any(p in lower for p in POLICY))
             ):
@@ -77,9 +87,8 @@ class C4Quality:
                 continue
             if c.filter_curly_bracket and "{" in (strip_latex(line) if c.medical else line):
                 return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
-            if not structural:
-                sentences += count_sentences(line)
-            kept.append(line)
+            sentences += count_sentences(line)
+            kept.append(list_indent(raw) + line if kind == LIST else line)
         scores = {"lines_removed": removed, "sentences": sentences}
         if c.min_num_sentences >= 0 and sentences < c.min_num_sentences:
             return text, scores, drop("c4_too_few_sentences", f"{sentences} sentences < {c.min_num_sentences}")

@@ -2,8 +2,11 @@
 
 Drop codes: fineweb_empty, fineweb_line_punct_ratio, fineweb_short_line_ratio,
 fineweb_char_dup_ratio, fineweb_list_ratio.
-Medical overrides: titles, section headings and table rows are not judged as prose lines (they
-are short and unpunctuated by nature), and trailing citation markers do not hide a full stop.
+Medical overrides (curation.filters.structure): only prose lines are judged by their punctuation
+and length (headings, formulas, table rows, list items and captions are short or unpunctuated by
+nature); repeated characters are counted over content lines (a heading that recurs is not
+repetition); line breaks per word count the lines of the content view, not the blank lines the
+parsers put between paragraphs. Trailing citation markers do not hide a full stop.
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
 from curation.filters.gopher_repetition import find_duplicates
-from curation.filters.medical import is_structural, strip_trailing_citations
+from curation.filters.medical import strip_trailing_citations
+from curation.filters.structure import NOT_CONTENT, PROSE, line_kind
 from curation.filters.text import TERMINAL_PUNCTUATION, words
 
 
@@ -33,24 +37,30 @@ class FineWebQuality(ScoredFilter):
         self.config = config
         self._stops = tuple(TERMINAL_PUNCTUATION)
 
+    def view(self, doc: dict) -> str:
+        return doc["text"]  # the line kinds are read in `score`
+
     def score(self, text: str) -> dict[str, float]:
         c = self.config
         all_lines = [line.strip() for line in text.split("\n") if line.strip()]
-        prose = all_lines
-        if c.medical:
-            prose = [line for line in all_lines if not is_structural(line)] or all_lines
-            ends = [strip_trailing_citations(line) for line in prose]
-        else:
-            ends = prose
-        n_words = len(words(text))
         if not all_lines:
             return {"lines": 0}
+        if c.medical:
+            kinds = [line_kind(line) for line in all_lines]
+            prose = [line for line, kind in zip(all_lines, kinds) if kind == PROSE] or all_lines
+            content = [line for line, kind in zip(all_lines, kinds) if kind not in NOT_CONTENT]
+            ends = [strip_trailing_citations(line) for line in prose]
+            breaks = max(len(content) - 1, 0)
+        else:
+            prose = content = ends = all_lines
+            breaks = text.count("\n")
+        n_words = len(words(text))
         return {
             "lines": len(all_lines),
             "line_punct_ratio": sum(e.endswith(self._stops) for e in ends) / len(prose),
             "short_line_ratio": sum(len(line) <= c.short_line_length for line in prose) / len(prose),
-            "char_dup_ratio": find_duplicates(prose)[1] / max(len(text.replace("\n", "")), 1),
-            "list_ratio": text.count("\n") / n_words if n_words else 1.0,
+            "char_dup_ratio": find_duplicates(content)[1] / max(len(text.replace("\n", "")), 1),
+            "list_ratio": breaks / n_words if n_words else 1.0,
         }
 
     def decide(self, s: dict[str, float]) -> Verdict:

@@ -3,8 +3,9 @@
 Drop codes: gopher_short_doc, gopher_long_doc, gopher_below_avg_threshold,
 gopher_above_avg_threshold, gopher_too_many_hashes, gopher_too_many_ellipsis,
 gopher_too_many_bullets, gopher_too_many_end_ellipsis, gopher_below_alpha_threshold,
-gopher_enough_stop_words (datatrove's names). None of these misfire on abstracts or papers in our
-tests, so `medical` changes nothing here; the flag exists so every rule set is configured alike.
+gopher_enough_stop_words (datatrove's names). Medical overrides: the scores read the content view
+(curation.filters.structure), so heading markers are not "#" symbols and formulas and table rows
+are not words; a word with a digit counts as a word with a letter ("5 mg", "p<0.01").
 """
 from __future__ import annotations
 

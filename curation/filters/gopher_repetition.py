@@ -4,8 +4,9 @@ Drop codes: gopher_dup_para_frac, gopher_dup_para_char_frac, gopher_dup_line_fra
 gopher_dup_line_char_frac, gopher_top_<n>_gram, gopher_dup_<n>_gram.
 Medical overrides: the title is not repeated content when the abstract restates it (common:
 "Effect of ramipril on mitral regurgitation..." then "Ramipril reduced mitral regurgitation..."),
-so n-gram repetition is measured on the text after the title; and table rows ("NS", "—", "0.5 (0.2-0.9)" repeated down a column) are not
-repeated prose, so duplicate lines are counted among the other lines only.
+so repetition is measured on the text after the title; and every measure reads the content view
+(curation.filters.structure): headings ("## Methods" in the abstract and again in the body),
+formulas and table rows ("NS", "—", "0.5 (0.2-0.9)" down a column) are not repeated prose.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
-from curation.filters.medical import is_table_row
+from curation.filters.structure import content_view
 from curation.filters.text import lines, paragraphs, words
 
 
@@ -70,19 +71,19 @@ class GopherRepetition(ScoredFilter):
     def __init__(self, config: GopherRepetitionConfig = GopherRepetitionConfig()):
         self.config = config
 
-    def check(self, doc: dict) -> Verdict:
+    def view(self, doc: dict) -> str:
         text = doc["text"]
         title = (doc.get("title") or "").strip()
-        if self.config.medical and title and text.startswith(title):
-            text = text[len(title) :].lstrip()
-        return self.decide(self.score(text))
+        if self.config.medical:
+            if title and text.startswith(title):
+                text = text[len(title) :].lstrip()
+            text = content_view(text)
+        return text
 
     def score(self, text: str) -> dict[str, float]:
         size = max(len(text), 1)
         paras = paragraphs(text)
         doc_lines = lines(text)
-        if self.config.medical:
-            doc_lines = [line for line in doc_lines if not is_table_row(line)]
         para_dups, para_chars = find_duplicates(paras)
         line_dups, line_chars = find_duplicates(doc_lines)
         scores = {

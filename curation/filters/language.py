@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
+from curation.filters.structure import content_prefix
 
 # MEDLINE and JATS use ISO 639-2 codes; langdetect answers in ISO 639-1.
 ISO639_2 = {
@@ -128,7 +129,8 @@ class LanguageFilter:
             return self._not_wanted(lang, f"detected {lang} ({score:.3f})")
         if score < self.min_score:
             return drop("lang_low_score", f"{lang} {score:.3f} < {self.min_score}")
-        share = function_word_share(doc["text"][: self.prefix_chars], lang)
+        # Read on the content view: headings, formulas and table rows are not sentences.
+        share = function_word_share(content_prefix(doc["text"], self.prefix_chars), lang)
         if share is not None and share < self.min_function_words:
             return drop("lang_low_score", f"detected {lang} ({score:.3f}) but {share:.1%} {lang} function words")
         return KEEP

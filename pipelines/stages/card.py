@@ -32,8 +32,8 @@ def summary(stats: CardStats) -> dict:
         "documents": {s: stats.total(s, "documents") for s in stats.splits},
         "tokens": {s: stats.total(s, "tokens") for s in stats.splits},
         "sources": {src: {s: vars(cell) for s, cell in per.items()} for src, per in sorted(stats.table.items())},
-        "funnel": [{"stage": f.stage, "documents_in": f.documents_in, "documents_out": f.documents_out,
-                    "reasons": dict(sorted(f.reasons.items()))} for f in stats.funnel],
+        "funnel": [{"stage": f.stage, **({"site": f.site} if f.site else {}), "documents_in": f.documents_in,
+                    "documents_out": f.documents_out, "reasons": dict(sorted(f.reasons.items()))} for f in stats.funnel],
     }
 
 

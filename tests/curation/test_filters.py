@@ -2,7 +2,7 @@
 from conftest import CORPORA
 
 from curation.filters.language import LanguageFilter, detect_language
-from curation.filters.length import MinLength
+from curation.filters.length import MinLength, MinLengthConfig
 from curation.schema import make_document
 
 LINGUA = CORPORA / "multilingual" / "lingua_sentences"
@@ -42,7 +42,7 @@ def test_language_of_text_without_letters_is_unknown_and_dropped():
 
 
 def test_min_length_reasons():
-    short = MinLength(min_chars=50, min_words=5)
+    short = MinLength(MinLengthConfig(min_chars=50, min_words=5))
     assert short.check(doc("x" * 10)).reason == "too_short_chars"
     assert short.check(doc("y" * 60)).reason == "too_short_words"
     assert short.check(doc(paragraph("en"))).keep

@@ -180,6 +180,14 @@ def test_card_numbers_equal_counts_recomputed_from_shards_and_ledgers(corpus, mi
     replay_share = re.search(r"Replay holds ([\d,]+) of the ([\d,]+) train tokens", readme)
     replay_tokens = sum(c["tokens"] for (s, split), c in counts.items() if s.startswith("replay/") and split == "train")
     assert int(replay_share.group(1).replace(",", "")) == replay_tokens
+    # The target share stands beside the achieved one (params say one thing, the mix another).
+    buckets = json.loads((mixed / "manifest.json").read_text())["buckets"]
+    total = int(replay_share.group(2).replace(",", ""))
+    target = sum(buckets[s]["target_tokens"] for s in ("replay/reuters", "replay/wire"))
+    assert f"against a target of {target / total:.3%}" in readme
+    replay_rows = {row[0]: row for row in table_rows(readme, "| source | train documents |")}
+    assert replay_rows["replay/reuters"][4] == "1.000%" and replay_rows["replay/reuters"][6] == "1.00% of train tokens"
+    assert replay_rows["replay/wire"][5] == "3,000" and replay_rows["replay/wire"][6] == "tokens 3,000"
 
 
 def test_card_folder_loads_offline_with_datasets_and_in_the_training_loader(corpus, mixed, tmp_path, monkeypatch):

@@ -1,0 +1,113 @@
+"""The structure the parsers write, as every filter rule sees it: one notion of a structural line.
+
+The parsers render documents as markdown-like text (sources/pmc/jats, sources/guidelines,
+sources/pubmed, sources/replay):
+- headings: `# Abstract`, `## 2.3 Statistical analysis` (JATS sections, guideline pages, GROBID
+  PDFs); plain text has unmarked ones too (a title, "BACKGROUND", "Methods:"), told apart only by
+  a guess (short, capitalised, unpunctuated) that hard-wrapped prose also fits ("Excelan Inc said
+  it is making an" in Reuters), so a plain heading is spared the shape rules but still read as
+  content;
+- display formulas: one line `[formula] … [/formula]` (JATS `formulas: tagged`);
+- table rows: `cell | cell` (JATS `tables: linearize`, guideline HTML tables), tab-separated or
+  mostly numeric lines;
+- list items: `- item`, indented two spaces a level (JATS lists and definition lists, guideline
+  lists and the bullets guideline cleaning turns into `- `);
+- captions: `[fig] … [/fig]`, `[table] … [/table]`, possibly over several lines when a
+  linearized table follows its caption.
+PubMed writes a title line and `LABEL: text` abstract sections; replay writes plain text.
+
+Rules use the kinds in two ways:
+- *shape* rules (short lines, terminal punctuation, line-length ratios) judge prose lines only:
+  a heading, a list item or a caption is short or unpunctuated by nature;
+- *content* rules (repetition, sentence counts, function words, symbol ratios) read the
+  `content_view`: the text without heading, formula and table lines, because a repeated "##
+  Methods" heading is not repeated prose and a formula is not words. List items and captions are
+  content: their words count.
+"""
+from __future__ import annotations
+
+import re
+
+HEADING, PLAIN_HEADING, FORMULA, TABLE, LIST, CAPTION, PROSE = (
+    "heading", "plain_heading", "formula", "table", "list", "caption", "prose")
+NOT_CONTENT = frozenset({HEADING, FORMULA, TABLE})  # kinds left out of the content view
+
+_MARKDOWN_HEADING = re.compile(r"^#{1,6} +(?!#)\S")
+# Unmarked headings of plain text: short, capitalised, no sentence punctuation.
+_PLAIN_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?[A-Z][A-Za-z0-9 ,&/()'-]{0,60}:?$")
+_FORMULA_LINE = re.compile(r"^\[formula\].*\[/formula\]$")
+_LIST_ITEM = re.compile(r"^(?:[-•▪◦●■*]|\d{1,3}[.)])\s+\S")
+_CAPTION = re.compile(r"^\[(fig|table)\]|\[/(fig|table)\]$")
+_NUMBERISH = re.compile(r"^[\d.,;:%±<>=≤≥()\[\]/+\-–—x×\s]+$")
+
+
+def is_heading(line: str) -> bool:
+    """A markdown heading: `#` to `######`, a space, text."""
+    return bool(_MARKDOWN_HEADING.match(line.strip()))
+
+
+def is_plain_heading(line: str) -> bool:
+    """Looks like a title or section heading of plain text: at most 8 capitalised, unpunctuated words."""
+    line = line.strip()
+    return bool(line) and len(line.split()) <= 8 and bool(_PLAIN_HEADING.match(line))
+
+
+def is_table_row(line: str) -> bool:
+    line = line.strip()
+    if " | " in line or line.count("\t") >= 2 or line.count("|") >= 2:
+        return True
+    cells = line.split()
+    return len(cells) >= 2 and sum(bool(_NUMBERISH.match(c)) for c in cells) / len(cells) >= 0.6
+
+
+def line_kind(line: str) -> str:
+    """HEADING, FORMULA, PLAIN_HEADING, CAPTION, LIST, TABLE or PROSE, in that order of precedence."""
+    line = line.strip()
+    if _FORMULA_LINE.match(line):
+        return FORMULA
+    if is_heading(line):
+        return HEADING
+    if is_plain_heading(line):
+        return PLAIN_HEADING
+    if _CAPTION.search(line):
+        return CAPTION
+    if _LIST_ITEM.match(line):
+        return LIST
+    if is_table_row(line):
+        return TABLE
+    return PROSE
+
+
+def is_structural(line: str) -> bool:
+    """Not prose: shape rules (length, punctuation) do not judge it."""
+    return line_kind(line) != PROSE
+
+
+def is_content(line: str) -> bool:
+    """Words that content rules read (prose, list items, captions, plain headings); marked
+    headings, formulas and table rows are not."""
+    return line_kind(line) not in NOT_CONTENT
+
+
+def content_view(text: str) -> str:
+    """The text without heading, formula and table lines; blank lines (paragraphs) kept."""
+    return "\n".join(line for line in text.split("\n") if not line.strip() or is_content(line))
+
+
+def content_prefix(text: str, chars: int) -> str:
+    """The first `chars` characters of the content view, reading only as far as needed."""
+    out: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        if line.strip() and is_content(line):
+            out.append(line)
+            size += len(line) + 1
+            if size >= chars:
+                break
+    return "\n".join(out)[:chars]
+
+
+def list_indent(line: str) -> str:
+    """The nesting of a list item (two spaces a level), which whitespace tidying must keep."""
+    body = line.lstrip(" ")
+    return " " * (len(line) - len(body)) if _LIST_ITEM.match(body) else ""
