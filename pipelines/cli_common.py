@@ -93,6 +93,6 @@ def shard_bytes(params: dict) -> int:
 
 def copy_metrics(out: Path, metrics: Optional[Path]) -> None:
     if metrics is not None:
-        from curation.task_output import write_json_atomic
+        from curation.atomic import write_json_atomic
 
         write_json_atomic(metrics, json.loads((out / "stats.json").read_text(encoding="utf-8")))

@@ -16,16 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from curation.accounting import Counts
-from curation.shards import DEFAULT_SHARD_BYTES, TMP_SUFFIX
-from curation.task_output import (
-    TASKS_DIR,
-    TaskOutput,
-    clear_task,
-    output_folders,
-    read_marker,
-    task_done,
-    write_json_atomic,
-)
+from curation.atomic import TMP_SUFFIX, write_json_atomic
+from curation.shards import DEFAULT_SHARD_BYTES
+from curation.task_output import TASKS_DIR, TaskOutput, clear_task, output_folders, read_marker, task_done
 from pipelines.executor import Executor
 
 log = logging.getLogger("medcurate")

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from curation.task_output import write_bytes_atomic as write_atomic
+from curation.atomic import write_bytes_atomic as write_atomic
 
 __all__ = ["MANIFEST", "append_manifest", "read_manifest", "utc_timestamp", "write_atomic", "write_manifest"]
 

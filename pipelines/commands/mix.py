@@ -74,7 +74,7 @@ def card_command(
         target = out or mix_dir
         numbers = stage.run(mix_dir, target, upstream, pick(name, params, "card.name", "medcurate corpus"), params)
         if metrics is not None:
-            from curation.task_output import write_json_atomic
+            from curation.atomic import write_json_atomic
 
             write_json_atomic(metrics, numbers)
         typer.echo(f"card: {target / 'README.md'}", err=True)

@@ -29,7 +29,8 @@ from curation.budget import Budget, bucket_of
 from curation.mix import SPLITS, MixDoc, MixPlan, manifest, plan_mix
 from curation.schema import DOCUMENT_SCHEMA
 from curation.shards import shard_name, write_table_atomic
-from curation.task_output import TaskOutput, write_json_atomic
+from curation.atomic import write_json_atomic
+from curation.task_output import TaskOutput
 from curation.tokenizer import MODEL_FILE, Tokenizer, count_each
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
