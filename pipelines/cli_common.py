@@ -18,8 +18,20 @@ from pipelines.params import load_params, param, pick
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Plain help pages: `[params: run.workers]` and `YYYY[/MM[/DD]]` are shown as written, never
+    # read as rich markup (which ate the first and crashed on the second), and a flag is shown
+    # without the `<bool>` value it does not take.
+    rich_markup_mode=None,
     help="medcurate: build a medical continued-pretraining corpus (PubMed, PMC, guidelines, replay) and train on it.",
 )
+
+
+def command_group(name: str, help: str) -> typer.Typer:  # noqa: A002 - typer's own keyword
+    """A `medcurate NAME ...` group of commands (pubmed, pmc, guidelines, tokenizer)."""
+    group = typer.Typer(no_args_is_help=True, help=help)
+    app.add_typer(group, name=name)
+    return group
+
 
 ParamsOpt = typer.Option(None, "--params", help="params file (default: ./params.yaml)")
 WorkersOpt = typer.Option(None, "--workers", help="Dask worker processes on this machine [params: run.workers; default: cores]")

@@ -10,8 +10,8 @@ from pipelines.cli_common import (
     ParamsOpt,
     SchedulerOpt,
     WorkersOpt,
-    app,
     cli_errors,
+    command_group,
     executor_for,
     http_client,
     shard_bytes,
@@ -19,8 +19,7 @@ from pipelines.cli_common import (
 )
 from pipelines.params import load_params, param, pick
 
-guidelines_app = typer.Typer(no_args_is_help=True, help="Clinical practice guidelines: polite crawling, per-site adapters, extraction.")
-app.add_typer(guidelines_app, name="guidelines")
+guidelines_app = command_group("guidelines", "Clinical practice guidelines: polite crawling, per-site adapters, extraction.")
 
 SiteOpt = typer.Option(..., "--site", help="site name (see `medcurate guidelines list-sites`)")
 

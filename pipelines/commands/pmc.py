@@ -5,13 +5,12 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, http_client, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, cli_errors, command_group, executor_for, http_client, shard_bytes,
     stage_command,
 )
 from pipelines.params import load_params, param, pick
 
-pmc_app = typer.Typer(no_args_is_help=True, help="PubMed Central Open Access full text: listing, fetching, JATS parsing.")
-app.add_typer(pmc_app, name="pmc")
+pmc_app = command_group("pmc", "PubMed Central Open Access full text: listing, fetching, JATS parsing.")
 
 # Redirects may only lead to these (the bucket's own host, NCBI's API hosts).
 ALLOWED_HOSTS = ("pmc-oa-opendata.s3.amazonaws.com", "pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "eutils.ncbi.nlm.nih.gov")

@@ -5,11 +5,10 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, shard_bytes, stage_command,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, command_group, cli_errors, executor_for, shard_bytes, stage_command,
 )
 
-pubmed_app = typer.Typer(no_args_is_help=True, help="PubMed abstracts: bulk files, E-utilities search, XML parsing.")
-app.add_typer(pubmed_app, name="pubmed")
+pubmed_app = command_group("pubmed", "PubMed abstracts: bulk files, E-utilities search, XML parsing.")
 
 
 @pubmed_app.command("fetch")

@@ -4,11 +4,10 @@ from typing import List, Optional
 
 import typer
 
-from pipelines.cli_common import OutOpt, ParamsOpt, app, cli_errors
+from pipelines.cli_common import OutOpt, ParamsOpt, command_group, cli_errors
 from pipelines.params import load_params, param, pick
 
-tokenizer_app = typer.Typer(no_args_is_help=True, help="The SentencePiece tokenizer: train one, or adopt a given tokenizer.model.")
-app.add_typer(tokenizer_app, name="tokenizer")
+tokenizer_app = command_group("tokenizer", "The SentencePiece tokenizer: train one, or adopt a given tokenizer.model.")
 
 
 @tokenizer_app.command("train")
