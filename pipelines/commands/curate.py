@@ -25,7 +25,7 @@ def copy_plots(out: Path, plots: Optional[Path], stage: str) -> None:
 
 @app.command("filter")
 def filter_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents; a folder of stage folders (data/parsed/guidelines) stands for each"),
     out: Path = OutOpt,
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,
@@ -74,7 +74,7 @@ def dedup_settings(params: dict, benchmarks: List[str], ngram: Optional[int], ba
 
 @app.command("dedup")
 def dedup_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, all sources together"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, all sources together; a folder of stage folders stands for each"),
     out: Path = OutOpt,
     benchmark: List[str] = typer.Option(
         [], "--benchmark", help="test set to decontaminate against: JSONL items or a .txt PMID list; NAME=FILE names it (repeatable; replaces params: dedup.benchmarks)"

@@ -32,7 +32,7 @@ def mix_settings(params: dict, tokenizer: Optional[Path], pretokenized: Optional
 
 @app.command("mix")
 def mix_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, every source"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, every source; a folder of stage folders stands for each"),
     out: Path = OutOpt,
     tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="tokenizer.model to count tokens with [params: mix.tokenizer]"),
     pretokenized: Optional[bool] = typer.Option(None, "--pretokenized/--no-pretokenized", help="also write token shards [params: mix.pretokenized]"),
@@ -59,7 +59,7 @@ def mix_command(
 def card_command(
     mix_dir: Path = typer.Argument(..., help="the mix stage folder (train/, validation/, manifest.json)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where README.md and plots/ go (default: MIX_DIR, making it a dataset repository)"),
-    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel"),
+    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel (a folder of stage folders stands for each)"),
     name: Optional[str] = typer.Option(None, "--name", help="pretty name of the dataset [params: card.name]"),
     metrics: Optional[Path] = MetricsOpt,
     params_file: Optional[Path] = ParamsOpt,
