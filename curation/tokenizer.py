@@ -27,7 +27,7 @@ MODEL_FILE = "tokenizer.model"
 PARAMS_FILE = "tokenizer.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TokenizerParams:
     vocab_size: int = 32000
     model_type: str = "bpe"  # Llama-2 is a SentencePiece BPE model with byte fallback
@@ -40,10 +40,16 @@ class TokenizerParams:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TokenizerParams":
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown tokenizer parameters: {sorted(unknown)}")
-        return cls(**values)
+        from curation.config import from_mapping
+
+        return from_mapping(cls, values, "tokenizer")
+
+
+@dataclass(frozen=True)
+class TokenizerSection(TokenizerParams):
+    """params.yaml `tokenizer:`: training parameters, or a given model to adopt instead."""
+
+    model: str | None = None  # a tokenizer.model (e.g. Llama-2's) used instead of training one
 
 
 def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "text") -> list[str]:

@@ -76,31 +76,20 @@ def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str])
     return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"))
 
 
-# The http: block of params.yaml, as shipped (tests/pipelines/test_cli_common.py keeps them equal).
-HTTP_DEFAULTS = {"timeout": 30.0, "retries": 6, "deadline": 600.0}
-
-
 def http_client(params: dict, **overrides):
-    """The project's HttpClient configured from params.yaml's `http:` block, for every command.
-
-    `http.timeout` (seconds per connect and per wait for bytes), `http.retries` (attempts after the
-    first) and `http.deadline` (seconds one attempt may take in all; null for none), each falling
-    back to HTTP_DEFAULTS. `overrides` are further HttpClient keyword arguments (e.g.
-    `allowed_hosts=...`) and win over params.
-    """
+    """The project's HttpClient configured from params.yaml's `http:` block (sources.http_settings:
+    timeout, retries, deadline), for every command. `overrides` are further HttpClient keyword
+    arguments (e.g. `allowed_hosts=...`) and win over params."""
+    from curation.config import from_mapping
     from sources.http import HttpClient
+    from sources.http_settings import HttpSettings
 
-    deadline = param(params, "http.deadline", HTTP_DEFAULTS["deadline"])
-    settings = {
-        "timeout": float(param(params, "http.timeout", HTTP_DEFAULTS["timeout"])),
-        "retries": int(param(params, "http.retries", HTTP_DEFAULTS["retries"])),
-        "deadline": float(deadline) if deadline else None,
-    }
-    return HttpClient(**{**settings, **overrides})
+    settings = from_mapping(HttpSettings, params.get("http"), "http")
+    return HttpClient(**{**settings.client_kwargs(), **overrides})
 
 
 def shard_bytes(params: dict) -> int:
-    return int(param(params, "run.shard_mb", 64) * 1024 * 1024)
+    return int(param(params, "run.shard_mb") * 1024 * 1024)
 
 
 def copy_metrics(out: Path, metrics: Optional[Path]) -> None:

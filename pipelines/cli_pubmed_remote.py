@@ -13,7 +13,7 @@ from pipelines.cli_common import http_client
 from pipelines.params import load_params, param, pick
 from sources.errors import FetchError, InputError
 from sources.http import redact
-from sources.pubmed.eutils import EUTILS_URL, SearchReport, search
+from sources.pubmed.eutils import SearchReport, search
 from sources.pubmed.fetch import FetchReport, fetch_bulk
 
 
@@ -42,10 +42,7 @@ def search_command(
     maxdate: str | None,
     params_file: Path | None,
 ) -> SearchReport:
-    params = load_params(params_file)
-    if param(params, "pubmed.api_key") is not None:
-        # params.yaml is committed and copied into dvc.lock: a key there would leak.
-        raise InputError("pubmed.api_key must not be in params.yaml; set the NCBI_API_KEY environment variable")
+    params = load_params(params_file)  # refuses pubmed.api_key (sources.pubmed.settings)
     if max is not None and max < 0:
         raise InputError(f"--max must be 0 or more, not {max}")
     with http_client(params) as client:
@@ -55,7 +52,7 @@ def search_command(
             max_records=max,
             mindate=mindate,
             maxdate=maxdate,
-            base_url=param(params, "pubmed.eutils_url", EUTILS_URL),
+            base_url=param(params, "pubmed.eutils_url"),
             email=param(params, "pubmed.email"),
             client=client,
         )

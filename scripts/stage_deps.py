@@ -7,7 +7,8 @@
 A stage's entry is the `medcurate` command of its `cmd`: the module-level imports of the command's
 module, plus the imports inside the command function. From there every project module reached is
 walked whole, imports inside functions included (the commands import lazily, and so do some library
-modules). A folder is listed when every module in it is reached, otherwise its files. Fetch stages
+modules), and so are the modules of the params sections the stage names (their dataclasses hold
+the defaults). A folder is listed when every module in it is reached, otherwise its files. Fetch stages
 (`always_changed`) run every time and are skipped. tests/test_dvc_deps.py runs the check.
 """
 from __future__ import annotations
@@ -112,8 +113,17 @@ def stage_commands(stage: dict) -> list[list[str]]:
     return [shlex.split(cmd)[1:] for cmd in cmds if cmd.split()[0] == "medcurate"]
 
 
+def section_modules(stage: dict) -> set[str]:
+    """The modules of the params sections a stage names (`params: [pmc.parse, run.shard_mb]`):
+    their dataclasses hold the defaults of the keys left out (pipelines/params.py SECTIONS)."""
+    from pipelines.params import SECTIONS
+
+    names = {str(entry).split(".")[0] for entry in stage.get("do", stage).get("params", [])}
+    return {SECTIONS[name].partition(":")[0] for name in names if name in SECTIONS}
+
+
 def code_files(stage: dict) -> set[Path]:
-    files: set[Path] = set()
+    files: set[Path] = closure(section_modules(stage))
     for words in stage_commands(stage):
         path, roots = command_entry(words)
         files |= {path} | closure(roots)

@@ -36,6 +36,7 @@ import urllib3.connection
 import urllib3.connectionpool
 
 from sources.errors import ChecksumError, FetchError
+from sources.http_settings import HttpSettings
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
 
 USER_AGENT = f"medcurate/{__version__} (+https://github.com/medcurate/medcurate)"
 CHUNK_BYTES = 1 << 16
-DEFAULT_DEADLINE = 600.0  # seconds for one attempt, headers to last byte (params.yaml http.deadline)
+DEFAULT_DEADLINE = HttpSettings.deadline  # seconds for one attempt, headers to last byte (params.yaml http.deadline)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -485,8 +486,8 @@ class HttpClient:
     def __init__(
         self,
         *,
-        timeout: float | tuple[float, float] = (10.0, 60.0),
-        retries: int = 5,
+        timeout: float | tuple[float, float] = HttpSettings.timeout,
+        retries: int = HttpSettings.retries,
         deadline: float | None = DEFAULT_DEADLINE,
         backoff: float = 0.5,
         backoff_max: float = 60.0,

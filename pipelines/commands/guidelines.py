@@ -91,7 +91,7 @@ def guidelines_parse(
 
     with stage_command(params_file, out, metrics) as params:
         get_site(site)
-        payloads = stage.plan(site, inputs, int(param(params, "guidelines.task_pages", 100)),
+        payloads = stage.plan(site, inputs, int(param(params, "guidelines.task_pages")),
                               pick(grobid_url, params, "guidelines.grobid_url"))
         with executor_for(params, workers, scheduler) as executor:
             stage.run(payloads, out, executor, shard_bytes(params))

@@ -35,11 +35,11 @@ def _client(params: dict, bucket_url: str, concurrency: int):
     return client
 
 
-def _families(given: Optional[str], params: dict, key: str, default=None):
+def _families(given: Optional[str], params: dict, key: str):
     """None keeps every licence; otherwise the normalised families."""
-    from sources.pmc.licenses import COMMERCIAL_FAMILIES, normalize_families
+    from sources.pmc.licenses import normalize_families
 
-    value = given if given is not None else param(params, key, default if default is not None else list(COMMERCIAL_FAMILIES))
+    value = given if given is not None else param(params, key)
     if value is None or value == "all" or value == ["all"]:
         return None
     items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
@@ -71,10 +71,10 @@ def _policy(params: dict, licenses_: Optional[str], deny_list: Optional[Path], r
     deny = _read_pmcids(Path(deny_list) if deny_list is not None else param(params, "pmc.deny_list")) or []
     return SelectionPolicy(
         families=frozenset(families) if families is not None else None,
-        open_access_only=bool(param(params, "pmc.open_access_only", True)),
-        manuscripts=bool(pick(manuscripts, params, "pmc.manuscripts", True)),
-        historical_ocr=bool(pick(historical_ocr, params, "pmc.historical_ocr", False)),
-        retracted=bool(pick(retracted, params, "pmc.include_retracted", False)),
+        open_access_only=bool(param(params, "pmc.open_access_only")),
+        manuscripts=bool(pick(manuscripts, params, "pmc.manuscripts")),
+        historical_ocr=bool(pick(historical_ocr, params, "pmc.historical_ocr")),
+        retracted=bool(pick(retracted, params, "pmc.include_retracted")),
         deny=frozenset(deny),
     )
 
@@ -116,11 +116,11 @@ def pmc_list(
         params = load_params(params_file)
         policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
         root = pick(base_url, params, "pmc.base_url")
-        workers = int(pick(concurrency, params, "pmc.concurrency", 8))
+        workers = int(pick(concurrency, params, "pmc.concurrency"))
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
                 _client(params, root, workers), root, store or scratch, policy,
-                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers)
+                route=pick(enumerate_, params, "pmc.enumerate"), pmcids=_read_pmcids(pmcids), workers=workers)
         _write_listing(chosen, out)
         typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
         if report.failed:
@@ -153,7 +153,7 @@ def pmc_fetch(
         params = load_params(params_file)
         root = pick(base_url, params, "pmc.base_url")
         limit = pick(limit, params, "pmc.limit")
-        workers = int(pick(concurrency, params, "pmc.concurrency", 8))
+        workers = int(pick(concurrency, params, "pmc.concurrency"))
         client = _client(params, root, workers)
         wanted = _read_pmcids(pmcids)
         if via == "cloud":
@@ -161,7 +161,7 @@ def pmc_fetch(
                 report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers)
             else:
                 policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
-                report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate", "inventory"),
+                report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate"),
                                    pmcids=wanted, limit=limit, workers=workers)
             wanted_any = report.selected
         elif via in ("efetch", "oai"):
@@ -210,9 +210,9 @@ def pmc_parse(
         given = {"citations": citations, "figure_refs": figure_refs, "captions": captions, "tables": tables,
                  "formulas": formulas, "back_matter": back_matter, "sub_articles": sub_articles, "abstract_only": abstract_only,
                  "abstract_types": [t.strip() for t in abstract_types.split(",") if t.strip()] if abstract_types is not None else None}
-        configured = {k: v for k, v in (param(params, "pmc.parse", {}) or {}).items() if k not in ("licenses", "files_per_task")}
+        configured = {k: v for k, v in (param(params, "pmc.parse") or {}).items() if k not in ("licenses", "files_per_task")}
         options = JatsOptions.from_mapping({**configured, **{k: v for k, v in given.items() if v is not None}})
-        families = _families(licenses_, params, "pmc.parse.licenses", default="all")
+        families = _families(licenses_, params, "pmc.parse.licenses")
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, executor, shard_bytes(params), options=options, license_families=families,
-                      files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task", 500)))
+                      files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task")))

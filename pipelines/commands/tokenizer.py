@@ -28,7 +28,7 @@ def tokenizer_train(
 
     with cli_errors():
         params = load_params(params_file)
-        section = dict(param(params, "tokenizer", {}) or {})
+        section = dict(params.get("tokenizer") or {})  # as written: TokenizerParams fills the rest
         given = pick(model, params, "tokenizer.model")
         specials = list(special) or list(section.get("special_tokens") or [])
         if given:
@@ -40,6 +40,6 @@ def tokenizer_train(
             settings["special_tokens"] = specials
             if vocab_size is not None:
                 settings["vocab_size"] = vocab_size
-            settings.setdefault("seed", param(params, "seed", 0))
+            settings.setdefault("seed", param(params, "seed"))
             path = train_tokenizer(inputs, out, TokenizerParams.from_dict(settings))
         typer.echo(f"tokenizer: {path}", err=True)

@@ -162,6 +162,7 @@ def test_a_server_echoing_the_key_cannot_make_us_write_or_print_it(tmp_path, mon
     body has the key replaced by the redaction marker, and its manifest entry says so (with the
     sha256 and size of what is stored), so it is still parseable and verifiable."""
     from pipelines.cli_pubmed_remote import search_command
+    from pipelines.params import ParamsError
     from sources.pubmed.parse import Record, iter_file
 
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
@@ -266,6 +267,7 @@ def test_dates():
 # --- the command ------------------------------------------------------------------------------------------
 def test_search_command_uses_params_and_refuses_a_key_in_them(tmp_path):
     from pipelines.cli_pubmed_remote import search_command
+    from pipelines.params import ParamsError
 
     with LocalServer(routes={ESEARCH: recorded(HISTORY), EFETCH: efetch_recorded}) as server:
         params = tmp_path / "params.yaml"
@@ -275,5 +277,5 @@ def test_search_command_uses_params_and_refuses_a_key_in_them(tmp_path):
         assert report.records == BODIES[0].count(b"<PubmedArticle>") and len(report.files) == 1
         assert {entry.request.query["email"] for entry in server.seen()} == {"ops@example.org"}
         params.write_text(settings + "  api_key: oops\n")
-        with pytest.raises(InputError, match="NCBI_API_KEY"):
+        with pytest.raises(ParamsError, match="pubmed.api_key: must not be in params.yaml; set the NCBI_API_KEY"):
             search_command("cancer", tmp_path / "raw", 1, None, None, params)

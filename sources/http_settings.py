@@ -1,0 +1,15 @@
+"""params.yaml `http:`: the settings of the one HTTP client, with their defaults (the client's own)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    timeout: float = 30.0             # seconds per connect and per wait for bytes
+    retries: int = 6                  # attempts after the first (backoff, Retry-After honoured)
+    deadline: float | None = 600.0    # seconds one attempt may take in all (slow-loris guard); None: none
+
+    def client_kwargs(self) -> dict:
+        """HttpClient keyword arguments."""
+        return {"timeout": self.timeout, "retries": self.retries, "deadline": self.deadline}
