@@ -1,13 +1,20 @@
 """The `medcurate` command line: the app, shared options and error handling.
 
-Commands live in pipelines/commands/, one module per group, each registering on `app`.
+Commands live in pipelines/commands/, one module per group, each registering on `app`
+(`command_group`). A stage command runs in `stage_command`, a fetch command in
+pipelines/cli_fetch.py `fetch_command`; options several commands share are one `option_group`.
+docs/sources.md says how a source is added.
 
 Every option defaults to params.yaml (`--params FILE` for another); heavy imports happen inside
 the commands so that `--help` stays fast. Exit status 0 when the stage completed (also when some
 inputs went to the error ledger), 1 with a one-line message when it could not run.
 """
 import contextlib
+import dataclasses
+import functools
+import inspect
 import json
+import typing
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -45,6 +52,25 @@ OutOpt = typer.Option(..., "--out", help="output folder")
 MetricsOpt = typer.Option(None, "--metrics", help="also write the stage's stats.json here (a DVC metrics file)")
 
 
+def option_group(command):
+    """Options that several commands share, declared once as a dataclass whose fields default to
+    `typer.Option(...)`: a command's parameter annotated with that dataclass becomes those options
+    on the command line, and the command receives them as one value."""
+    signature = inspect.signature(command)
+    group = next(p for p in signature.parameters.values() if dataclasses.is_dataclass(p.annotation))
+    hints = typing.get_type_hints(group.annotation)
+    fields = dataclasses.fields(group.annotation)
+    options = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]) for f in fields]
+
+    @functools.wraps(command)
+    def with_options(**values):
+        grouped = group.annotation(**{f.name: values.pop(f.name) for f in fields})
+        return command(**values, **{group.name: grouped})
+
+    with_options.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p is not group] + options)
+    return with_options
+
+
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
     """Turn the failures a user can act on into one line and exit status 1."""
@@ -74,18 +100,6 @@ def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str])
     from pipelines.executor import Executor
 
     return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"))
-
-
-def http_client(params: dict, **overrides):
-    """The project's HttpClient configured from params.yaml's `http:` block (sources.http_settings:
-    timeout, retries, deadline), for every command. `overrides` are further HttpClient keyword
-    arguments (e.g. `allowed_hosts=...`) and win over params."""
-    from curation.config import from_mapping
-    from sources.http import HttpClient
-    from sources.http_settings import HttpSettings
-
-    settings = from_mapping(HttpSettings, params.get("http"), "http")
-    return HttpClient(**{**settings.client_kwargs(), **overrides})
 
 
 def shard_bytes(params: dict) -> int:

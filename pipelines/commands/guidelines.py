@@ -13,7 +13,6 @@ from pipelines.cli_common import (
     cli_errors,
     command_group,
     executor_for,
-    http_client,
     shard_bytes,
     stage_command,
 )
@@ -57,19 +56,18 @@ def guidelines_fetch(
     params_file: Path | None = ParamsOpt,
 ) -> None:
     """Crawl one site politely (robots.txt, rate limit, retries) into a resumable raw page store."""
+    from pipelines.cli_fetch import fetch_command
     from sources.errors import FetchError
     from sources.guidelines.crawl import fetch_site
     from sources.guidelines.sites import get_site
 
-    with cli_errors():
-        params = load_params(params_file)
-        chosen = get_site(site).with_base(site_base_url(params, site, base_url))
-        rate = pick(rate, params, "guidelines.rate")
+    with fetch_command(params_file) as frame:
+        chosen = get_site(site).with_base(site_base_url(frame.params, site, base_url))
+        rate = pick(rate, frame.params, "guidelines.rate")
         if rate:
             chosen = replace(chosen, rate=float(rate))
-        with http_client(params) as client:
-            report = fetch_site(chosen, out, client=client, limit=pick(limit, params, "guidelines.limit"), refresh=refresh)
-        typer.echo(report.summary(site), err=True)
+        report = fetch_site(chosen, out, client=frame.client(), limit=pick(limit, frame.params, "guidelines.limit"), refresh=refresh)
+        frame.report(report.summary(site))
         if report.fetched + report.from_store + report.revalidated == 0 and report.failed:
             raise FetchError(f"nothing could be fetched from {chosen.base_url}: {report.summary(site)}")
 

@@ -1,14 +1,15 @@
 """`medcurate pmc list|fetch|parse`."""
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, cli_errors, command_group, executor_for, http_client, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, command_group, executor_for, option_group, shard_bytes,
     stage_command,
 )
-from pipelines.params import load_params, param, pick
+from pipelines.params import param, pick
 
 pmc_app = command_group("pmc", "PubMed Central Open Access full text: listing, fetching, JATS parsing.")
 
@@ -25,9 +26,32 @@ OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow 
 ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
-def _client(params: dict, bucket_url: str, concurrency: int):
-    client = http_client(params, allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
-    rate = param(params, "pmc.rate")
+@dataclass(frozen=True)
+class Selection:
+    """The options `pmc list` and `pmc fetch` share: the bucket, how to enumerate it, which articles
+    to select and how many downloads run at once; each defaults to params.yaml `pmc:`."""
+
+    base_url: Optional[str] = BaseUrlOpt
+    enumerate_: Optional[str] = EnumerateOpt
+    pmcids: Optional[Path] = PmcidsOpt
+    licenses_: Optional[str] = LicensesOpt
+    deny_list: Optional[Path] = DenyOpt
+    include_retracted: Optional[bool] = RetractedOpt
+    manuscripts: Optional[bool] = ManuscriptsOpt
+    historical_ocr: Optional[bool] = OcrOpt
+    concurrency: Optional[int] = ConcurrencyOpt
+    params_file: Optional[Path] = ParamsOpt
+
+    def workers(self, params: dict) -> int:
+        return int(pick(self.concurrency, params, "pmc.concurrency"))
+
+    def route(self, params: dict) -> str:
+        return pick(self.enumerate_, params, "pmc.enumerate")
+
+
+def _client(frame, bucket_url: str, concurrency: int):
+    client = frame.client(allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
+    rate = param(frame.params, "pmc.rate")
     if rate:  # requests/s to the bucket's host, on top of the concurrency bound
         from urllib.parse import urlsplit
 
@@ -63,19 +87,18 @@ def _read_pmcids(path: Optional[Path]) -> Optional[list]:
     return pmcids
 
 
-def _policy(params: dict, licenses_: Optional[str], deny_list: Optional[Path], retracted: Optional[bool],
-            manuscripts: Optional[bool], historical_ocr: Optional[bool]):
+def _policy(params: dict, selection: Selection):
     from sources.pmc.cloud.versions import SelectionPolicy
 
-    families = _families(licenses_, params, "pmc.licenses")
-    deny = _read_pmcids(Path(deny_list) if deny_list is not None else param(params, "pmc.deny_list")) or []
+    families = _families(selection.licenses_, params, "pmc.licenses")
+    deny_list = selection.deny_list if selection.deny_list is not None else param(params, "pmc.deny_list")
     return SelectionPolicy(
         families=frozenset(families) if families is not None else None,
         open_access_only=bool(param(params, "pmc.open_access_only")),
-        manuscripts=bool(pick(manuscripts, params, "pmc.manuscripts")),
-        historical_ocr=bool(pick(historical_ocr, params, "pmc.historical_ocr")),
-        retracted=bool(pick(retracted, params, "pmc.include_retracted")),
-        deny=frozenset(deny),
+        manuscripts=bool(pick(selection.manuscripts, params, "pmc.manuscripts")),
+        historical_ocr=bool(pick(selection.historical_ocr, params, "pmc.historical_ocr")),
+        retracted=bool(pick(selection.include_retracted, params, "pmc.include_retracted")),
+        deny=frozenset(_read_pmcids(deny_list) or []),
     )
 
 
@@ -93,75 +116,60 @@ def _read_listing(path: Path) -> list:
 
 
 @pmc_app.command("list")
+@option_group
 def pmc_list(
     out: Path = typer.Option(..., "--out", help="listing to write: JSON lines, one article version per line, by PMCID"),
-    base_url: Optional[str] = BaseUrlOpt,
-    enumerate_: Optional[str] = EnumerateOpt,
     store: Optional[Path] = typer.Option(None, "--store", help="raw store to keep the metadata JSONs in (e.g. the fetch --out); default: not kept"),
-    pmcids: Optional[Path] = PmcidsOpt,
-    licenses_: Optional[str] = LicensesOpt,
-    deny_list: Optional[Path] = DenyOpt,
-    include_retracted: Optional[bool] = RetractedOpt,
-    manuscripts: Optional[bool] = ManuscriptsOpt,
-    historical_ocr: Optional[bool] = OcrOpt,
-    concurrency: Optional[int] = ConcurrencyOpt,
-    params_file: Optional[Path] = ParamsOpt,
+    selection: Selection = None,
 ) -> None:
     """List the article versions to fetch from the PMC Cloud bucket: one per article, by licence and flags."""
     import tempfile
 
+    from pipelines.cli_fetch import fetch_command
     from sources.pmc.cloud.sync import list_versions
 
-    with cli_errors():
-        params = load_params(params_file)
-        policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
-        root = pick(base_url, params, "pmc.base_url")
-        workers = int(pick(concurrency, params, "pmc.concurrency"))
+    with fetch_command(selection.params_file) as frame:
+        params = frame.params
+        root = pick(selection.base_url, params, "pmc.base_url")
+        workers = selection.workers(params)
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
-                _client(params, root, workers), root, store or scratch, policy,
-                route=pick(enumerate_, params, "pmc.enumerate"), pmcids=_read_pmcids(pmcids), workers=workers)
+                _client(frame, root, workers), root, store or scratch, _policy(params, selection),
+                route=selection.route(params), pmcids=_read_pmcids(selection.pmcids), workers=workers)
         _write_listing(chosen, out)
-        typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
+        frame.report(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}")
         if report.failed:
-            typer.echo(f"pmc list: {report.failed_count} metadata object(s) failed: " +
-                       "; ".join(f"{f['id']}: {f['reason']}" for f in report.failed[:10]), err=True)
+            frame.report(f"pmc list: {report.failed_count} metadata object(s) failed: " +
+                         "; ".join(f"{f['id']}: {f['reason']}" for f in report.failed[:10]))
 
 
 @pmc_app.command("fetch")
+@option_group
 def pmc_fetch(
     out: Path = OutOpt,
-    base_url: Optional[str] = BaseUrlOpt,
     via: str = typer.Option("cloud", "--via", help="'cloud' (the bucket's article XML), 'efetch' (E-utilities db=pmc) or 'oai' (OAI-PMH GetRecord)"),
     listing: Optional[Path] = typer.Option(None, "--listing", help="a `pmc list` output: fetch exactly these versions (nothing is removed)"),
-    enumerate_: Optional[str] = EnumerateOpt,
-    pmcids: Optional[Path] = PmcidsOpt,
     limit: Optional[int] = typer.Option(None, "--limit", help="fetch at most N articles [params: pmc.limit]"),
-    licenses_: Optional[str] = LicensesOpt,
-    deny_list: Optional[Path] = DenyOpt,
-    include_retracted: Optional[bool] = RetractedOpt,
-    manuscripts: Optional[bool] = ManuscriptsOpt,
-    historical_ocr: Optional[bool] = OcrOpt,
-    concurrency: Optional[int] = ConcurrencyOpt,
-    params_file: Optional[Path] = ParamsOpt,
+    selection: Selection = None,
 ) -> None:
     """Sync article XML into a raw store: what changed is fetched, what is no longer selected is removed (tombstoned)."""
+    from pipelines.cli_fetch import fetch_command
+    from sources.errors import FetchError
     from sources.pmc import fetch
     from sources.pmc.cloud import sync
 
-    with cli_errors():
-        params = load_params(params_file)
-        root = pick(base_url, params, "pmc.base_url")
+    with fetch_command(selection.params_file) as frame:
+        params = frame.params
+        root = pick(selection.base_url, params, "pmc.base_url")
         limit = pick(limit, params, "pmc.limit")
-        workers = int(pick(concurrency, params, "pmc.concurrency"))
-        client = _client(params, root, workers)
-        wanted = _read_pmcids(pmcids)
+        workers = selection.workers(params)
+        client = _client(frame, root, workers)
+        wanted = _read_pmcids(selection.pmcids)
         if via == "cloud":
             if listing is not None:
                 report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers)
             else:
-                policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
-                report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate"),
+                report = sync.sync(client, root, out, _policy(params, selection), route=selection.route(params),
                                    pmcids=wanted, limit=limit, workers=workers)
             wanted_any = report.selected
         elif via in ("efetch", "oai"):
@@ -177,9 +185,9 @@ def pmc_fetch(
             wanted_any = len(ids)
         else:
             raise ValueError(f"--via must be 'cloud', 'efetch' or 'oai', not {via!r}")
-        typer.echo(report.summary(), err=True)
+        frame.report(report.summary())
         if wanted_any and not report.fetched and not report.skipped:
-            raise typer.Exit(1)  # nothing reachable at all: the stage could not run
+            raise FetchError(f"nothing could be fetched of {wanted_any} selected (see above)")
 
 
 @pmc_app.command("parse")

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+LIVE_URL = "https://ftp.ncbi.nlm.nih.gov/pubmed"  # pubmed.base_url null means this, as every source's null means its live site
 
 
 @dataclass(frozen=True)
 class PubmedParams:
-    base_url: str | None = None        # root of the tree holding baseline/ and updatefiles/ (live: https://ftp.ncbi.nlm.nih.gov/pubmed)
+    base_url: str | None = None        # root of the tree holding baseline/ and updatefiles/ (None: LIVE_URL)
     limit: int | None = None           # fetch at most N data files
     eutils_url: str = EUTILS_URL
     email: str | None = None           # sent to NCBI with every E-utilities request

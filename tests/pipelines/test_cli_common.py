@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from curation.config import to_mapping
-from pipelines.cli_common import http_client
+from pipelines.cli_fetch import http_client
 from sources.http import HttpClient
 from sources.http_settings import HttpSettings
 
