@@ -1,7 +1,7 @@
 """params.yaml `http:`: the settings of the one HTTP client, with their defaults (the client's own)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -11,5 +11,5 @@ class HttpSettings:
     deadline: float | None = 600.0    # seconds one attempt may take in all (slow-loris guard); None: none
 
     def client_kwargs(self) -> dict:
-        """HttpClient keyword arguments."""
-        return {"timeout": self.timeout, "retries": self.retries, "deadline": self.deadline}
+        """HttpClient keyword arguments: every field is one (a new setting is one line above)."""
+        return asdict(self)
