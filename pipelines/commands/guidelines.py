@@ -10,13 +10,12 @@ from pipelines.cli_common import (
     ParamsOpt,
     SchedulerOpt,
     WorkersOpt,
-    cli_errors,
     command_group,
     executor_for,
     shard_bytes,
     stage_command,
 )
-from pipelines.params import load_params, param, pick
+from pipelines.params import param, pick
 
 guidelines_app = command_group("guidelines", "Clinical practice guidelines: polite crawling, per-site adapters, extraction.")
 

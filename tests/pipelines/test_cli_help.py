@@ -1,6 +1,4 @@
 """Help pages and run summaries: what a user reads before and after a run."""
-from pathlib import Path
-
 import typer
 from conftest import REPO
 from typer.testing import CliRunner

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.errors import FetchError, InputError
+from sources.errors import FetchError
 from sources.http import HttpClient
 from sources.pubmed.fetch import MANIFEST, fetch_bulk, index_links, parse_md5, sort_key
 
