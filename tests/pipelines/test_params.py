@@ -62,14 +62,16 @@ def with_edit(text: str, old: str, new: str) -> str:
 
 BAD = [
     (with_edit(SHIPPED, "\nfilter:\n", "\nfiltr:\n"), "params.yaml: filtr: unknown key; did you mean filter?"),
-    (with_edit(SHIPPED, "  min_chars: 200", "  min_char: 200"), "params.yaml: filter.min_char: unknown key; did you mean filter.min_chars?"),
-    (with_edit(SHIPPED, "  min_chars: 200", "  min_chars: two hundred"), "params.yaml: filter.min_chars: expected int or null, got 'two hundred'"),
+    ("filter:\n  min_char: 200\n", "params.yaml: filter.min_char: unknown key; did you mean filter.min_chars?"),
+    ("filter:\n  min_chars: two hundred\n", "params.yaml: filter.min_chars: expected int or null, got 'two hundred'"),
+    ("filter:\n  c4: {min_num_sentences: 3}\n  sources:\n    pubmed: {c4: {min_num_sentence: 5}}\n",
+     "params.yaml: filter.sources.pubmed.c4.min_num_sentence: unknown key; did you mean filter.sources.pubmed.c4.min_num_sentences?"),
     (with_edit(SHIPPED, "min_num_sentences: 5", "min_num_sentence: 5"),
      "params.yaml: filter.c4.min_num_sentence: unknown key; did you mean filter.c4.min_num_sentences?"),
 ]
 
 
-@pytest.mark.parametrize("text,message", BAD, ids=["section", "key", "type", "nested key"])
+@pytest.mark.parametrize("text,message", BAD, ids=["section", "key", "type", "per-source key", "nested key"])
 def test_a_bad_params_file_is_one_line_before_any_output(tmp_path, text, message):
     (tmp_path / "params.yaml").write_text(text)
     inputs = FIXTURES / "pubmed_xml"
@@ -81,7 +83,7 @@ def test_a_bad_params_file_is_one_line_before_any_output(tmp_path, text, message
 
 
 def test_every_command_checks_params_first(tmp_path):
-    (tmp_path / "params.yaml").write_text(BAD[1][0])
+    (tmp_path / "params.yaml").write_text(with_edit(SHIPPED, "\nfilter:\n", "\nfilter:\n  min_char: 200\n"))
     params = str(tmp_path / "params.yaml")
     commands = [
         ["pubmed", "parse", str(FIXTURES / "pubmed_xml")], ["pmc", "parse", str(FIXTURES / "pmc_jats")], ["dedup", str(tmp_path)],
