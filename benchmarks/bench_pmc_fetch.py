@@ -291,7 +291,7 @@ def code_state() -> dict:
     return {"commit": git("rev-parse", "HEAD") or None,
             "uncommitted_changes": git("status", "--porcelain", "--", "sources/http", "sources/pmc/cloud",
                                        "sources/raw_store.py", "pipelines/demo_server.py", "pipelines/demo_bucket.py",
-                                       "curation/task_output.py").splitlines()}
+                                       "curation/atomic.py").splitlines()}
 
 
 def second_sync(server: Server, workers: int) -> dict:

@@ -7,12 +7,20 @@ the budget each bucket aimed at, labelled as a target); every count is measured.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import yaml
 
 from curation.card_stats import CardStats, source_keep_rates
 from curation.schema import DOCUMENT_SCHEMA
+
+
+@dataclass(frozen=True)
+class CardParams:
+    """params.yaml `card:`."""
+
+    name: str = "medcurate corpus"  # the dataset's pretty name
 
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]

@@ -12,6 +12,10 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 
+# Texts longer than this (UTF-8 bytes) are ledgered `too_large` by filter and dedup before any rule
+# reads them: a 300 MB dump would cost gigabytes in the quality rules and the dedup passes.
+MAX_TEXT_BYTES = 16 << 20
+
 DOCUMENT_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),

@@ -20,9 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation.atomic import TMP_SUFFIX
+
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
 DEFAULT_ROW_GROUP_ROWS = 1024
-TMP_SUFFIX = ".tmp"
 
 
 def shard_name(task: int, seq: int) -> str:

@@ -10,7 +10,6 @@ Layout of a stage folder DIR:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Mapping
 
@@ -18,27 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.accounting import Counts
+from curation.atomic import write_json_atomic
 from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA, error_row, ledger_row
 from curation.shards import DEFAULT_SHARD_BYTES, ShardWriter, remove_task_files
 
 TASKS_DIR = "_tasks"
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path.tmp`, fsync it, then rename it into place: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Indented JSON with sorted keys and a final newline, written atomically."""
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def marker_path(out_dir: Path, task: int) -> Path:

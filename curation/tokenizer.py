@@ -29,7 +29,7 @@ MODEL_FILE = "tokenizer.model"
 PARAMS_FILE = "tokenizer.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TokenizerParams:
     vocab_size: int = 32000
     model_type: str = "bpe"  # Llama-2 is a SentencePiece BPE model with byte fallback
@@ -40,15 +40,18 @@ class TokenizerParams:
     max_sentence_length: int = 16384  # bytes; longer lines are cut (SentencePiece would skip them)
     seed: int = 0
 
-    def __post_init__(self):
-        self.special_tokens = expand_token_names(self.special_tokens)
-
     @classmethod
     def from_dict(cls, values: dict) -> "TokenizerParams":
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown tokenizer parameters: {sorted(unknown)}")
-        return cls(**values)
+        from curation.config import from_mapping
+
+        return from_mapping(cls, values, "tokenizer")
+
+
+@dataclass(frozen=True)
+class TokenizerSection(TokenizerParams):
+    """params.yaml `tokenizer:`: training parameters, or a given model to adopt instead."""
+
+    model: str | None = None  # a tokenizer.model (e.g. Llama-2's) used instead of training one
 
 
 def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "text") -> list[str]:
@@ -102,7 +105,7 @@ def train_tokenizer(inputs: Sequence[Path], out_dir: Path, params: TokenizerPara
         model_type=params.model_type,
         character_coverage=params.character_coverage,
         byte_fallback=params.byte_fallback,
-        user_defined_symbols=params.special_tokens,
+        user_defined_symbols=expand_token_names(params.special_tokens),  # named lists -> their tokens
         max_sentence_length=params.max_sentence_length,
         input_sentence_size=0,  # we sampled already: use every line given
         shuffle_input_sentence=False,

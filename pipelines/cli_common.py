@@ -1,14 +1,21 @@
 """The `medcurate` command line: the app, shared options and error handling.
 
-Commands live in pipelines/commands/, one module per group, each registering on `app`.
+Commands live in pipelines/commands/, one module per group, each registering on `app`
+(`command_group`). A stage command runs in `stage_command`, a fetch command in
+pipelines/cli_fetch.py `fetch_command`; options several commands share are one `option_group`.
+docs/sources.md says how a source is added.
 
 Every option defaults to params.yaml (`--params FILE` for another); heavy imports happen inside
 the commands so that `--help` stays fast. Exit status 0 when the stage completed (also when some
 inputs went to the error ledger), 1 with a one-line message when it could not run.
 """
 import contextlib
+import dataclasses
+import functools
+import inspect
 import json
 import sqlite3
+import typing
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -19,8 +26,20 @@ from pipelines.params import load_params, param, pick
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Plain help pages: `[params: run.workers]` and `YYYY[/MM[/DD]]` are shown as written, never
+    # read as rich markup (which ate the first and crashed on the second), and a flag is shown
+    # without the `<bool>` value it does not take.
+    rich_markup_mode=None,
     help="medcurate: build a medical continued-pretraining corpus (PubMed, PMC, guidelines, replay) and train on it.",
 )
+
+
+def command_group(name: str, help: str) -> typer.Typer:  # noqa: A002 - typer's own keyword
+    """A `medcurate NAME ...` group of commands (pubmed, pmc, guidelines, tokenizer)."""
+    group = typer.Typer(no_args_is_help=True, help=help)
+    app.add_typer(group, name=name)
+    return group
+
 
 ParamsOpt = typer.Option(None, "--params", help="params file (default: ./params.yaml)")
 WorkersOpt = typer.Option(None, "--workers", help="Dask worker processes on this machine [params: run.workers; default: cores]")
@@ -32,6 +51,25 @@ SchedulerOpt = typer.Option(
 )
 OutOpt = typer.Option(..., "--out", help="output folder")
 MetricsOpt = typer.Option(None, "--metrics", help="also write the stage's stats.json here (a DVC metrics file)")
+
+
+def option_group(command):
+    """Options that several commands share, declared once as a dataclass whose fields default to
+    `typer.Option(...)`: a command's parameter annotated with that dataclass becomes those options
+    on the command line, and the command receives them as one value."""
+    signature = inspect.signature(command)
+    group = next(p for p in signature.parameters.values() if dataclasses.is_dataclass(p.annotation))
+    hints = typing.get_type_hints(group.annotation)
+    fields = dataclasses.fields(group.annotation)
+    options = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]) for f in fields]
+
+    @functools.wraps(command)
+    def with_options(**values):
+        grouped = group.annotation(**{f.name: values.pop(f.name) for f in fields})
+        return command(**values, **{group.name: grouped})
+
+    with_options.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p is not group] + options)
+    return with_options
 
 
 @contextlib.contextmanager
@@ -68,39 +106,12 @@ def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str])
     return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"))
 
 
-# The http: block of params.yaml, as shipped (tests/pipelines/test_cli_common.py keeps them equal).
-HTTP_DEFAULTS = {"timeout": 30.0, "retries": 6, "deadline": 600.0,
-                 "max_response_bytes": 64 << 20, "max_download_bytes": 8 << 30}
-
-
-def http_client(params: dict, **overrides):
-    """The project's HttpClient configured from params.yaml's `http:` block, for every command.
-
-    `http.timeout` (seconds per connect and per wait for bytes), `http.retries` (attempts after the
-    first), `http.deadline` (seconds one attempt may take in all; null for none),
-    `http.max_response_bytes` (an answer read into memory) and `http.max_download_bytes` (one
-    downloaded object), each falling back to HTTP_DEFAULTS. `overrides` are further HttpClient
-    keyword arguments (e.g. `allowed_hosts=...`) and win over params.
-    """
-    from sources.http import HttpClient
-
-    deadline = param(params, "http.deadline", HTTP_DEFAULTS["deadline"])
-    settings = {
-        "timeout": float(param(params, "http.timeout", HTTP_DEFAULTS["timeout"])),
-        "retries": int(param(params, "http.retries", HTTP_DEFAULTS["retries"])),
-        "deadline": float(deadline) if deadline else None,
-        "max_response_bytes": int(param(params, "http.max_response_bytes", HTTP_DEFAULTS["max_response_bytes"])),
-        "max_download_bytes": int(param(params, "http.max_download_bytes", HTTP_DEFAULTS["max_download_bytes"])),
-    }
-    return HttpClient(**{**settings, **overrides})
-
-
 def shard_bytes(params: dict) -> int:
-    return int(param(params, "run.shard_mb", 64) * 1024 * 1024)
+    return int(param(params, "run.shard_mb") * 1024 * 1024)
 
 
 def copy_metrics(out: Path, metrics: Optional[Path]) -> None:
     if metrics is not None:
-        from curation.task_output import write_json_atomic
+        from curation.atomic import write_json_atomic
 
         write_json_atomic(metrics, json.loads((out / "stats.json").read_text(encoding="utf-8")))

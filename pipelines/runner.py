@@ -16,18 +16,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from curation.accounting import Counts
-from curation.shards import DEFAULT_SHARD_BYTES, TMP_SUFFIX
-from curation.task_output import (
-    TASKS_DIR,
-    TaskOutput,
-    clear_task,
-    output_folders,
-    read_marker,
-    task_done,
-    write_json_atomic,
-)
+from curation.atomic import TMP_SUFFIX, write_json_atomic
+from curation.shards import DEFAULT_SHARD_BYTES
+from curation.task_output import TASKS_DIR, TaskOutput, clear_task, output_folders, read_marker, task_done
 from pipelines.executor import Executor
 
+FIRST_ERRORS = 5  # error-ledger rows the summary prints
 log = logging.getLogger("medcurate")
 
 PLAN_FILE = "plan.json"
@@ -124,6 +118,25 @@ def print_summary(stage: str, out_dir: Path, counts: Counts) -> None:
         f"[{stage}] documents: {counts.documents_in} in, {counts.documents_out} out, "
         f"{counts.ledgered} ledgered ({reasons}), {counts.record_errors} unreadable records",
         f"[{stage}] inputs: {counts.inputs} ({counts.inputs_parsed} read, {counts.input_errors} in the error ledger)",
-        f"[{stage}] output: {out_dir}  (stats: {out_dir / 'stats.json'})",
     ]
+    errors = first_errors(out_dir)
+    lines += [f"[{stage}]   {line}" for line in errors]
+    if errors and counts.input_errors + counts.record_errors > len(errors):
+        lines.append(f"[{stage}]   … the rest in {out_dir / 'errors'}")
+    lines.append(f"[{stage}] output: {out_dir}  (stats: {out_dir / 'stats.json'})")
     print("\n".join(lines), file=sys.stderr)
+
+
+def first_errors(out_dir: Path, limit: int = FIRST_ERRORS) -> list[str]:
+    """The first `limit` error-ledger rows of a stage folder, one line each: what went wrong where,
+    so that a run with unreadable inputs says why without opening the Parquet files."""
+    import pyarrow.parquet as pq
+
+    lines: list[str] = []
+    for path in sorted((Path(out_dir) / "errors").glob("part-*.parquet")):
+        for row in pq.read_table(path, columns=["input", "record", "error"]).slice(0, limit - len(lines)).to_pylist():
+            where = f"{row['input']} (record {row['record']})" if row["record"] else row["input"]
+            lines.append(f"{where}: {row['error'][:300]}")
+        if len(lines) >= limit:
+            break
+    return lines

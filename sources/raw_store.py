@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from curation.task_output import write_bytes_atomic as write_atomic
+from curation.atomic import write_bytes_atomic as write_atomic
 from sources.redaction import redact_values
 
 __all__ = ["MANIFEST", "append_manifest", "read_manifest", "utc_timestamp", "write_atomic", "write_manifest"]

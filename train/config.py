@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+import typing
 from typing import Any
 
 import yaml
+
+from curation.config import check_value
 
 from train.model import ModelArgs
 
@@ -120,16 +123,18 @@ def _build(cls, values: Any, where: str):
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
     kwargs = {}
+    hints = typing.get_type_hints(cls)
     for name, value in values.items():
         default = getattr(cls(), name) if name in names else None
         if is_dataclass(default):
             kwargs[name] = _build(type(default), value, f"{where}.{name}")
         elif name in ("train", "validation") and isinstance(value, str):
             kwargs[name] = [value]
-        elif name == "betas":
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+        else:  # `--set steps=ten` is one line here, not a TypeError deep in the trainer
+            try:
+                kwargs[name] = check_value(hints[name], value, f"{where}.{name}")
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
     return cls(**kwargs)
 
 

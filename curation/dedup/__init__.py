@@ -10,7 +10,7 @@ shard applies its part of the plan. The passes, one module each:
 2. partition_edges: per partition, duplicate pairs, LSH candidates verified by their signatures;
 3. drop_plan: union-find over all edges, one survivor per cluster (survivor) and a reason for
    every other member (cluster_reasons); the per-shard plan, and splitting a shard by it;
-4. applying the plan is the stage's (pipelines/stages/dedup.py), with bulk_stats for its counts.
+4. applying the plan is the stage's (pipelines/stages/dedup.py), with curation.stats.table_stats for its counts.
 
 settings holds the one settings dataclass; workdir the files the passes leave for each other.
 """

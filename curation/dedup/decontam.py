@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.dedup.ngrams import hash_ngrams, words_of
-from curation.task_output import write_bytes_atomic
+from curation.atomic import write_bytes_atomic
 
 log = logging.getLogger("medcurate")
 

@@ -2,27 +2,30 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curation.dedup.cluster_reasons import IDENTIFIERS
 from curation.dedup.decontam import DecontamConfig
 from curation.dedup.minhash import MinhashConfig
+from curation.schema import MAX_TEXT_BYTES
 
 
 @dataclass(frozen=True)
 class DedupSettings:
+    """Also params.yaml's `dedup:` section (`decontamination:` names `decontam`)."""
+
     minhash: MinhashConfig = MinhashConfig()
     near: bool = True
     exact: bool = True
     identifiers: tuple[str, ...] = IDENTIFIERS
     benchmarks: tuple[str, ...] = ()
-    decontam: DecontamConfig = DecontamConfig()
+    decontam: DecontamConfig = field(default=DecontamConfig(), metadata={"key": "decontamination"})
     partitions: int = 16
     batch_rows: int = 4096
     # Texts longer than this (UTF-8 bytes) are ledgered `too_large` instead of hashed: the passes
     # take memory in proportion to a text (about 30 bytes per byte for its n-grams).
-    max_text_bytes: int = 16 << 20
+    max_text_bytes: int = MAX_TEXT_BYTES
     keep_work: bool = False
     # Folder of built benchmark indexes, by content (curation.dedup.decontam.cache_index); None:
     # $MEDCURATE_CACHE, else $XDG_CACHE_HOME/medcurate, else ~/.cache/medcurate.

@@ -16,11 +16,12 @@ file, and a task whose `.done` exists is not redone.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+
+from curation.atomic import atomic_file, write_json_atomic
 
 WORK = "_work"
 
@@ -73,17 +74,10 @@ class WorkDir:
 
     @staticmethod
     def mark_done(path: Path, summary: dict) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(summary, sort_keys=True))
-        os.replace(tmp, path)
+        write_json_atomic(path, summary)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
-    """np.save to a temporary name, fsync, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    """np.save, atomically."""
+    with atomic_file(path) as handle:
         np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -25,7 +25,7 @@ def copy_plots(out: Path, plots: Optional[Path], stage: str) -> None:
 
 @app.command("filter")
 def filter_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents; a folder of stage folders (data/parsed/guidelines) stands for each"),
     out: Path = OutOpt,
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,
@@ -38,43 +38,34 @@ def filter_command(
     from pipelines.stages import filter as stage
 
     with stage_command(params_file, out, metrics) as params:
-        settings = stage.FilterSettings(config=param(params, "filter", {}) or {}, seed=param(params, "seed", 0))
+        # The mapping as written: per-source overrides merge over it, and each rule fills in its defaults.
+        settings = stage.FilterSettings(config=params.get("filter") or {}, seed=param(params, "seed"))
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, settings, executor, shard_bytes(params))
         copy_plots(out, plots, "filter")
 
 
 def dedup_settings(params: dict, benchmarks: List[str], ngram: Optional[int], bands: Optional[int], rows: Optional[int]):
-    from curation.dedup.decontam import DecontamConfig
-    from curation.dedup.minhash import MinhashConfig
-    from curation.filters import config_from
+    """params.yaml `dedup:` as DedupSettings, with the command line's values on top."""
+    from dataclasses import replace
+
+    from curation.config import from_mapping
     from curation.dedup.settings import DedupSettings
 
-    section = dict(param(params, "dedup", {}) or {})
-    minhash = dict(section.pop("minhash", {}) or {})
-    for key, value in (("num_bands", bands), ("rows_per_band", rows)):
-        if value is not None:
-            minhash[key] = value
-    decontam = dict(section.pop("decontamination", {}) or {})
-    if ngram is not None:
-        decontam["n_grams"] = ngram
-    listed = section.pop("benchmarks", []) or []
-    section.setdefault("partitions", 16)
-    for key in ("identifiers",):
-        if key in section:
-            section[key] = tuple(section[key])
-    return DedupSettings(
-        minhash=config_from(MinhashConfig, minhash),
-        decontam=config_from(DecontamConfig, decontam),
+    settings = from_mapping(DedupSettings, params.get("dedup"), "dedup")
+    minhash = {k: v for k, v in (("num_bands", bands), ("rows_per_band", rows)) if v is not None}
+    return replace(
+        settings,
+        minhash=replace(settings.minhash, **minhash),
+        decontam=replace(settings.decontam, **({} if ngram is None else {"n_grams": ngram})),
         # Like every option: given on the command line, it replaces the params.yaml list.
-        benchmarks=tuple(benchmarks or listed),
-        **section,
+        benchmarks=tuple(benchmarks) or settings.benchmarks,
     )
 
 
 @app.command("dedup")
 def dedup_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, all sources together"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, all sources together; a folder of stage folders stands for each"),
     out: Path = OutOpt,
     benchmark: List[str] = typer.Option(
         [], "--benchmark", help="test set to decontaminate against: JSONL items or a .txt PMID list; NAME=FILE names it (repeatable; replaces params: dedup.benchmarks)"

@@ -10,17 +10,14 @@ from pipelines.cli_common import (
     ParamsOpt,
     SchedulerOpt,
     WorkersOpt,
-    app,
-    cli_errors,
+    command_group,
     executor_for,
-    http_client,
     shard_bytes,
     stage_command,
 )
-from pipelines.params import load_params, param, pick
+from pipelines.params import param, pick
 
-guidelines_app = typer.Typer(no_args_is_help=True, help="Clinical practice guidelines: polite crawling, per-site adapters, extraction.")
-app.add_typer(guidelines_app, name="guidelines")
+guidelines_app = command_group("guidelines", "Clinical practice guidelines: polite crawling, per-site adapters, extraction.")
 
 SiteOpt = typer.Option(..., "--site", help="site name (see `medcurate guidelines list-sites`)")
 
@@ -58,19 +55,18 @@ def guidelines_fetch(
     params_file: Path | None = ParamsOpt,
 ) -> None:
     """Crawl one site politely (robots.txt, rate limit, retries) into a resumable raw page store."""
+    from pipelines.cli_fetch import fetch_command
     from sources.errors import FetchError
     from sources.guidelines.crawl import fetch_site
     from sources.guidelines.sites import get_site
 
-    with cli_errors():
-        params = load_params(params_file)
-        chosen = get_site(site).with_base(site_base_url(params, site, base_url))
-        rate = pick(rate, params, "guidelines.rate")
+    with fetch_command(params_file) as frame:
+        chosen = get_site(site).with_base(site_base_url(frame.params, site, base_url))
+        rate = pick(rate, frame.params, "guidelines.rate")
         if rate:
             chosen = replace(chosen, rate=float(rate))
-        with http_client(params) as client:
-            report = fetch_site(chosen, out, client=client, limit=pick(limit, params, "guidelines.limit"), refresh=refresh)
-        typer.echo(report.summary(site), err=True)
+        report = fetch_site(chosen, out, client=frame.client(), limit=pick(limit, frame.params, "guidelines.limit"), refresh=refresh)
+        frame.report(report.summary(site))
         if report.fetched + report.from_store + report.revalidated == 0 and report.failed:
             raise FetchError(f"nothing could be fetched from {chosen.base_url}: {report.summary(site)}")
 
@@ -92,7 +88,7 @@ def guidelines_parse(
 
     with stage_command(params_file, out, metrics) as params:
         get_site(site)
-        payloads = stage.plan(site, inputs, int(param(params, "guidelines.task_pages", 100)),
+        payloads = stage.plan(site, inputs, int(param(params, "guidelines.task_pages")),
                               pick(grobid_url, params, "guidelines.grobid_url"))
         with executor_for(params, workers, scheduler) as executor:
             stage.run(payloads, out, executor, shard_bytes(params))

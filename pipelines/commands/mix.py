@@ -12,27 +12,26 @@ from pipelines.params import load_params, param, pick
 
 def mix_settings(params: dict, tokenizer: Optional[Path], pretokenized: Optional[bool]):
     """MixSettings from params.yaml: mix.* plus the per-source budgets of replay.sources."""
-    from pipelines.stages.mix import MixSettings
+    from curation.config import from_mapping
+    from pipelines.stages.mix import MixParams, MixSettings
     from sources.replay.spec import budgets_from_params
 
-    defaults = MixSettings()
-    budgets = dict(param(params, "mix.budgets", defaults.budgets) or {})
-    budgets.update(budgets_from_params(param(params, "replay.sources", {}) or {}))
-    shard_mb = param(params, "mix.shard_mb", param(params, "run.shard_mb", defaults.shard_bytes / 2**20))
+    mix = from_mapping(MixParams, params.get("mix"), "mix")
+    budgets = {**mix.budgets, **budgets_from_params(param(params, "replay.sources") or {})}
     return MixSettings(
-        tokenizer=str(pick(tokenizer, params, "mix.tokenizer", defaults.tokenizer)),
+        tokenizer=str(tokenizer or mix.tokenizer),
         budgets=budgets,
-        validation_share=param(params, "mix.validation_share", defaults.validation_share),
-        salt=str(param(params, "mix.salt", defaults.salt)),
-        seed=int(param(params, "mix.seed", param(params, "seed", defaults.seed))),
-        shard_bytes=int(float(shard_mb) * 2**20),
-        pretokenized=bool(pick(pretokenized, params, "mix.pretokenized", defaults.pretokenized)),
+        validation_share=mix.validation_share,
+        salt=mix.salt,
+        seed=param(params, "seed") if mix.seed is None else mix.seed,
+        shard_bytes=int(mix.shard_mb * 2**20),
+        pretokenized=mix.pretokenized if pretokenized is None else pretokenized,
     )
 
 
 @app.command("mix")
 def mix_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, every source"),
+    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, every source; a folder of stage folders stands for each"),
     out: Path = OutOpt,
     tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="tokenizer.model to count tokens with [params: mix.tokenizer]"),
     pretokenized: Optional[bool] = typer.Option(None, "--pretokenized/--no-pretokenized", help="also write token shards [params: mix.pretokenized]"),
@@ -59,7 +58,7 @@ def mix_command(
 def card_command(
     mix_dir: Path = typer.Argument(..., help="the mix stage folder (train/, validation/, manifest.json)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where README.md and plots/ go (default: MIX_DIR, making it a dataset repository)"),
-    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel"),
+    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel (a folder of stage folders stands for each)"),
     name: Optional[str] = typer.Option(None, "--name", help="pretty name of the dataset [params: card.name]"),
     metrics: Optional[Path] = MetricsOpt,
     params_file: Optional[Path] = ParamsOpt,
@@ -72,9 +71,9 @@ def card_command(
         if not mix_dir.is_dir():
             raise ValueError(f"mix folder not found: {mix_dir}")
         target = out or mix_dir
-        numbers = stage.run(mix_dir, target, upstream, pick(name, params, "card.name", "medcurate corpus"), params)
+        numbers = stage.run(mix_dir, target, upstream, pick(name, params, "card.name"), params)
         if metrics is not None:
-            from curation.task_output import write_json_atomic
+            from curation.atomic import write_json_atomic
 
             write_json_atomic(metrics, numbers)
         typer.echo(f"card: {target / 'README.md'}", err=True)

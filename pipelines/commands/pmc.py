@@ -1,17 +1,17 @@
 """`medcurate pmc list|fetch|parse`."""
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, http_client, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, command_group, executor_for, option_group, shard_bytes,
     stage_command,
 )
-from pipelines.params import load_params, param, pick
+from pipelines.params import param, pick
 
-pmc_app = typer.Typer(no_args_is_help=True, help="PubMed Central Open Access full text: listing, fetching, JATS parsing.")
-app.add_typer(pmc_app, name="pmc")
+pmc_app = command_group("pmc", "PubMed Central Open Access full text: listing, fetching, JATS parsing.")
 
 LicensesOpt = typer.Option(None, "--licenses", help="licence families to keep, comma-separated ('CC BY,CC0'), or 'all' [params: pmc.licenses]")
 BaseUrlOpt = typer.Option(None, "--base-url", help="root of the PMC Cloud bucket [params: pmc.base_url; null: the live bucket, https://pmc-oa-opendata.s3.amazonaws.com]")
@@ -24,6 +24,32 @@ OcrOpt = typer.Option(None, "--historical-ocr/--no-historical-ocr", help="allow 
 ConcurrencyOpt = typer.Option(None, "--concurrency", help="parallel downloads [params: pmc.concurrency]")
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The options `pmc list` and `pmc fetch` share: the bucket, how to enumerate it, which articles
+    to select and how many downloads run at once; each defaults to params.yaml `pmc:`."""
+
+    base_url: Optional[str] = BaseUrlOpt
+    enumerate_: Optional[str] = EnumerateOpt
+    pmcids: Optional[Path] = PmcidsOpt
+    licenses_: Optional[str] = LicensesOpt
+    deny_list: Optional[Path] = DenyOpt
+    include_retracted: Optional[bool] = RetractedOpt
+    manuscripts: Optional[bool] = ManuscriptsOpt
+    historical_ocr: Optional[bool] = OcrOpt
+    concurrency: Optional[int] = ConcurrencyOpt
+    params_file: Optional[Path] = ParamsOpt
+
+    def workers(self, params: dict) -> int:
+        return int(pick(self.concurrency, params, "pmc.concurrency"))
+
+    def route(self, params: dict) -> str:
+        return pick(self.enumerate_, params, "pmc.enumerate")
+
+    def bucket_url(self, params: dict) -> str:
+        return _bucket_url(self.base_url, params)
+
+
 def _bucket_url(given: Optional[str], params: dict) -> str:
     """--base-url, else pmc.base_url, else (null) the live bucket."""
     from sources.pmc.cloud import LIVE_BUCKET_URL
@@ -31,11 +57,11 @@ def _bucket_url(given: Optional[str], params: dict) -> str:
     return pick(given, params, "pmc.base_url") or LIVE_BUCKET_URL
 
 
-def _client(params: dict, bucket_url: str, concurrency: int):
+def _client(frame, bucket_url: str, concurrency: int):
     from sources.pmc.cloud import ALLOWED_HOSTS
 
-    client = http_client(params, allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
-    rate = param(params, "pmc.rate")
+    client = frame.client(allowed_hosts=ALLOWED_HOSTS, max_connections=max(10, concurrency))
+    rate = param(frame.params, "pmc.rate")
     if rate:  # requests/s to the bucket's host, on top of the concurrency bound
         from urllib.parse import urlsplit
 
@@ -47,23 +73,21 @@ def _limits(params: dict):
     """sources.pmc.cloud.limits.Limits from the pmc.max_* keys of params.yaml."""
     from sources.pmc.cloud.limits import Limits
 
-    default = Limits()
-    run_bytes = param(params, "pmc.max_run_bytes", default.run_bytes)
     return Limits(
-        list_pages=int(param(params, "pmc.max_list_pages", default.list_pages)),
-        list_page_bytes=int(param(params, "pmc.max_list_page_bytes", default.list_page_bytes)),
-        metadata_bytes=int(param(params, "pmc.max_metadata_bytes", default.metadata_bytes)),
-        object_bytes=int(param(params, "pmc.max_object_bytes", default.object_bytes)),
-        run_bytes=int(run_bytes) if run_bytes is not None else None,
-        failed_share=float(param(params, "pmc.max_failed_share", default.failed_share)),
+        list_pages=param(params, "pmc.max_list_pages"),
+        list_page_bytes=param(params, "pmc.max_list_page_bytes"),
+        metadata_bytes=param(params, "pmc.max_metadata_bytes"),
+        object_bytes=param(params, "pmc.max_object_bytes"),
+        run_bytes=param(params, "pmc.max_run_bytes"),
+        failed_share=param(params, "pmc.max_failed_share"),
     )
 
 
-def _families(given: Optional[str], params: dict, key: str, default=None):
+def _families(given: Optional[str], params: dict, key: str):
     """None keeps every licence; otherwise the normalised families."""
-    from sources.pmc.licenses import COMMERCIAL_FAMILIES, normalize_families
+    from sources.pmc.licenses import normalize_families
 
-    value = given if given is not None else param(params, key, default if default is not None else list(COMMERCIAL_FAMILIES))
+    value = given if given is not None else param(params, key)
     if value is None or value == "all" or value == ["all"]:
         return None
     items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
@@ -87,19 +111,18 @@ def _read_pmcids(path: Optional[Path]) -> Optional[list]:
     return pmcids
 
 
-def _policy(params: dict, licenses_: Optional[str], deny_list: Optional[Path], retracted: Optional[bool],
-            manuscripts: Optional[bool], historical_ocr: Optional[bool]):
+def _policy(params: dict, selection: Selection):
     from sources.pmc.cloud.versions import SelectionPolicy
 
-    families = _families(licenses_, params, "pmc.licenses")
-    deny = _read_pmcids(Path(deny_list) if deny_list is not None else param(params, "pmc.deny_list")) or []
+    families = _families(selection.licenses_, params, "pmc.licenses")
+    deny_list = selection.deny_list if selection.deny_list is not None else param(params, "pmc.deny_list")
     return SelectionPolicy(
         families=frozenset(families) if families is not None else None,
-        open_access_only=bool(param(params, "pmc.open_access_only", True)),
-        manuscripts=bool(pick(manuscripts, params, "pmc.manuscripts", True)),
-        historical_ocr=bool(pick(historical_ocr, params, "pmc.historical_ocr", False)),
-        retracted=bool(pick(retracted, params, "pmc.include_retracted", False)),
-        deny=frozenset(deny),
+        open_access_only=bool(param(params, "pmc.open_access_only")),
+        manuscripts=bool(pick(selection.manuscripts, params, "pmc.manuscripts")),
+        historical_ocr=bool(pick(selection.historical_ocr, params, "pmc.historical_ocr")),
+        retracted=bool(pick(selection.include_retracted, params, "pmc.include_retracted")),
+        deny=frozenset(_read_pmcids(deny_list) or []),
     )
 
 
@@ -117,80 +140,65 @@ def _read_listing(path: Path) -> list:
 
 
 @pmc_app.command("list")
+@option_group
 def pmc_list(
     out: Path = typer.Option(..., "--out", help="listing to write: JSON lines, one article version per line, by PMCID"),
-    base_url: Optional[str] = BaseUrlOpt,
-    enumerate_: Optional[str] = EnumerateOpt,
     store: Optional[Path] = typer.Option(None, "--store", help="raw store to keep the metadata JSONs in (e.g. the fetch --out); default: not kept"),
-    pmcids: Optional[Path] = PmcidsOpt,
-    licenses_: Optional[str] = LicensesOpt,
-    deny_list: Optional[Path] = DenyOpt,
-    include_retracted: Optional[bool] = RetractedOpt,
-    manuscripts: Optional[bool] = ManuscriptsOpt,
-    historical_ocr: Optional[bool] = OcrOpt,
-    concurrency: Optional[int] = ConcurrencyOpt,
-    params_file: Optional[Path] = ParamsOpt,
+    selection: Selection = None,
 ) -> None:
     """List the article versions to fetch from the PMC Cloud bucket: one per article, by licence and flags."""
     import tempfile
 
+    from pipelines.cli_fetch import fetch_command
     from sources.pmc.cloud.sync import list_versions
 
-    with cli_errors():
-        params = load_params(params_file)
-        policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
-        root = _bucket_url(base_url, params)
-        workers = int(pick(concurrency, params, "pmc.concurrency", 8))
+    with fetch_command(selection.params_file) as frame:
+        params = frame.params
+        root = selection.bucket_url(params)
+        workers = selection.workers(params)
         with tempfile.TemporaryDirectory(prefix="medcurate-pmc-") as scratch:
             chosen, report = list_versions(
-                _client(params, root, workers), root, store or scratch, policy,
-                route=pick(enumerate_, params, "pmc.enumerate", "inventory"), pmcids=_read_pmcids(pmcids), workers=workers,
+                _client(frame, root, workers), root, store or scratch, _policy(params, selection),
+                route=selection.route(params), pmcids=_read_pmcids(selection.pmcids), workers=workers,
                 limits=_limits(params))
         _write_listing(chosen, out)
-        typer.echo(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}", err=True)
+        frame.report(f"pmc list: {len(chosen)} articles selected of {report.listed} versions listed -> {out}")
         if report.failed:
-            typer.echo(f"pmc list: {report.failed_count} metadata object(s) failed: " +
-                       "; ".join(f"{f['id']}: {f['reason']}" for f in report.failed[:10]), err=True)
+            frame.report(f"pmc list: {report.failed_count} metadata object(s) failed: " +
+                         "; ".join(f"{f['id']}: {f['reason']}" for f in report.failed[:10]))
 
 
 @pmc_app.command("fetch")
+@option_group
 def pmc_fetch(
     out: Path = OutOpt,
-    base_url: Optional[str] = BaseUrlOpt,
     via: str = typer.Option("cloud", "--via", help="'cloud' (the bucket's article XML), 'efetch' (E-utilities db=pmc) or 'oai' (OAI-PMH GetRecord)"),
     listing: Optional[Path] = typer.Option(None, "--listing", help="a `pmc list` output: fetch exactly these versions (nothing is removed)"),
-    enumerate_: Optional[str] = EnumerateOpt,
-    pmcids: Optional[Path] = PmcidsOpt,
     limit: Optional[int] = typer.Option(None, "--limit", help="fetch at most N articles [params: pmc.limit]"),
-    licenses_: Optional[str] = LicensesOpt,
-    deny_list: Optional[Path] = DenyOpt,
-    include_retracted: Optional[bool] = RetractedOpt,
-    manuscripts: Optional[bool] = ManuscriptsOpt,
-    historical_ocr: Optional[bool] = OcrOpt,
-    concurrency: Optional[int] = ConcurrencyOpt,
+    selection: Selection = None,
     allow_mass_removal: bool = typer.Option(False, "--allow-mass-removal", help="remove what the bucket no longer holds even past pmc.max_removed / pmc.max_removed_share"),
-    params_file: Optional[Path] = ParamsOpt,
 ) -> None:
     """Sync article XML into a raw store: what changed is fetched, what is no longer selected is removed (tombstoned)."""
+    from pipelines.cli_fetch import fetch_command
+    from sources.errors import FetchError
     from sources.pmc import fetch
     from sources.pmc.cloud import sync
 
-    with cli_errors():
-        params = load_params(params_file)
-        root = _bucket_url(base_url, params)
+    with fetch_command(selection.params_file) as frame:
+        params = frame.params
+        root = selection.bucket_url(params)
         limit = pick(limit, params, "pmc.limit")
-        workers = int(pick(concurrency, params, "pmc.concurrency", 8))
-        client = _client(params, root, workers)
-        wanted = _read_pmcids(pmcids)
+        workers = selection.workers(params)
+        client = _client(frame, root, workers)
+        wanted = _read_pmcids(selection.pmcids)
         if via == "cloud":
             if listing is not None:
                 report = sync.fetch_versions(client, root, out, _read_listing(listing)[:limit], workers=workers,
                                              limits=_limits(params))
             else:
-                policy = _policy(params, licenses_, deny_list, include_retracted, manuscripts, historical_ocr)
                 removals = None if allow_mass_removal else sync.RemovalLimit(
-                    share=float(param(params, "pmc.max_removed_share", 0.05)), count=int(param(params, "pmc.max_removed", 100)))
-                report = sync.sync(client, root, out, policy, route=pick(enumerate_, params, "pmc.enumerate", "inventory"),
+                    share=param(params, "pmc.max_removed_share"), count=param(params, "pmc.max_removed"))
+                report = sync.sync(client, root, out, _policy(params, selection), route=selection.route(params),
                                    pmcids=wanted, limit=limit, workers=workers, removal_limit=removals, limits=_limits(params))
             wanted_any = report.selected
         elif via in ("efetch", "oai"):
@@ -206,9 +214,9 @@ def pmc_fetch(
             wanted_any = len(ids)
         else:
             raise ValueError(f"--via must be 'cloud', 'efetch' or 'oai', not {via!r}")
-        typer.echo(report.summary(), err=True)
+        frame.report(report.summary())
         if wanted_any and not report.fetched and not report.skipped:
-            raise typer.Exit(1)  # nothing reachable at all: the stage could not run
+            raise FetchError(f"nothing could be fetched of {wanted_any} selected (see above)")
 
 
 @pmc_app.command("parse")
@@ -239,9 +247,9 @@ def pmc_parse(
         given = {"citations": citations, "figure_refs": figure_refs, "captions": captions, "tables": tables,
                  "formulas": formulas, "back_matter": back_matter, "sub_articles": sub_articles, "abstract_only": abstract_only,
                  "abstract_types": [t.strip() for t in abstract_types.split(",") if t.strip()] if abstract_types is not None else None}
-        configured = {k: v for k, v in (param(params, "pmc.parse", {}) or {}).items() if k not in ("licenses", "files_per_task")}
+        configured = {k: v for k, v in (param(params, "pmc.parse") or {}).items() if k not in ("licenses", "files_per_task")}
         options = JatsOptions.from_mapping({**configured, **{k: v for k, v in given.items() if v is not None}})
-        families = _families(licenses_, params, "pmc.parse.licenses", default="all")
+        families = _families(licenses_, params, "pmc.parse.licenses")
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, executor, shard_bytes(params), options=options, license_families=families,
-                      files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task", 500)))
+                      files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task")))

@@ -28,7 +28,7 @@ def replay_command(
     from sources.replay.spec import ReplaySource
 
     with stage_command(params_file, out, metrics) as params:
-        configured = param(params, "replay.sources", {}) or {}
+        configured = param(params, "replay.sources") or {}
         missing = sorted(set(only) - set(configured))
         if missing:
             raise ValueError(f"no replay source named {missing} in replay.sources (have: {sorted(configured)})")

@@ -4,11 +4,10 @@ from typing import List, Optional
 
 import typer
 
-from pipelines.cli_common import OutOpt, ParamsOpt, app, cli_errors
+from pipelines.cli_common import OutOpt, ParamsOpt, command_group, cli_errors
 from pipelines.params import load_params, param, pick
 
-tokenizer_app = typer.Typer(no_args_is_help=True, help="The SentencePiece tokenizer: train one, or adopt a given tokenizer.model.")
-app.add_typer(tokenizer_app, name="tokenizer")
+tokenizer_app = command_group("tokenizer", "The SentencePiece tokenizer: train one, or adopt a given tokenizer.model.")
 
 
 @tokenizer_app.command("train")
@@ -29,7 +28,7 @@ def tokenizer_train(
 
     with cli_errors():
         params = load_params(params_file)
-        section = dict(param(params, "tokenizer", {}) or {})
+        section = dict(params.get("tokenizer") or {})  # as written: TokenizerParams fills the rest
         given = pick(model, params, "tokenizer.model")
         specials = list(special) or list(section.get("special_tokens") or [])
         if given:
@@ -41,6 +40,6 @@ def tokenizer_train(
             settings["special_tokens"] = specials
             if vocab_size is not None:
                 settings["vocab_size"] = vocab_size
-            settings.setdefault("seed", param(params, "seed", 0))
+            settings.setdefault("seed", param(params, "seed"))
             path = train_tokenizer(inputs, out, TokenizerParams.from_dict(settings))
         typer.echo(f"tokenizer: {path}", err=True)

@@ -11,18 +11,14 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from curation.atomic import write_bytes_atomic
 from curation.card import licensing_text, render_card
 from curation.card_plots import draw_all
 from curation.card_stats import CardStats, collect
+from pipelines.stages.inputs import stage_folders
 
 STAGE = "card"
 MANIFEST = "manifest.json"
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def summary(stats: CardStats) -> dict:
@@ -39,7 +35,7 @@ def summary(stats: CardStats) -> dict:
 
 def run(mix_dir: Path, out_dir: Path, upstream: list[Path], name: str, params: Mapping[str, Any] | None = None) -> dict:
     mix_dir, out_dir = Path(mix_dir), Path(out_dir)
-    stats = collect(mix_dir, [Path(p) for p in upstream])
+    stats = collect(mix_dir, stage_folders(upstream))
     if not stats.splits:
         raise ValueError(f"{mix_dir}: no train/ or validation/ shards to describe")
     manifest_file = mix_dir / MANIFEST
@@ -48,6 +44,6 @@ def run(mix_dir: Path, out_dir: Path, upstream: list[Path], name: str, params: M
     draw_all(stats, out_dir / "plots")
     prefix = os.path.relpath(mix_dir, out_dir).replace(os.sep, "/") + "/"
     card = render_card(name, stats, manifest, dict(params or {}), "" if prefix == "./" else prefix)
-    _write_text(out_dir / "LICENSE", "# Licences of this dataset\n\n" + licensing_text(stats) + "\n")
-    _write_text(out_dir / "README.md", card)
+    write_bytes_atomic(out_dir / "LICENSE", ("# Licences of this dataset\n\n" + licensing_text(stats) + "\n").encode("utf-8"))
+    write_bytes_atomic(out_dir / "README.md", card.encode("utf-8"))
     return summary(stats)

@@ -9,7 +9,7 @@ the executor, the stage folder and the accounting:
 4. apply, one task per input shard through the runner (resumable, accounted): the shard is read
    as one Arrow table and split by its plan; the plan's rows go to the ledger
    (TaskOutput.drop_table), the others on (TaskOutput.emit_table), with the same shard writer,
-   names and counts as row by row, and per-source counts (curation.dedup.bulk_stats).
+   names and counts as row by row, and per-source counts (curation.stats.table_stats).
 
 Every pass is deterministic and independent of how many workers run it, so 1 and N workers give
 byte-identical output. Passes 1 and 2 leave a `.done` marker per task in DIR/_work
@@ -27,7 +27,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.dedup.bulk_stats import table_stats
 from curation.dedup.decontam import cache_index
 from curation.dedup.drop_plan import plan_drops, split_by_plan
 from curation.dedup.malloc import tune_malloc
@@ -38,6 +37,7 @@ from curation.dedup.shuffle import KEY_DTYPE
 from curation.dedup.workdir import WORK, WorkDir
 from curation.schema import DOCUMENT_SCHEMA
 from curation.shards import fill_required
+from curation.stats import table_stats
 from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage

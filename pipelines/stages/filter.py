@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.filters.chain import SourceChains
-from curation.schema import DOCUMENT_SCHEMA
+from curation.schema import DOCUMENT_SCHEMA, MAX_TEXT_BYTES
 from curation.shards import fill_required, null_reasons
 from curation.stats import StageStats
 from curation.task_output import TaskOutput
@@ -25,7 +25,6 @@ from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shard
 from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 
 STAGE = "filter"
-MAX_TEXT_BYTES = 16 << 20  # the dedup stage's cap (curation.dedup.settings) as well
 
 
 @dataclass(frozen=True)

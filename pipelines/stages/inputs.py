@@ -36,17 +36,34 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(("_", ".")) for part in path.relative_to(root).parts)
 
 
+def stage_folders(inputs: Iterable[Path | str]) -> list[Path]:
+    """The stage folders (or shard files) named by INPUT arguments, in the order given.
+
+    A folder that holds no shards of its own but stage folders (each with its stats.json), such as
+    data/parsed/guidelines/<site>, stands for each of them, sorted by name: adding a site changes
+    no command line.
+    """
+    found: list[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if not path.exists():
+            raise NoInputsError(f"input not found: {path}")
+        nested = [] if not path.is_dir() or any(path.glob("*.parquet")) else sorted(
+            p for p in path.iterdir() if p.is_dir() and (p / "stats.json").is_file())
+        found.extend(nested or [path])
+    return found
+
+
 def stage_shards(inputs: Iterable[Path | str]) -> list[Path]:
     """Document shards of earlier stages: DIR/*.parquet (not ledgers, errors or splits)."""
     shards: set[Path] = set()
-    for raw in inputs:
-        path = Path(raw)
+    for path in stage_folders(inputs):
         if path.is_file() and path.suffix == ".parquet":
             shards.add(path)
         elif path.is_dir():
             shards.update(p for p in path.glob("*.parquet") if p.is_file())
         else:
-            raise NoInputsError(f"input not found: {path}")
+            raise NoInputsError(f"not a stage folder or a shard: {path}")
     return sorted(shards)
 
 

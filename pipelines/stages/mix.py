@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,7 +30,8 @@ from curation.budget import Budget, bucket_of
 from curation.mix import SPLITS, MixDoc, MixPlan, manifest, plan_mix
 from curation.schema import DOCUMENT_SCHEMA
 from curation.shards import shard_name, write_table_atomic
-from curation.task_output import TaskOutput, write_json_atomic
+from curation.atomic import write_json_atomic
+from curation.task_output import TaskOutput
 from curation.tokenizer import MODEL_FILE, Tokenizer, count_each
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
@@ -69,6 +71,20 @@ class MixSettings:
 
     def parsed_budgets(self) -> dict[str, Budget]:
         return {bucket: Budget.parse(spec) for bucket, spec in self.budgets.items()}
+
+
+@dataclass(frozen=True)
+class MixParams:
+    """params.yaml `mix:`, from which the command builds the MixSettings the stage runs with."""
+
+    tokenizer: str = MixSettings.tokenizer
+    seed: int | None = None  # None: the top-level seed
+    salt: str = MixSettings.salt
+    # Train-token budget per subset (or per source): natural | {tokens: N} | {factor: f} | {share: s}
+    budgets: dict[str, Any] = field(default_factory=lambda: MixSettings().budgets)
+    validation_share: dict[str, float] = field(default_factory=lambda: MixSettings().validation_share)
+    shard_mb: float = MixSettings.shard_bytes / 2**20  # uncompressed bytes per final shard
+    pretokenized: bool = MixSettings.pretokenized  # also write tokenized_{train,validation}/
 
 
 # --- 1. count -------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 from curation.stats import MEASURES, StageStats
-from curation.task_output import TaskOutput, write_json_atomic
+from curation.atomic import write_json_atomic
+from curation.task_output import TaskOutput
 
 STATS_DIR = "_stats"
 PLOTS_DIR = "plots"

@@ -17,7 +17,7 @@ from urllib.parse import urldefrag, urljoin
 import lxml.etree
 import lxml.html
 
-from curation.task_output import write_json_atomic
+from curation.atomic import write_json_atomic
 from sources.errors import InputError
 from sources.guidelines.fetcher import (
     HTML_TYPES,

@@ -17,6 +17,7 @@ import urllib3
 
 from sources.errors import ChecksumError, FetchError, ResponseTooLarge
 from sources.http.deadline import DEFAULT_DEADLINE, Deadline, WatchedAdapter, check_deadline
+from sources.http_settings import HttpSettings
 from sources.http.partial import content_range, file_digests, read_validator, remove, write_validator
 from sources.http.rate import DEFAULT_RATES, RateLimiter
 from sources.redaction import get_logger, install_log_redaction, one_line, redact, redact_bytes
@@ -36,8 +37,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Caps (params.yaml http.max_response_bytes / http.max_download_bytes): an answer read into memory
 # (an efetch batch of 100 PMC articles is a few MB) and one object streamed to disk (a PubMed
 # baseline file is ~40 MB gz, an inventory shard up to ~80 MB, a legacy PMC bulk package a few GB).
-MAX_RESPONSE_BYTES = 64 << 20
-MAX_DOWNLOAD_BYTES = 8 << 30
+MAX_RESPONSE_BYTES = HttpSettings.max_response_bytes
+MAX_DOWNLOAD_BYTES = HttpSettings.max_download_bytes
 ERROR_BODY_BYTES = 4096  # of an HTTP error answer, kept on the FetchError
 # Exceptions of a connection that broke while a body was being read.
 _BROKEN = (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
@@ -131,8 +132,8 @@ class HttpClient:
     def __init__(
         self,
         *,
-        timeout: float | tuple[float, float] = (10.0, 60.0),
-        retries: int = 5,
+        timeout: float | tuple[float, float] = HttpSettings.timeout,
+        retries: int = HttpSettings.retries,
         deadline: float | None = DEFAULT_DEADLINE,
         backoff: float = 0.5,
         backoff_max: float = 60.0,

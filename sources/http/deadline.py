@@ -22,8 +22,9 @@ import urllib3.connection
 import urllib3.connectionpool
 
 from sources.http.retry import Retry
+from sources.http_settings import HttpSettings
 
-DEFAULT_DEADLINE = 600.0  # seconds for one attempt, headers to last byte (params.yaml http.deadline)
+DEFAULT_DEADLINE = HttpSettings.deadline  # seconds for one attempt, headers to last byte (params.yaml http.deadline)
 
 _current = threading.local()  # .deadline: the Deadline of the attempt running in this thread
 

@@ -32,12 +32,12 @@ from lxml import etree
 
 from sources.errors import InputError, RemoteError
 from sources.http import HttpClient, get_logger, host_of, one_line, redact, redact_bytes, register_secret
+from sources.pubmed.settings import EUTILS_URL
 from sources.raw_store import MANIFEST, read_manifest, utc_timestamp, write_atomic, write_manifest
 from sources.store_lock import holds_store_lock
 
 logger = get_logger("medcurate.pubmed.eutils")
 
-EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 WINDOW_CAP = 9999
 RATE_WITHOUT_KEY, RATE_WITH_KEY = 3.0, 10.0
 # The default date range when a large result must be split: PubMed's oldest citations are from the

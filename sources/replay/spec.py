@@ -18,10 +18,11 @@
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from curation.config import from_mapping
 from sources.replay import newsgroups, records, reuters
 
 # Which files of a folder each file-based format reads.
@@ -32,14 +33,14 @@ _SUFFIXES = {
     "parquet": (".parquet",),
 }
 FORMATS = (*_SUFFIXES, "hf")
-_READER_KEYS = {"format", "path", "license", "fields", "data_files", "split", "config", "streaming", "share", "tokens", "max_members", "max_documents"}
 
 
 @dataclass(frozen=True)
-class ReplaySource:
-    name: str
+class ReaderSpec:
+    """What a reader needs to know of a source, as params.yaml `replay.sources.<name>` writes it."""
+
     format: str
-    path: str
+    path: str  # file, folder or glob
     license: str | None = "other"
     fields: dict = field(default_factory=dict)
     data_files: Any = None
@@ -51,18 +52,42 @@ class ReplaySource:
     # sample for trials and the demo (the budget in the mix decides what is finally used).
     max_documents: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {list(FORMATS)}, not {self.format!r}")
+        if not self.path:
+            raise ValueError("no path")
+        records.Fields.from_dict(self.fields)  # fail early on a typo
+
+
+@dataclass(frozen=True)
+class ReplaySourceParams(ReaderSpec):
+    """One entry of params.yaml `replay.sources`: the reader's keys, and the mix's budget."""
+
+    share: float | None = None  # of the train tokens of the final mix
+    tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.share is not None and self.tokens is not None:
+            raise ValueError("give `share` or `tokens`, not both")
+
+
+@dataclass(frozen=True)
+class ReplayParams:
+    """params.yaml `replay:`."""
+
+    sources: dict[str, ReplaySourceParams] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplaySource(ReaderSpec):
+    name: str = ""
+
     @classmethod
     def from_params(cls, name: str, values: Mapping[str, Any]) -> "ReplaySource":
-        unknown = set(values) - _READER_KEYS
-        if unknown:
-            raise ValueError(f"replay source {name!r}: unknown keys {sorted(unknown)}")
-        if values.get("format") not in FORMATS:
-            raise ValueError(f"replay source {name!r}: format must be one of {list(FORMATS)}, not {values.get('format')!r}")
-        if not values.get("path"):
-            raise ValueError(f"replay source {name!r}: no path")
-        records.Fields.from_dict(values.get("fields"))  # fail early on a typo
-        kept = {k: v for k, v in values.items() if k not in ("share", "tokens")}
-        return cls(name=name, **kept)
+        spec = from_mapping(ReplaySourceParams, values, f"replay.sources.{name}")
+        return cls(name=name, **{f.name: getattr(spec, f.name) for f in fields(ReaderSpec)})
 
     def inputs(self) -> list[str]:
         """The files to read, one task each, sorted; an `hf` source is one input (its path)."""

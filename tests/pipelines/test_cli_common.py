@@ -11,7 +11,10 @@ from conftest import REPO
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.cli_common import HTTP_DEFAULTS, http_client
+from curation.config import to_mapping
+from pipelines.cli_fetch import http_client
+from sources.http import HttpClient
+from sources.http_settings import HttpSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 from ncbi_server import LocalServer, Reply  # noqa: E402
@@ -33,11 +36,12 @@ def write_params(tmp_path: Path, extra: str = "") -> Path:
 
 
 def test_defaults_are_the_shipped_params_yaml_http_block():
+    # One set of defaults: HttpSettings', which the shipped params.yaml writes out and HttpClient takes.
     shipped = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["http"]
-    assert shipped == HTTP_DEFAULTS
-    client = http_client({})
-    assert (client.timeout, client.retries, client.deadline) == ((30.0, 30.0), 6, 600.0)
-    assert (client.max_response_bytes, client.max_download_bytes) == (64 << 20, 8 << 30)
+    assert shipped == to_mapping(HttpSettings())
+    for client in (http_client({}), HttpClient()):
+        assert (client.timeout, client.retries, client.deadline) == ((30.0, 30.0), 6, 600.0)
+    assert (http_client({}).max_response_bytes, http_client({}).max_download_bytes) == (64 << 20, 8 << 30)
 
 
 def test_params_then_overrides_win():

@@ -161,7 +161,7 @@ def test_a_server_echoing_the_key_cannot_make_us_write_or_print_it(tmp_path, mon
     the key reaches no log record, no printed line, no stored body and no manifest. The stored
     body has the key replaced by the redaction marker, and its manifest entry says so (with the
     sha256 and size of what is stored), so it is still parseable and verifiable."""
-    from pipelines.cli_pubmed_remote import search_command
+    from pipelines.commands.pubmed import pubmed_search
     from sources.pubmed.parse import Record, iter_file
 
     monkeypatch.setenv("NCBI_API_KEY", SECRET)
@@ -180,7 +180,7 @@ def test_a_server_echoing_the_key_cannot_make_us_write_or_print_it(tmp_path, mon
     with LocalServer(routes={ESEARCH: recorded(esearch_body), EFETCH: efetch_echoing}) as server:
         params = tmp_path / "params.yaml"
         params.write_text(f"http:\n  retries: 1\npubmed:\n  eutils_url: {eutils(server)}\n")
-        report = search_command("cancer", tmp_path / "raw", 2, None, None, params)
+        report = pubmed_search("cancer", tmp_path / "raw", 2, None, None, params)
         assert {entry.request.query.get("api_key") for entry in server.seen()} == {SECRET}  # it was sent
     printed = capsys.readouterr()
     assert report.warnings and "REDACTED" in " ".join(report.warnings)
@@ -265,15 +265,19 @@ def test_dates():
 
 # --- the command ------------------------------------------------------------------------------------------
 def test_search_command_uses_params_and_refuses_a_key_in_them(tmp_path):
-    from pipelines.cli_pubmed_remote import search_command
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.commands.pubmed import pubmed_search
 
     with LocalServer(routes={ESEARCH: recorded(HISTORY), EFETCH: efetch_recorded}) as server:
         params = tmp_path / "params.yaml"
         settings = f"http:\n  retries: 1\npubmed:\n  eutils_url: {eutils(server)}\n  email: ops@example.org\n"
         params.write_text(settings)
-        report = search_command("cancer", tmp_path / "raw", 1, None, None, params)
+        report = pubmed_search("cancer", tmp_path / "raw", 1, None, None, params)
         assert report.records == BODIES[0].count(b"<PubmedArticle>") and len(report.files) == 1
         assert {entry.request.query["email"] for entry in server.seen()} == {"ops@example.org"}
         params.write_text(settings + "  api_key: oops\n")
-        with pytest.raises(InputError, match="NCBI_API_KEY"):
-            search_command("cancer", tmp_path / "raw", 1, None, None, params)
+        result = CliRunner().invoke(app, ["pubmed", "search", "cancer", "--out", str(tmp_path / "raw"), "--params", str(params)])
+        assert result.exit_code == 1 and result.stderr.strip().splitlines() == [
+            f"medcurate: error: {params}: pubmed.api_key: must not be in params.yaml; set the NCBI_API_KEY environment variable"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.errors import FetchError, InputError
+from sources.errors import FetchError
 from sources.http import HttpClient
 from sources.pubmed.fetch import MANIFEST, fetch_bulk, index_links, parse_md5, sort_key
 
@@ -200,15 +200,15 @@ def test_fetch_command_takes_defaults_from_params_and_fails_in_one_line(tmp_path
     from typer.testing import CliRunner
 
     from pipelines.cli import app  # the app with every command group registered
-    from pipelines.cli_pubmed_remote import fetch_command
+    from pipelines.commands.pubmed import pubmed_fetch
 
     files = published(with_wrong_md5=False)
     with LocalServer(files) as server:
         params = tmp_path / "params.yaml"
         params.write_text(f"pubmed:\n  base_url: {server.url('/pubmed')}\n  limit: 2\nhttp:\n  retries: 1\n  timeout: 5\n")
-        report = fetch_command(None, tmp_path / "raw", None, params)
+        report = pubmed_fetch(out=tmp_path / "raw", base_url=None, limit=None, params_file=params)
         assert report.fetched == GOOD[:2]
-        assert fetch_command(None, tmp_path / "raw", 1, params).skipped == GOOD[:1]  # --limit wins
+        assert pubmed_fetch(out=tmp_path / "raw", base_url=None, limit=1, params_file=params).skipped == GOOD[:1]  # --limit wins
 
         # a file that stays unreachable: exit status 1 and one line naming it
         server.routes[f"/pubmed/{GOOD[0]}"] = lambda request: Reply(503)
@@ -220,6 +220,5 @@ def test_fetch_command_takes_defaults_from_params_and_fails_in_one_line(tmp_path
     assert result.stderr.strip().splitlines()[-1] == (
         f"medcurate: error: 1 file(s) unreachable after retries: {GOOD[0]} (a re-run resumes)"
     )
-    params.write_text("http:\n  retries: 1\n")
-    with pytest.raises(InputError, match="no base URL"):
-        fetch_command(None, tmp_path / "raw", None, params)
+    refused = CliRunner().invoke(app, ["pubmed", "fetch", "--limit", "-1", "--out", str(tmp_path / "raw"), "--params", str(params)])
+    assert refused.exit_code == 1 and refused.stderr.strip().splitlines() == ["medcurate: error: --limit must be 0 or more, not -1"]

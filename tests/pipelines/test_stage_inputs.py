@@ -1,0 +1,26 @@
+"""A folder of stage folders (data/parsed/guidelines/<site>) stands for each of them."""
+import json
+
+import pytest
+from conftest import FIXTURES
+
+from pipelines.executor import Executor
+from pipelines.stages import filter as filter_stage
+from pipelines.stages import pubmed_parse
+from pipelines.stages.inputs import NoInputsError, stage_folders, stage_shards
+
+
+def test_a_folder_of_stage_folders_is_read_as_each_of_them(tmp_path):
+    parent = tmp_path / "parsed"
+    with Executor(scheduler="sync") as executor:
+        for name in ("b_site", "a_site"):
+            pubmed_parse.run([FIXTURES / "pubmed_xml"], parent / name, executor, 1 << 20)
+        (parent / "notes").mkdir()  # not a stage folder: no stats.json
+        assert stage_folders([parent]) == [parent / "a_site", parent / "b_site"]
+        assert stage_shards([parent]) == stage_shards([parent / "a_site", parent / "b_site"]) != []
+        filter_stage.run([parent], tmp_path / "filtered", filter_stage.FilterSettings(), executor, 1 << 20)
+    stats = json.loads((tmp_path / "filtered" / "stats.json").read_text())
+    single = json.loads((parent / "a_site" / "stats.json").read_text())
+    assert stats["documents_in"] == 2 * single["documents_out"]
+    with pytest.raises(NoInputsError, match="input not found"):
+        stage_folders([tmp_path / "nope"])
