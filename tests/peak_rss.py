@@ -1,0 +1,20 @@
+"""Peak memory of code run in a fresh interpreter: what a stage costs, measured as the OS sees it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+_REPORT = "\nimport resource as _r\nprint('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
+
+
+def run_measured(code: str, timeout: float = 600) -> tuple[str, float]:
+    """Run `code` (the repository importable) in a new Python; its stdout and peak RSS in MiB."""
+    done = subprocess.run([sys.executable, "-c", code + _REPORT], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    out, _, peak = done.stdout.rpartition("PEAK_RSS_KB ")
+    return out, int(peak) / 1024
