@@ -1,6 +1,8 @@
 """Replay readers on the real general-English corpora, and bad replay input in the replay stage."""
 import gzip
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +17,9 @@ from pipelines.executor import Executor
 from pipelines.stages import replay as replay_stage
 from sources.replay import newsgroups, reuters
 from sources.replay.document import BadRecord, Skipped
+from sources.errors import InputError
 from sources.replay.spec import ReplaySource
+from hostile_tar import gnu_sparse_member
 
 REUTERS = CORPORA / "general_english" / "reuters21578"
 NEWSGROUPS = CORPORA / "general_english" / "20ng_bydate.tar.gz"
@@ -69,6 +73,37 @@ def _truncated_gzip(data: bytes, path: Path) -> Path:
     packed = gzip.compress(data)
     path.write_bytes(packed[: len(packed) // 2])
     return path
+
+
+def first_posts(count: int) -> bytes:
+    """The tar blocks of the real archive's first `count` regular members (no end-of-archive)."""
+    out = io.BytesIO()
+    with tarfile.open(NEWSGROUPS, "r|gz") as source:
+        writer = tarfile.TarFile(fileobj=out, mode="w", format=tarfile.GNU_FORMAT)
+        for member in source:
+            if member.isfile():
+                writer.addfile(member, source.extractfile(member))
+                count -= 1
+                if not count:
+                    return out.getvalue()  # the writer is not closed: no end-of-archive blocks
+    raise AssertionError("the archive has fewer posts")
+
+
+@pytest.mark.parametrize("sparse, error", [
+    (gnu_sparse_member(1, cut=100), r"truncated or damaged GNU sparse header \(IndexError"),  # the archive ends here
+    (gnu_sparse_member(4096) + b"\0" * 1024, r"GNU sparse map longer than 1048576 bytes"),
+])
+def test_newsgroups_archive_with_a_hostile_gnu_sparse_member_gives_its_posts_then_one_error(tmp_path, sparse, error):
+    """The replay tar reader goes through safe_io.open_tar: ten real posts, then a GNU sparse
+    header cut short (plain tarfile: IndexError) or a 2 MiB sparse map: the posts, then an
+    InputError naming the archive."""
+    path = tmp_path / "news.tar.gz"
+    path.write_bytes(gzip.compress(first_posts(10) + sparse, mtime=0))
+    items = []
+    with pytest.raises(InputError, match=f"^{path}: {error}"):
+        for item in newsgroups.iter_file(path, "news", "other"):
+            items.append(item)
+    assert len(items) == 10 and all(isinstance(i, (dict, Skipped)) for i in items)
 
 
 def test_bad_replay_input_goes_to_the_error_ledger_and_the_run_goes_on(tmp_path):
