@@ -15,7 +15,7 @@ from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from pipelines.executor import Executor
 from pipelines.stages import replay as replay_stage
-from sources.replay import newsgroups, reuters
+from sources.replay import newsgroups, records, reuters
 from sources.replay.document import BadRecord, Skipped
 from sources.errors import InputError
 from sources.replay.spec import ReplaySource
@@ -180,3 +180,19 @@ def test_max_documents_reads_the_first_records_of_each_input(tmp_path):
     ids = set(read_table(list_shards(tmp_path / "out"), DOCUMENT_SCHEMA)["id"].to_pylist())
     ledgered = set(read_table(list_shards(tmp_path / "out" / "ledger"), LEDGER_SCHEMA)["id"].to_pylist())
     assert set(first) <= ids | ledgered
+
+
+def test_a_parquet_replay_file_whose_text_is_not_utf8_gives_its_good_rows_then_one_error(tmp_path):
+    """Its second row group decompresses to invalid UTF-8: plain to_pylist raised
+    UnicodeDecodeError and failed the replay stage."""
+    from hostile_parquet import unchecked_strings
+
+    texts = [f"General text number {n} about the weather and the economy.".encode() for n in range(150)]
+    texts[120] = texts[120][:10] + b"\xff\xfe" + texts[120][10:]
+    path = tmp_path / "web.parquet"
+    pq.write_table(pa.table({"body": unchecked_strings(texts), "key": [f"r{n}" for n in range(150)]}), path, row_group_size=100)
+    items = []
+    with pytest.raises(InputError, match=r"not readable as Parquet \(Column 0: In chunk 0: Invalid: Invalid UTF8"):
+        for item in records.iter_parquet(path, "web", records.Fields.from_dict({"text": "body", "id": "key"})):
+            items.append(item)
+    assert [i["id"] for i in items] == [f"replay/web:r{n}" for n in range(100)]
