@@ -23,6 +23,7 @@ import lxml.html
 import trafilatura
 
 from sources.errors import InputError
+from sources.safe_xml import MAX_NODES, check_markup
 
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "button", "input", "select",
               "textarea", "nav", "svg", "object", "embed", "header", "footer")
@@ -51,6 +52,7 @@ def parse_html(data: bytes, encoding: str | None = None) -> lxml.html.HtmlElemen
     """`encoding` from the HTTP Content-Type wins; without it lxml reads the page's <meta charset>."""
     if not data.strip():
         raise InputError("empty HTML body")
+    check_markup(data, "HTML", MAX_NODES, "page")  # 21 MB of "<i></i>" is a 1.6 GB tree
     try:
         parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, encoding=encoding)
     except LookupError:  # a charset name Python does not know: let lxml guess
