@@ -6,14 +6,14 @@ shards. Every article becomes a document or a ledger entry (not an article, no t
 selected); a file that cannot be read (an OAI-PMH error answer included) is an
 error-ledger entry, an unreadable article inside an efetch batch a record error.
 
-A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
-an article version the sync took out of the store, becomes a ledger entry `removed:<why>`, so a
-release says what left the corpus and why.
-
 What one file may cost is capped (`ReadLimits`, params pmc.parse.max_*): its article XML in bytes
 (a package's members all together), the XML nodes it could build, a package's members and their
 decompressed size. A file over a cap is an error-ledger entry; a package is parsed member by
 member, so only one member's bytes and tree are held at a time.
+
+A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
+an article version the sync took out of the store, becomes a ledger entry `removed:<why>`, so a
+release says what left the corpus and why.
 """
 from __future__ import annotations
 
