@@ -6,7 +6,8 @@ next run removes.
 
 Stages read their input shards as untrusted (`open_shard`, `read_row_groups`): a shard whose
 footer cannot be read or whose schema is not the document schema is refused as a whole with a
-one-line reason; a row group whose pages cannot be decoded is reported and the others are read;
+one-line reason; a row group whose pages cannot be decoded, or decode to a string that is not
+UTF-8 (Parquet readers do not check), is reported and the others are read;
 a row with a null in a required column is named (`null_reasons`) for the stage to ledger.
 """
 from __future__ import annotations
@@ -219,14 +220,18 @@ class RowGroup:
 
 def read_row_groups(parquet: pq.ParquetFile, schema: pa.Schema) -> Iterator[RowGroup]:
     """Each row group of an opened shard in order, decoded with the columns of `schema` and cast
-    to `lenient(schema)`, or with the one-line error that stopped its decoding (a corrupt page):
-    the other row groups are read all the same, so what is lost is always whole row groups."""
+    to `lenient(schema)`, or with the one-line error that stopped its decoding (a corrupt page, a
+    string column holding invalid UTF-8): the other row groups are read all the same, so what is
+    lost is always whole row groups."""
     target = lenient(schema)
     start = 0
     for index in range(parquet.num_row_groups):
         num_rows = parquet.metadata.row_group(index).num_rows
         try:
             table = parquet.read_row_group(index, columns=schema.names).select(schema.names).cast(target)
+            # Full validation checks the UTF-8 of every string (at memory speed); pyarrow's
+            # reader does not, and invalid bytes would crash a later to_pylist or go on downstream.
+            table.validate(full=True)
             yield RowGroup(index, start, num_rows, table)
         except READ_ERRORS as error:
             yield RowGroup(index, start, num_rows, None, one_line(error))

@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.markers import MARKERS, expand_token_names
-from curation.shards import list_shards_many
+from curation.shards import UnreadableShard, list_shards_many, open_shard, read_row_groups, unreadable_groups_error
 
 MEDITRON_SPECIAL_TOKENS = MARKERS  # the markers the PMC renderer can emit, MEDITRON's order
 
@@ -54,8 +55,14 @@ class TokenizerSection(TokenizerParams):
     model: str | None = None  # a tokenizer.model (e.g. Llama-2's) used instead of training one
 
 
-def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "text") -> list[str]:
-    """Up to `max_documents` texts, taken at an even stride across all shards (deterministic)."""
+def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "text",
+                     unreadable: list[str] | None = None) -> list[str]:
+    """Up to `max_documents` texts, taken at an even stride across all shards (deterministic).
+
+    Shards are read as untrusted (curation.shards.read_row_groups): a row group that does not
+    decode, or whose text is not UTF-8, is left out and named, one line each, in `unreadable`;
+    the rows sampled from the others are the same as without it.
+    """
     counts = []
     for path in shards:
         meta = pq.ParquetFile(path)
@@ -66,16 +73,35 @@ def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "
     if total == 0:
         raise ValueError("no documents to train a tokenizer on")
     stride = max(1, -(-total // max_documents))  # ceil
+    schema = pa.schema([pa.field(column, pa.large_string())])
     texts: list[str] = []
     offset = 0
     for path, n in zip(shards, counts):
         # Global row indices that are multiples of `stride`, expressed inside this shard.
         first = (-offset) % stride
         if first < n:
-            column_values = pq.read_table(path, columns=[column]).column(column).to_pylist()
-            texts.extend(t for t in column_values[first::stride] if t)
+            texts.extend(_sampled(path, schema, first, stride, unreadable if unreadable is not None else []))
         offset += n
     return texts[:max_documents]
+
+
+def _sampled(path: Path, schema: pa.Schema, first: int, stride: int, unreadable: list[str]) -> Iterator[str]:
+    """The non-empty texts at rows first, first + stride, … of one shard, from the row groups
+    that read; the others named in `unreadable`."""
+    try:
+        parquet = open_shard(path, schema)
+    except UnreadableShard as error:
+        unreadable.append(f"{path}: {error}")
+        return
+    for group in read_row_groups(parquet, schema):
+        if group.error is not None:
+            unreadable.append(f"{path}: {unreadable_groups_error([group], parquet.num_row_groups)}")
+            continue
+        # The first sampled row at or after the group's start, counted in the group's own rows.
+        skip = max(0, first - group.start)
+        skip += -(group.start + skip - first) % stride
+        if skip < group.num_rows:
+            yield from (t for t in group.table.column(0).slice(skip).to_pylist()[::stride] if t)
 
 
 def _lines(texts: Iterable[str], max_bytes: int) -> Iterator[str]:
@@ -95,7 +121,8 @@ def train_tokenizer(inputs: Sequence[Path], out_dir: Path, params: TokenizerPara
     shards = list_shards_many(inputs)
     if not shards:
         raise ValueError(f"no Parquet shards in {[str(p) for p in inputs]}")
-    texts = sample_documents(shards, params.max_documents)
+    unreadable: list[str] = []
+    texts = sample_documents(shards, params.max_documents, unreadable=unreadable)
     model = io.BytesIO()
     spm.set_random_generator_seed(params.seed)
     spm.SentencePieceTrainer.train(
@@ -123,7 +150,7 @@ def train_tokenizer(inputs: Sequence[Path], out_dir: Path, params: TokenizerPara
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(model.getvalue())
     tmp.replace(path)
-    info = asdict(params) | {"documents": len(texts), "shards": [str(s) for s in shards]}
+    info = asdict(params) | {"documents": len(texts), "shards": [str(s) for s in shards], "unreadable": unreadable}
     (out_dir / PARAMS_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     return path
 

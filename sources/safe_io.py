@@ -3,7 +3,8 @@
 Every source opens its raw files through `open_input`, so a gzip bomb, a truncated download or an
 empty file is an `InputError` (an error-ledger entry) rather than a crash or an exhausted disk.
 Tar archives are opened through `open_tar`, which refuses an oversized pax or GNU long-name
-header before Python's tarfile reads it whole into memory.
+header before Python's tarfile reads it whole into memory, caps the GNU sparse maps it reads
+block by block, and turns a sparse header cut short into an InputError.
 """
 from __future__ import annotations
 
@@ -229,11 +230,32 @@ _EXTENDED_HEADER_TYPES = {
 }
 
 
+class _SparseMapReader:
+    """The archive's stream as tarfile reads a GNU sparse map from it: HostileInputError once the
+    map passes `cap` bytes, so its list of regions (~4 bytes of map, ~100 of Python each) stays
+    bounded."""
+
+    def __init__(self, inner, cap: int, archive: str):
+        self._inner, self._left, self._cap, self._archive = inner, cap, cap, archive
+
+    def read(self, size: int) -> bytes:
+        if size > self._left:
+            raise HostileInputError(f"{self._archive}: GNU sparse map longer than {self._cap} bytes")
+        self._left -= size
+        return self._inner.read(size)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+
 class CappedTarInfo(tarfile.TarInfo):
     """A TarInfo that refuses an extended header larger than `max_header_bytes`.
 
     `frombuf` (public tarfile API) parses each 512-byte header block; tarfile calls it before it
     reads the member's body, and again for the header that a pax or long-name member precedes.
+    The GNU sparse formats whose map tarfile reads from the archive itself, with no bound (old
+    GNU extension blocks, pax sparse 1.0), read it through `_SparseMapReader`; a map cut short
+    or not made of numbers, which tarfile meets as an IndexError or ValueError, is an InputError.
     """
 
     archive = "<archive>"
@@ -249,6 +271,24 @@ class CappedTarInfo(tarfile.TarInfo):
             )
         return info
 
+    # tarfile's own per-format hooks (TarInfo._proc_member dispatches to them), wrapped.
+    def _proc_sparse(self, tarfile_):
+        return self._read_sparse_map(tarfile_, lambda: super(CappedTarInfo, self)._proc_sparse(tarfile_))
+
+    def _proc_gnusparse_10(self, next, pax_headers, tarfile_):
+        return self._read_sparse_map(
+            tarfile_, lambda: super(CappedTarInfo, self)._proc_gnusparse_10(next, pax_headers, tarfile_))
+
+    def _read_sparse_map(self, tarfile_, process):
+        stream = tarfile_.fileobj
+        tarfile_.fileobj = _SparseMapReader(stream, self.max_header_bytes, self.archive)
+        try:
+            return process()
+        except (IndexError, ValueError) as exc:
+            raise InputError(f"{self.archive}: truncated or damaged GNU sparse header ({type(exc).__name__}: {exc})") from None
+        finally:
+            tarfile_.fileobj = stream
+
 
 def open_tar(
     fileobj: BinaryIO,
@@ -262,7 +302,8 @@ def open_tar(
 
     Streaming modes (`r|gz`, `r|`, `r|*`) read member by member; iterating the archive raises
     HostileInputError at a pax/long-name header declaring more than `max_header_bytes`, before
-    its body is read. With `r|gz` the gunzip is this module's (output bounded per read and by
+    its body is read, or at a GNU sparse map longer than that, and InputError at a sparse header
+    cut short. With `r|gz` the gunzip is this module's (output bounded per read and by
     `max_bytes` in all; a corrupt or truncated gzip is an InputError) rather than tarfile's, which
     inflates each 10 KiB it reads without a bound. An archive tarfile cannot open at all is an
     InputError.

@@ -240,6 +240,8 @@ def pmc_parse(
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
     """Parse JATS into documents: title, abstract, sections, captions; notices and empty items to the ledger."""
+    from dataclasses import asdict
+
     from pipelines.stages import pmc_parse as stage
     from sources.pmc.jats import JatsOptions
 
@@ -247,9 +249,12 @@ def pmc_parse(
         given = {"citations": citations, "figure_refs": figure_refs, "captions": captions, "tables": tables,
                  "formulas": formulas, "back_matter": back_matter, "sub_articles": sub_articles, "abstract_only": abstract_only,
                  "abstract_types": [t.strip() for t in abstract_types.split(",") if t.strip()] if abstract_types is not None else None}
-        configured = {k: v for k, v in (param(params, "pmc.parse") or {}).items() if k not in ("licenses", "files_per_task")}
+        parse_params = param(params, "pmc.parse") or {}
+        limits = stage.ReadLimits.from_mapping(parse_params)
+        not_render = {"licenses", "files_per_task"} | set(asdict(limits))
+        configured = {k: v for k, v in parse_params.items() if k not in not_render}
         options = JatsOptions.from_mapping({**configured, **{k: v for k, v in given.items() if v is not None}})
         families = _families(licenses_, params, "pmc.parse.licenses")
         with executor_for(params, workers, scheduler) as executor:
             stage.run(inputs, out, executor, shard_bytes(params), options=options, license_families=families,
-                      files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task")))
+                      files_per_task=int(pick(files_per_task, params, "pmc.parse.files_per_task")), limits=limits)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from curation.budget import Budget, bucket_of
 from curation.mix import SPLITS, MixDoc, MixPlan, manifest, plan_mix
 from curation.schema import DOCUMENT_SCHEMA
-from curation.shards import shard_name, write_table_atomic
+from curation.shards import declared_rows, one_line, shard_name, write_table_atomic
 from curation.atomic import write_json_atomic
 from curation.task_output import TaskOutput
 from curation.tokenizer import MODEL_FILE, Tokenizer, count_each
@@ -95,8 +95,9 @@ def count_work(payload: tuple[int, str, str]) -> tuple[list[MixDoc], str | None]
     index, shard, tokenizer_path = payload
     try:
         table = pq.read_table(shard, schema=DOCUMENT_SCHEMA)
+        table.validate(full=True)  # a string that is not UTF-8 (the reader does not check) refuses the shard
     except (OSError, pa.ArrowException) as error:
-        return [], f"{type(error).__name__}: {error}"
+        return [], one_line(error)
     tokens = count_each(Tokenizer(tokenizer_path), table["text"].to_pylist())
     sizes = [0] * table.num_rows
     for name in _STRING_COLUMNS:
@@ -146,6 +147,7 @@ def account_input(payload: dict, output: TaskOutput) -> None:
     """One input shard: ledger what the budget left out, store every document's token count."""
     if payload["error"]:
         output.input_failed(payload["path"], payload["error"])
+        output.counts.documents_unread += declared_rows(payload["path"])
         return
     left_out = payload["left_out"]
     if left_out:
@@ -194,9 +196,8 @@ def run(inputs: list[Path | str], out_dir: Path, settings: MixSettings, executor
 
     summary = manifest(docs, plan, budgets)
     extra_copies = sum(max(0, n - 1) for n in plan.copies.values())
-    readable = [s for s, (_, error) in zip(shards, counted) if error is None]
     run_stage(STAGE, out_dir, payloads, mix_work, executor, shard_bytes=_ONE_FILE, settings=settings,
-              summary_extra={"mix": summary}, expected_documents_in=shard_rows(readable) + extra_copies)
+              summary_extra={"mix": summary}, expected_documents_in=shard_rows(shards) + extra_copies)
     _install_tokenizer(tokenizer, out_dir / TOKENIZER_DIR)
     summary["settings"] = {"budgets": {b: v.to_dict() for b, v in sorted(budgets.items())}, "validation_share": dict(settings.validation_share),
                            "salt": settings.salt, "seed": settings.seed, "shard_bytes": settings.shard_bytes, "pretokenized": settings.pretokenized}

@@ -6,6 +6,11 @@ shards. Every article becomes a document or a ledger entry (not an article, no t
 selected); a file that cannot be read (an OAI-PMH error answer included) is an
 error-ledger entry, an unreadable article inside an efetch batch a record error.
 
+What one file may cost is capped (`ReadLimits`, params pmc.parse.max_*): its article XML in bytes
+(a package's members all together), the XML nodes it could build, a package's members and their
+decompressed size. A file over a cap is an error-ledger entry; a package is parsed member by
+member, so only one member's bytes and tree are held at a time.
+
 A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
 an article version the sync took out of the store, becomes a ledger entry `removed:<why>` with id
 `pmc:PMC<n>.<v>` (never the id of the live document a newer version gives), so a release says
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
 
@@ -28,14 +34,15 @@ from sources.errors import InputError, RemoteError
 from sources.pmc import licenses
 from sources.pmc.cloud import sync as cloud_sync
 from sources.pmc.jats import URL, Article, ArticleError, JatsOptions, parse_bytes
-from sources.pmc.packages import read_package
+from sources.pmc import packages
+from sources.pmc.settings import ReadLimits
 from sources.safe_io import read_input_hashed, sha256_file
 
 STAGE = "pmc.parse"
 TOMBSTONES = Path(cloud_sync.TOMBSTONES).name  # articles/removed.jsonl of a cloud raw store
 SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
 PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
-MAX_ARTICLE_BYTES = 256 << 20  # an efetch batch of several hundred articles stays well under this
+MAX_TOMBSTONE_BYTES = 256 << 20  # one line per removed version: millions fit
 
 
 def is_pmc_input(path: Path) -> bool:
@@ -44,8 +51,8 @@ def is_pmc_input(path: Path) -> bool:
 
 def tombstone_articles(path: str) -> list[Article]:
     """The versions a cloud sync removed, as documents for the ledger."""
-    if os.path.getsize(path) > MAX_ARTICLE_BYTES:
-        raise InputError(f"{path}: larger than {MAX_ARTICLE_BYTES} bytes")
+    if os.path.getsize(path) > MAX_TOMBSTONE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_TOMBSTONE_BYTES} bytes")
     with open(path, "rb") as handle:  # an empty file is a sync that removed nothing
         data = handle.read()
     digest = hashlib.sha256(data).hexdigest()
@@ -62,27 +69,40 @@ def tombstone_articles(path: str) -> list[Article]:
     return items
 
 
-def parse_file(path: str, options: JatsOptions) -> list[Article | ArticleError]:
+def parse_file(path: str, options: JatsOptions, limits: ReadLimits = ReadLimits()) -> list[Article | ArticleError]:
     """Every article of one raw file; InputError when the file itself cannot be read."""
     if Path(path).name == TOMBSTONES:
         return tombstone_articles(path)
     if path.lower().endswith(PACKAGE_SUFFIXES):
-        digest = sha256_file(path)
-        items: list[Article | ArticleError] = []
-        for member in read_package(path):
+        return parse_package(path, options, limits)
+    data, digest = read_input_hashed(path, max_bytes=limits.max_file_bytes)
+    return parse_bytes(data, {"file": path, "sha256": digest}, options, max_nodes=limits.max_xml_nodes)
+
+
+def parse_package(path: str, options: JatsOptions, limits: ReadLimits) -> list[Article | ArticleError]:
+    """The articles of an OA package, parsed member by member: each member's bytes and tree are
+    released before the next is read. A package refused on a later member gives no article."""
+    digest = sha256_file(path)
+    items: list[Article | ArticleError] = []
+    with packages.open_package(path) as handle:
+        members = packages.iter_articles(
+            handle, path, max_members=limits.max_package_members, max_nxml_bytes=limits.max_file_bytes,
+            max_total_bytes=limits.max_package_bytes)
+        for member in members:
             prov = {"file": path, "member": member.name, "sha256": digest}
-            items.extend(parse_bytes(member.data, prov, options, name=f"{path}:{member.name}"))
-        return items
-    data, digest = read_input_hashed(path, max_bytes=MAX_ARTICLE_BYTES)
-    return parse_bytes(data, {"file": path, "sha256": digest}, options)
+            items.extend(parse_bytes(member.data, prov, options, name=f"{path}:{member.name}",
+                                     max_nodes=limits.max_xml_nodes))
+            del member  # not held while the generator reads the next one
+    return items
 
 
-def parse_work(payload: tuple[list[str], dict, list[str] | None], output: TaskOutput) -> None:
-    paths, option_values, families = payload
+def parse_work(payload: tuple[list[str], dict, list[str] | None, dict], output: TaskOutput) -> None:
+    paths, option_values, families, limit_values = payload
     options = JatsOptions.from_mapping(option_values)
+    limits = ReadLimits.from_mapping(limit_values)
     for path in paths:
         try:
-            items = parse_file(path, options)
+            items = parse_file(path, options, limits)
         # HostileInputError included: refused, recorded, run goes on. A stored answer that holds
         # the remote's error (an OAI-PMH <error>) is an input with no article either.
         except (InputError, RemoteError) as error:
@@ -115,11 +135,13 @@ def run(
     options: JatsOptions | None = None,
     license_families: Iterable[str] | None = None,
     files_per_task: int = 500,
+    limits: ReadLimits | None = None,
 ) -> None:
     """Parse every input; `license_families` (e.g. ["CC BY", "CC0"]) ledgers other licences."""
     options = options or JatsOptions()
+    limits = limits or ReadLimits()
     families = sorted(licenses.normalize_families(license_families)) if license_families is not None else None
     chunks = plan(inputs, files_per_task)
-    payloads = [(chunk, options.to_dict(), families) for chunk in chunks]
+    payloads = [(chunk, options.to_dict(), families, asdict(limits)) for chunk in chunks]
     run_stage(STAGE, out_dir, payloads, parse_work, executor, shard_bytes=shard_bytes,
-              settings={"options": options.to_dict(), "licenses": families})
+              settings={"options": options.to_dict(), "licenses": families, "limits": asdict(limits)})

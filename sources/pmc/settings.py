@@ -1,19 +1,41 @@
 """params.yaml `pmc:`: what to fetch from the PMC Cloud bucket, and how to render it (`pmc.parse`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
+from sources.pmc import packages
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.jats.options import JatsOptions
 from sources.pmc.licenses import COMMERCIAL_FAMILIES
+from sources.safe_xml import MAX_NODES
 
 OAI_URL = "https://pmc.ncbi.nlm.nih.gov/api/oai/v1/mh/"
 
 
 @dataclass(frozen=True)
-class PmcParseParams(JatsOptions):
-    """`pmc.parse`: the rendering options, and how parse tasks are cut and which licences they keep."""
+class ReadLimits:
+    """What one input file may cost; over a cap it is an error-ledger entry (params pmc.parse.max_*)."""
+
+    # Article XML of one file, decompressed (a package's .nxml members together): an efetch batch
+    # of 100 articles is ~15 MB, the largest single articles a few MB.
+    max_file_bytes: int = 64 << 20
+    # XML nodes (elements, attributes, entity references) one document may build, ~200 MB of tree.
+    max_xml_nodes: int = MAX_NODES
+    max_package_members: int = packages.MAX_MEMBERS
+    max_package_bytes: int = packages.MAX_TOTAL_BYTES  # every member decompressed, media included
+
+    @classmethod
+    def from_mapping(cls, values: dict | None) -> "ReadLimits":
+        """The limits among `values` (pmc.parse); None or absent keeps the default."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in (values or {}).items() if k in names and v is not None})
+
+
+@dataclass(frozen=True)
+class PmcParseParams(JatsOptions, ReadLimits):
+    """`pmc.parse`: the rendering options, what one input file may cost, and how parse tasks are cut
+    and which licences they keep."""
 
     files_per_task: int = 500
     licenses: str | list[str] | None = None  # None or "all": every licence (the listing already selected)

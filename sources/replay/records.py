@@ -116,7 +116,9 @@ def iter_parquet(path: str | Path, name: str, fields: Fields, license: str | Non
             raise InputError(f"{path}: no column {fields.text!r} (columns: {parquet.schema_arrow.names})")
         row = 0
         for group in range(parquet.num_row_groups):
-            for record in parquet.read_row_group(group).to_pylist():
+            table = parquet.read_row_group(group)
+            table.validate(full=True)  # a string that is not UTF-8 (the reader does not check): ArrowInvalid
+            for record in table.to_pylist():
                 yield record_document(record, f"row {row}", name, fields, license, {"file": str(path)})
                 row += 1
     except (pa.ArrowException, OSError) as error:

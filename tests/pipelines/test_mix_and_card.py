@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import CORPORA, FIXTURES
-from curation.schema import DOCUMENT_SCHEMA, LEDGER_SCHEMA
+from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from curation.split import assign_split
 from curation.tokenizer import Tokenizer
@@ -229,3 +229,30 @@ def test_tokenizer_command_adopts_a_given_model_and_appends_special_tokens(corpu
     assert extended.encode([text])[0].count(base.vocab_size) == 1 and extended.decode(extended.encode([text])[0]) == text
     plain = "Beta blockers lower blood pressure."
     assert base.encode([plain]) == extended.encode([plain])  # existing ids do not move
+
+
+def test_a_shard_whose_text_is_not_utf8_is_in_the_error_ledgers_of_mix_and_tokenizer(corpus, mixed, tmp_path):
+    """A shard with a page that decompresses to invalid UTF-8 next to the real inputs: the
+    tokenizer trains on the rest and names the row group; mix refuses the shard (error ledger,
+    its rows documents_unread) and mixes the rest as before. Both raised UnicodeDecodeError."""
+    from curation.shards import write_table_atomic
+    from hostile_parquet import with_invalid_utf8
+
+    parsed = rows_of(corpus["root"] / "parsed")
+    rows = [dict(parsed[i % len(parsed)], id=f"copy{i}:" + parsed[i % len(parsed)]["id"]) for i in range(1500)]
+    bad = tmp_path / "bad" / "part-00000-0000.parquet"
+    write_table_atomic(with_invalid_utf8(rows, {1100}), bad)  # row group 1 of 2
+    inputs = corpus["inputs"] + [bad.parent]
+
+    invoke("tokenizer", "train", *map(str, inputs), "--out", str(tmp_path / "tok"), "--vocab-size", "1000",
+           "--params", str(corpus["root"] / "params.yaml"))
+    (unreadable,) = json.loads((tmp_path / "tok" / "tokenizer.json").read_text())["unreadable"]
+    assert unreadable.startswith(f"{bad}: row group 1 of 2 unreadable (476 rows): ArrowInvalid: ") and "Invalid UTF8" in unreadable
+
+    with Executor(scheduler="sync") as executor:
+        mix.run(inputs, tmp_path / "mix", settings_for(corpus), executor)
+    stats = json.loads((tmp_path / "mix" / "stats.json").read_text())
+    (error,) = read_table(list_shards(tmp_path / "mix" / "errors"), ERROR_SCHEMA).to_pylist()
+    assert error["input"] == str(bad) and "Invalid UTF8" in error["error"] and "\n" not in error["error"]
+    assert stats["documents_unread"] == 1500 and stats["input_errors"] == 1
+    assert rows_of(tmp_path / "mix" / "train") == rows_of(mixed / "train")

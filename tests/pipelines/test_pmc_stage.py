@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from conftest import CORPORA, FIXTURES, SHARED
+from hostile_tar import gnu_sparse_member
 from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from pipelines.cli_common import app
@@ -189,3 +190,22 @@ def test_tombstones_are_ledgered_and_a_damaged_tombstone_file_is_an_error_entry(
     assert docs["id"].to_pylist() == ["pmc:PMC6500000"] and json.loads(ledger["meta"][0].as_py())["version"] == 1
     assert errors["input"].to_pylist() == [str(bad)] and f"{bad}:2: not a tombstone" in errors["error"][0].as_py()
     assert (stats["inputs"], stats["input_errors"], stats["documents_in"]) == (3, 1, docs.num_rows + ledger.num_rows)
+
+
+def test_a_package_cut_inside_a_gnu_sparse_header_is_an_error_ledger_entry(tmp_path):
+    """The package's article comes first, then a GNU sparse member whose extension block the
+    archive cuts short: plain tarfile raised IndexError and the whole stage failed."""
+    tar = io.BytesIO()
+    writer = tarfile.TarFile(fileobj=tar, mode="w", format=tarfile.GNU_FORMAT)
+    info = tarfile.TarInfo("PMC2329613/a.nxml")
+    info.size = len(NXML)
+    writer.addfile(info, io.BytesIO(NXML))  # not closed: the archive ends inside the sparse header
+    cut = tmp_path / "PMC2329613.tar.gz"
+    cut.write_bytes(gzip.compress(tar.getvalue() + gnu_sparse_member(1, cut=100), mtime=0))
+    good = FIXTURES / "pmc_jats" / "PMC6500000_oai-pmh-getrecord.xml"
+    stats = run([good, cut], tmp_path / "out")
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert docs["id"].to_pylist() == ["pmc:PMC6500000"]
+    assert errors["input"].to_pylist() == [str(cut)]
+    assert errors["error"].to_pylist() == [f"InputError: {cut}: truncated or damaged GNU sparse header (IndexError: index out of range)"]
+    assert (stats["inputs"], stats["inputs_parsed"], stats["input_errors"]) == (2, 1, 1)

@@ -14,6 +14,7 @@ from curation.shards import list_shards, read_table, write_table_atomic
 from pipelines.cli import app
 from pipelines.executor import Executor
 from pipelines.stages import dedup, filter as filter_stage
+from hostile_parquet import with_invalid_utf8
 from realdata import distinct_abstracts
 
 ROWS_PER_GROUP = 1024  # curation.shards.DEFAULT_ROW_GROUP_ROWS: the project's writer
@@ -90,6 +91,29 @@ def test_a_corrupt_data_page_sends_its_row_group_to_the_error_ledger(abstracts, 
     assert (stats["inputs"], stats["inputs_parsed"], stats["input_errors"]) == (2, 1, 1)
     assert stats["documents_in"] == len(readable) == stats["documents_out"] + stats["ledgered"]
     assert stats["documents_unread"] == ROWS_PER_GROUP
+    assert good.is_file()
+
+
+@pytest.mark.parametrize("command", ["filter", "dedup"])
+def test_a_page_of_invalid_utf8_sends_its_row_group_to_the_error_ledger(abstracts, tmp_path, command):
+    """filter exited 1 on it (UnicodeDecodeError) and dedup wrote the bytes on."""
+    rows = [dict(d) for d in abstracts[:3000]]
+    good = write(rows[:500], tmp_path / "in" / "a.parquet")
+    bad = tmp_path / "in" / "b.parquet"
+    write_table_atomic(with_invalid_utf8(rows[500:], {ROWS_PER_GROUP + 7}), bad)
+    with pytest.raises(UnicodeDecodeError):  # the premise: the file reads, its text is not UTF-8
+        pq.read_table(bad)["text"].to_pylist()
+    stats = run_command(command, tmp_path / "in", tmp_path / "out", tmp_path)
+    out = tmp_path / "out"
+    errors = folder(out, "errors")
+    assert [e["input"] for e in errors] == [str(bad)]
+    assert errors[0]["error"].startswith("row group 1 of 3 unreadable (1024 rows): ArrowInvalid: ")
+    assert "Invalid UTF8" in errors[0]["error"] and "\n" not in errors[0]["error"]
+    readable = rows[:500 + ROWS_PER_GROUP] + rows[500 + 2 * ROWS_PER_GROUP:]
+    seen = [d["id"] for d in folder(out)] + [r["id"] for r in folder(out, "ledger")]  # folder() decodes every text
+    assert sorted(seen) == sorted(d["id"] for d in readable)
+    assert (stats["inputs"], stats["inputs_parsed"], stats["input_errors"]) == (2, 1, 1)
+    assert stats["documents_in"] == len(readable) and stats["documents_unread"] == ROWS_PER_GROUP
     assert good.is_file()
 
 

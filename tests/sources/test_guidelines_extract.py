@@ -156,3 +156,38 @@ def test_malformed_pdf_is_an_input_error(tmp_path, body):
     page = PageStore(tmp_path).save(site.url("/view/cdc/2/cdc_2_DS1.pdf"), "page", 200, "application/pdf", body)
     with pytest.raises(InputError):
         list(parse_page(site, page))
+
+
+def test_a_page_of_millions_of_empty_elements_is_refused_before_it_is_parsed(tmp_path):
+    """A real guideline page with 3 million empty elements inserted (21 MB, under the fetch cap of
+    20 MiB per page plus a little): parsed whole it took 1.6 GB; now one line, under 500 MB."""
+    from peak_rss import run_measured
+
+    page = (FIXTURES / "guidelines_html" / "cdc_pcd_2024_24_0005_status_of_asthma.html").read_bytes()
+    at = page.rindex(b"</body>")
+    hostile = tmp_path / "page.html"
+    hostile.write_bytes(page[:at] + b"<i></i>" * 3_000_000 + page[at:])
+    out, peak_mb = run_measured(
+        "from sources.guidelines.html_extract import extract_html\n"
+        "from sources.errors import HostileInputError\n"
+        f"try:\n    extract_html(open({str(hostile)!r}, 'rb').read())\n"
+        "except HostileInputError as error:\n    print(error)\n")
+    assert out.strip().startswith("HTML: page of 30") and out.strip().endswith("elements, attributes and references (cap 1000000)")
+    assert peak_mb < 500, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_a_tag_of_millions_of_attributes_is_refused_at_once(tmp_path):
+    """libxml2's HTML parser compares each attribute with the ones before it: 2.5 million
+    valueless attributes in one tag of a real page ran for more than 10 minutes; now one line."""
+    from peak_rss import run_measured
+
+    page = (FIXTURES / "guidelines_html" / "cdc_pcd_2024_24_0005_status_of_asthma.html").read_bytes()
+    at = page.rindex(b"</body>")
+    hostile = tmp_path / "page.html"
+    hostile.write_bytes(page[:at] + b"<i " + b" ".join(b"a%d" % i for i in range(2_500_000)) + b"></i>" + page[at:])
+    out, _ = run_measured(
+        "from sources.guidelines.html_extract import extract_html\n"
+        "from sources.errors import HostileInputError\n"
+        f"try:\n    extract_html(open({str(hostile)!r}, 'rb').read())\n"
+        "except HostileInputError as error:\n    print(error)\n", timeout=60)
+    assert out.strip() == "HTML: a tag of up to 2500000 attributes (cap 10000)"

@@ -10,7 +10,7 @@ from conftest import FIXTURES
 from sources.errors import HostileInputError, InputError
 from sources.http import HttpClient
 from sources.pmc.fetch import fetch_efetch, fetch_oai
-from sources.pmc.packages import read_articles, read_package
+from sources.pmc.packages import iter_articles, read_articles, read_package
 
 try:
     from tests.sources.ncbi_server import LocalServer, Reply
@@ -65,6 +65,26 @@ def test_hostile_archives_are_refused(members, message):
 def test_total_size_cap_bounds_skipped_media():
     with pytest.raises(HostileInputError, match="add up"):
         read(build([("PMC1/big.tif", b"\0" * 10_000), ("PMC1/a.nxml", NXML)]), max_total_bytes=5_000)
+
+
+def test_article_members_are_handed_on_one_at_a_time_under_a_cap_on_them_all():
+    """Each article member is read only when asked for (the first is in hand before the second's
+    header is read), and the article XML of all members together is capped: the member whose
+    header takes it past `max_nxml_bytes` is refused before its body is read."""
+    second = (FIXTURES / "pmc_jats" / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml").read_bytes()
+    data = build([("PMC1/a.nxml", NXML), ("PMC1/f1.jpg", b"x" * 100), ("PMC1/b.nxml", second)])
+    members = iter_articles(io.BytesIO(data), "two.tar.gz", max_nxml_bytes=len(NXML) + len(second) - 1)
+    first = next(members)
+    assert (first.name, first.data) == ("PMC1/a.nxml", NXML)
+    with pytest.raises(HostileInputError, match=f"member 'PMC1/b.nxml' of {len(second)} bytes takes the article XML past"):
+        next(members)
+    assert [m.data for m in read(data, max_nxml_bytes=len(NXML) + len(second))] == [NXML, second]
+    # A package cut inside its second article: the first was handed on before the damage was met.
+    cut = gzip.compress(gzip.decompress(data)[: 512 * 5 + len(NXML)], mtime=0)
+    members = iter_articles(io.BytesIO(cut), "cut.tar.gz")
+    assert next(members).data == NXML
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        next(members)
 
 
 def test_damaged_or_empty_packages_are_input_errors(tmp_path):

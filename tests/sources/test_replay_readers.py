@@ -1,6 +1,8 @@
 """Replay readers on the real general-English corpora, and bad replay input in the replay stage."""
 import gzip
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,9 +15,11 @@ from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from pipelines.executor import Executor
 from pipelines.stages import replay as replay_stage
-from sources.replay import newsgroups, reuters
+from sources.replay import newsgroups, records, reuters
 from sources.replay.document import BadRecord, Skipped
+from sources.errors import InputError
 from sources.replay.spec import ReplaySource
+from hostile_tar import gnu_sparse_member
 
 REUTERS = CORPORA / "general_english" / "reuters21578"
 NEWSGROUPS = CORPORA / "general_english" / "20ng_bydate.tar.gz"
@@ -69,6 +73,37 @@ def _truncated_gzip(data: bytes, path: Path) -> Path:
     packed = gzip.compress(data)
     path.write_bytes(packed[: len(packed) // 2])
     return path
+
+
+def first_posts(count: int) -> bytes:
+    """The tar blocks of the real archive's first `count` regular members (no end-of-archive)."""
+    out = io.BytesIO()
+    with tarfile.open(NEWSGROUPS, "r|gz") as source:
+        writer = tarfile.TarFile(fileobj=out, mode="w", format=tarfile.GNU_FORMAT)
+        for member in source:
+            if member.isfile():
+                writer.addfile(member, source.extractfile(member))
+                count -= 1
+                if not count:
+                    return out.getvalue()  # the writer is not closed: no end-of-archive blocks
+    raise AssertionError("the archive has fewer posts")
+
+
+@pytest.mark.parametrize("sparse, error", [
+    (gnu_sparse_member(1, cut=100), r"truncated or damaged GNU sparse header \(IndexError"),  # the archive ends here
+    (gnu_sparse_member(4096) + b"\0" * 1024, r"GNU sparse map longer than 1048576 bytes"),
+])
+def test_newsgroups_archive_with_a_hostile_gnu_sparse_member_gives_its_posts_then_one_error(tmp_path, sparse, error):
+    """The replay tar reader goes through safe_io.open_tar: ten real posts, then a GNU sparse
+    header cut short (plain tarfile: IndexError) or a 2 MiB sparse map: the posts, then an
+    InputError naming the archive."""
+    path = tmp_path / "news.tar.gz"
+    path.write_bytes(gzip.compress(first_posts(10) + sparse, mtime=0))
+    items = []
+    with pytest.raises(InputError, match=f"^{path}: {error}"):
+        for item in newsgroups.iter_file(path, "news", "other"):
+            items.append(item)
+    assert len(items) == 10 and all(isinstance(i, (dict, Skipped)) for i in items)
 
 
 def test_bad_replay_input_goes_to_the_error_ledger_and_the_run_goes_on(tmp_path):
@@ -145,3 +180,19 @@ def test_max_documents_reads_the_first_records_of_each_input(tmp_path):
     ids = set(read_table(list_shards(tmp_path / "out"), DOCUMENT_SCHEMA)["id"].to_pylist())
     ledgered = set(read_table(list_shards(tmp_path / "out" / "ledger"), LEDGER_SCHEMA)["id"].to_pylist())
     assert set(first) <= ids | ledgered
+
+
+def test_a_parquet_replay_file_whose_text_is_not_utf8_gives_its_good_rows_then_one_error(tmp_path):
+    """Its second row group decompresses to invalid UTF-8: plain to_pylist raised
+    UnicodeDecodeError and failed the replay stage."""
+    from hostile_parquet import unchecked_strings
+
+    texts = [f"General text number {n} about the weather and the economy.".encode() for n in range(150)]
+    texts[120] = texts[120][:10] + b"\xff\xfe" + texts[120][10:]
+    path = tmp_path / "web.parquet"
+    pq.write_table(pa.table({"body": unchecked_strings(texts), "key": [f"r{n}" for n in range(150)]}), path, row_group_size=100)
+    items = []
+    with pytest.raises(InputError, match=r"not readable as Parquet \(Column 0: In chunk 0: Invalid: Invalid UTF8"):
+        for item in records.iter_parquet(path, "web", records.Fields.from_dict({"text": "body", "id": "key"})):
+            items.append(item)
+    assert [i["id"] for i in items] == [f"replay/web:r{n}" for n in range(100)]

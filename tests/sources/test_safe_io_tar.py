@@ -11,6 +11,7 @@ import pytest
 
 from conftest import FIXTURES
 from sources.errors import HostileInputError, InputError
+from hostile_tar import gnu_sparse_10_member, gnu_sparse_member
 from sources.safe_io import MAX_TAR_HEADER_BYTES, open_tar
 
 NXML = (FIXTURES / "pmc_jats" / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml").read_bytes()
@@ -97,3 +98,44 @@ def test_damaged_archives_are_input_errors():
     good = gzip.compress(tarfile.TarInfo("a").tobuf() + b"\0" * 1024, mtime=0)
     with pytest.raises(InputError, match="truncated gzip"):
         list_members(good[: len(good) // 2], lambda f: open_tar(f, "cut.tar.gz", "r|gz"))
+
+
+# --- GNU sparse maps: read by tarfile from the archive itself, block by block --------------------
+
+SPARSE_MAPS = [  # (member, regions in its map)
+    (lambda: gnu_sparse_member(4 << 11), 4 + 21 * (4 << 11)),  # 4 MiB of extension blocks
+    (lambda: gnu_sparse_10_member(1 << 19), 1 << 19),  # 2 MiB of pax 1.0 map
+]
+
+
+@pytest.mark.parametrize("member, regions", SPARSE_MAPS)
+def test_a_gnu_sparse_map_is_capped_while_tarfile_reads_it(member, regions):
+    raw = member() + b"\0" * 1024
+    data = gzip.compress(raw, compresslevel=1, mtime=0)
+    # Plain tarfile keeps every region of the map as Python numbers (1.3 GiB for the 300 MB of
+    # extension blocks that gzip to 1 MB).
+    (plain,) = list(tarfile.open(fileobj=io.BytesIO(raw), mode="r|"))
+    assert len(plain.sparse) == regions
+    cap = MAX_TAR_HEADER_BYTES // 4  # the default's quarter: a quicker test, the same code
+    peak, raised = peak_bytes(lambda: list(open_tar(io.BytesIO(data), "sparse.tar.gz", "r|gz", max_header_bytes=cap)))
+    assert isinstance(raised, HostileInputError), raised
+    assert str(raised) == f"sparse.tar.gz: GNU sparse map longer than {cap} bytes"
+    assert peak < 2 << 20
+
+
+def test_a_truncated_gnu_sparse_header_is_an_input_error_not_an_index_error():
+    data = gzip.compress(gnu_sparse_member(1, cut=100), mtime=0)
+    with pytest.raises(IndexError):  # what plain tarfile gives, failing the whole stage
+        list(tarfile.open(fileobj=io.BytesIO(data), mode="r|gz"))
+    with pytest.raises(InputError, match=r"^cut.tar.gz: truncated or damaged GNU sparse header \(IndexError: "):
+        list(open_tar(io.BytesIO(data), "cut.tar.gz", "r|gz"))
+
+
+def test_a_small_genuine_sparse_map_reads_as_with_tarfile():
+    """Two extension blocks ending with the 'no more' flag: the same regions as plain tarfile."""
+    member = bytearray(gnu_sparse_member(2))
+    member[-8] = 0  # the last block ends the map
+    data = bytes(member) + b"\0" * 1024
+    plain = [(m.name, m.sparse, m.size) for m in tarfile.open(fileobj=io.BytesIO(data), mode="r|")]
+    assert len(plain[0][1]) == 4 + 2 * 21  # the header's four slots and two blocks of 21
+    assert [(m.name, m.sparse, m.size) for m in open_tar(io.BytesIO(data), "ok.tar", "r|")] == plain

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from conftest import FIXTURES
 from sources.errors import HostileInputError, InputError
 from sources.pubmed.parse import Record, iter_file, parse_bytes, scan_file
 from sources.safe_io import open_bytes, open_input, read_input, read_input_hashed, sha256_file
@@ -22,6 +23,7 @@ from sources.safe_xml import (
     check_prolog,
     check_tree,
     iterparse_safe,
+    markup_count,
     parse_bytes_safe,
     safe_parser,
 )
@@ -299,6 +301,43 @@ def test_dtd_only_entities_do_not_crash(tmp_path):
     # Without any DOCTYPE the name is undefined: a clean InputError, not a crash.
     with pytest.raises(InputError):
         parse_bytes(f"<PubmedArticleSet>{article(3005, title='a&nbsp;b')}</PubmedArticleSet>".encode())
+
+
+def test_markup_count_bounds_the_nodes_of_real_documents():
+    """The byte count is an upper bound on the elements, attributes and entity references that
+    lxml builds, on real JATS and PubMed files (and not far above it)."""
+    for path in [*sorted((FIXTURES / "pmc_jats").glob("*.nxml")), FIXTURES / "pubmed_xml" / "efetch_pubmed_33515491_lancet_pmc7906746.xml"]:
+        data = path.read_bytes()
+        root = parse_bytes_safe(data, path.name)
+        nodes = sum(1 + len(e.attrib) for e in root.iter() if isinstance(e.tag, str))
+        nodes += sum(1 for e in root.iter() if isinstance(e, etree._Entity))
+        assert nodes <= markup_count(data) <= 2 * nodes, path.name
+
+
+@pytest.mark.parametrize("filler, over", [(b"<a/>", True), (b'<a b=""/>', True), (b"&amp;", False), (b"word ", False)])
+def test_a_document_over_the_node_cap_is_refused_before_it_is_parsed(filler, over):
+    """Over max_nodes: refused with a one-line reason. Text and predefined entities (resolved
+    into text) count as markup too, but a document shorter than 3 bytes a node is never counted."""
+    data = b"<article><body><p>x</p>" + filler * 40_000 + b"</body></article>"
+    if over:
+        with pytest.raises(HostileInputError, match=r"^doc: document of \d+ elements, attributes and references \(cap 30000\)$"):
+            parse_bytes_safe(data, "doc", max_nodes=30_000)
+    else:
+        assert parse_bytes_safe(data, "doc", max_nodes=len(data) // 3).tag == "article"
+    parse_bytes_safe(data, "doc", max_nodes=100_000)  # under the cap: parsed
+
+
+def test_a_streamed_record_over_the_node_cap_is_refused_and_the_records_before_it_kept():
+    records = pubmed_set(3)
+    at = records.rindex(b"</Article>")
+    # 2.4 MB in the last record: past the first chunk (the 1 MiB head, parsed before any check)
+    hostile = records[:at] + b"<a/>" * 600_000 + records[at:]
+    seen = []
+    with pytest.raises(HostileInputError, match=r"^test: record of more than 50000 elements, attributes and references$"):
+        for element in iterparse_safe(open_bytes(hostile, "test"), "PubmedArticle", chunk_size=1 << 14, max_nodes=50_000):
+            seen.append(element.findtext("MedlineCitation/PMID"))
+    assert seen == ["1000", "1001"]
+    assert len(list(iterparse_safe(open_bytes(hostile, "test"), "PubmedArticle", chunk_size=1 << 14, max_nodes=1_000_000))) == 3
 
 
 def test_iterparse_frees_consumed_records():

@@ -11,7 +11,7 @@ from sources.pmc.jats.document import Article, render_article
 from sources.pmc.jats.front import article_ids
 from sources.pmc.jats.options import JatsOptions
 from sources.pmc.jats.wrappers import find_articles
-from sources.safe_xml import parse_bytes_safe
+from sources.safe_xml import MAX_NODES, parse_bytes_safe
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,14 @@ Item = Union[Article, ArticleError]
 
 
 def parse_bytes(data: bytes, provenance: Mapping[str, Any] | str = "<bytes>", options: JatsOptions | None = None,
-                *, name: str | None = None) -> list[Item]:
-    """Every article of one JATS document (any wrapper). InputError when the document is unreadable."""
+                *, name: str | None = None, max_nodes: int = MAX_NODES) -> list[Item]:
+    """Every article of one JATS document (any wrapper). InputError when the document is unreadable
+    (HostileInputError when it could build more than `max_nodes` XML nodes)."""
     prov = {"file": provenance} if isinstance(provenance, str) else dict(provenance)
     if "sha256" not in prov:  # the stage passes the raw file's hash: not computed twice
         prov["sha256"] = hashlib.sha256(data).hexdigest()
     name = name or str(prov.get("file"))
-    articles, wrapper = find_articles(parse_bytes_safe(data, name), name)
+    articles, wrapper = find_articles(parse_bytes_safe(data, name, max_nodes), name)
     options = options or JatsOptions()
     items: list[Item] = []
     for index, article in enumerate(articles):
