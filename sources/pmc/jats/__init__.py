@@ -24,16 +24,15 @@ Modules, one concern each:
   floats.py (figures, tables, captions, figure references) and running_text.py (paragraphs,
   inline text, xrefs);
 - citations.py: citation markers and their settling (dropped or MEDITRON-tagged);
-- formulas.py: TeX and MathML to text;
+- formulas.py: formula elements to text (the MathML reading is sources/mathml.py, shared with MEDLINE);
 - text.py: element text and the final cleaning of a run of text.
 """
 from sources.pmc.jats.document import SOURCE, SUBSET, URL, Article, render_article
-from sources.pmc.jats.formulas import flatten_mathml, tex_body
 from sources.pmc.jats.options import JatsOptions
 from sources.pmc.jats.parse import ArticleError, Item, parse_bytes
 from sources.pmc.jats.wrappers import find_articles, strip_jats_namespace
 
 __all__ = [
-    "SOURCE", "SUBSET", "URL", "Article", "ArticleError", "Item", "JatsOptions", "find_articles", "flatten_mathml",
-    "parse_bytes", "render_article", "strip_jats_namespace", "tex_body",
+    "SOURCE", "SUBSET", "URL", "Article", "ArticleError", "Item", "JatsOptions", "find_articles",
+    "parse_bytes", "render_article", "strip_jats_namespace",
 ]
