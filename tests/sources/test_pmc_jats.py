@@ -278,7 +278,8 @@ def test_caption_modes():
     path = JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml"
     caption = "Figure 1: Schematic presentation of two models of holin hole formation."
     tagged, plain, dropped = (doc_of(path, JatsOptions(captions=m))["text"] for m in ("tagged", "plain", "drop"))
-    assert f"[fig] {caption}" in tagged and tagged.count("[fig]") == 4 and tagged.count("[table]") == 3
+    # 4 figures and the caption of one supplementary file ("Additional file 1"), 3 tables.
+    assert f"[fig] {caption}" in tagged and tagged.count("[fig]") == 5 and tagged.count("[table]") == 3
     assert caption in plain and "[fig]" not in plain and "[table]" not in plain
     assert "Schematic presentation of two models" not in dropped and "[fig]" not in dropped
 
@@ -336,22 +337,59 @@ def test_mathml_prescripts_come_before_their_base_and_formulas_keep_their_spacin
     assert f"\n\n{tag('53 131I')}\n\n{tag('Rij = 0')}" in text  # postscripts attach after the base
 
 
-def test_other_abstract_types_are_opt_in():
-    path = JATS / "PMC9500000_oai-pmh-getrecord.xml"
-    default = doc_of(path)["text"]
-    assert "[fig]" in default and "Huntington" in default
-    more = doc_of(path, JatsOptions(abstract_types=frozenset({"teaser", "graphical"})))["text"]
-    assert len(more) > len(default) and more.count("\n# ") > default.count("\n# ")
-    summary = doc_of(JATS / "PMC3585041_plos-ntd_pntd.0002065.nxml", JatsOptions(abstract_types=frozenset({"summary"})))["text"]
-    assert "# Author Summary" in summary and "# Author Summary" not in doc_of(JATS / "PMC3585041_plos-ntd_pntd.0002065.nxml")["text"]
+def test_summaries_are_kept_by_default_other_abstract_types_on_request():
+    plos = JATS / "PMC3585041_plos-ntd_pntd.0002065.nxml"
+    default = doc_of(plos)["text"]
+    assert "\n\n# Author Summary\n\nRift Valley fever (RVF) is a mosquito-borne disease" in default
+    assert "# Author Summary" not in doc_of(plos, JatsOptions(abstract_types=frozenset()))["text"]
+    editors = doc_of(CORPORA / "fulltext" / "plos_allofplos" / "journal.pmed.1001300.xml")["text"]
+    assert "\n\n# Editors' Summary\n\n## Background\n\nIn 2010, 8.8 million people developed tuberculosis" in editors
+    # Highlights, teasers and graphical abstracts repeat the abstract: opt-in.
+    cell = JATS / "PMC9500000_oai-pmh-getrecord.xml"
+    assert "[fig]" in doc_of(cell)["text"] and "Huntington" in doc_of(cell)["text"]
+    assert "Metzger et al. describe a drug-screening platform" not in doc_of(cell)["text"]
+    more = doc_of(cell, JatsOptions(abstract_types=frozenset({"teaser", "graphical"})))["text"]
+    assert "\n\n# Teaser\n\nMetzger et al. describe a drug-screening platform" in more
+    # An abstract without a title of its own is labelled by its kind.
+    xml = _article(b"<body><p>Main text.</p></body>").replace(
+        b"</abstract>", b'</abstract><abstract abstract-type="summary"><p>Plain words for readers.</p></abstract>')
+    assert "# Abstract\n\nThe abstract says enough.\n\n# Author summary\n\nPlain words for readers." in \
+        parse_bytes(xml)[0].doc["text"]
+
+
+def test_summaries_and_supplementary_captions_come_back_by_default():
+    """Every paragraph of a summary abstract and every supplementary file's caption of the real
+    articles is in the default document (an independent reading of the XML, as for fidelity)."""
+    kept = lost = 0
+    for path in CORPUS + sorted(JATS.iterdir()):
+        item = parsed(path)[0]
+        if item.drop_reason:
+            continue
+        doc = _shingles(_words(item.doc["text"]))
+        article = next(etree.fromstring(path.read_bytes(), PLAIN).iter("{*}article"))
+        units = [p for a in article.iter("{*}abstract") if a.get("abstract-type") in ("summary", "editors-summary",
+                 "editor", "patient", "synopsis") for p in a.iter("{*}p")]
+        units += [c for s in article.iter("{*}supplementary-material") for c in s.iterfind("{*}caption")]
+        for unit in units:
+            # A caption's file-format note "(PDF)" or "(28 KB DOC)" is not text: not looked for.
+            words = _words(re.sub(r"\((?:[\d.]+\s*[KMG]B\s+)?[A-Z0-9]{2,5}\)", " ", " ".join(unit.itertext())))
+            if len(words) < 4:
+                continue
+            wanted = _shingles(words)
+            if len(wanted & doc) >= 0.8 * len(wanted):
+                kept += 1
+            else:
+                lost += 1
+    assert kept > 600 and lost == 0, (kept, lost)
+    supporting = doc_of(CORPORA / "fulltext" / "plos_allofplos" / "journal.pbio.1001473.xml")["text"]
+    assert supporting.count("[fig] Figure S") == 30 and "(PDF)" not in supporting and "(TIF)" not in supporting
+    assert "\n\n# Supporting Information\n\n[fig] Figure S1:" in supporting
 
 
 def test_back_matter_dropped_by_default_and_kept_on_request():
     path = JATS / "PMC1790863_plos-one_pone.0000217.nxml"
+    assert "We would like to thank Art Poon" not in doc_of(path)["text"]
     assert "We would like to thank Art Poon" in doc_of(path, JatsOptions(back_matter=True))["text"]
-    supplementary = JATS / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml"
-    assert "Additional file 1" not in doc_of(supplementary)["text"]
-    assert "Additional file 1" in doc_of(supplementary, JatsOptions(back_matter=True))["text"]
     # Metadata footnotes stay out even then.
     assert "The authors have declared that no competing interests exist" not in doc_of(path, JatsOptions(back_matter=True))["text"]
 
