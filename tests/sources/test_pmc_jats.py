@@ -422,6 +422,35 @@ def test_abstract_only_articles_and_sub_articles():
     assert "# Reviewer report\n\nThe reviewer liked it." in parse_bytes(xml, options=JatsOptions(sub_articles=True))[0].doc["text"]
 
 
+def test_renderer_mixins_share_only_what_the_protocol_names():
+    """Each mixin uses on `self` only its own methods and what RendererParts names, and Renderer
+    provides every one of those (an implementation, not the Protocol's stub)."""
+    import ast
+    import inspect
+
+    from sources.pmc.jats import back_matter, floats, running_text, sections
+    from sources.pmc.jats.renderer import Renderer
+    from sources.pmc.jats.renderer_parts import RendererParts
+
+    named = set(RendererParts.__annotations__) | {
+        name for name, value in vars(RendererParts).items() if inspect.isfunction(value) and not name.startswith("__")}
+    assert {"block", "inline_text", "float_", "formula", "o", "citations"} <= named
+    for module, mixin in ((sections, sections.Sections), (back_matter, back_matter.BackMatter),
+                          (floats, floats.Floats), (running_text, running_text.RunningText)):
+        assert RendererParts in mixin.__mro__, mixin
+        tree = next(node for node in ast.walk(ast.parse(inspect.getsource(module)))
+                    if isinstance(node, ast.ClassDef) and node.name == mixin.__name__)
+        own = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name) and node.value.id == "self"}
+        assert used - own <= named, (mixin.__name__, sorted(used - own - named))
+    renderer = Renderer(etree.fromstring(b"<article/>"), JatsOptions())
+    for name in named:
+        value = getattr(renderer, name)
+        if callable(value) and inspect.ismethod(value):
+            assert not value.__func__.__qualname__.startswith("RendererParts."), name
+
+
 def test_options_are_checked():
     with pytest.raises(ValueError):
         JatsOptions(citations="keep")

@@ -22,7 +22,7 @@ Modules, one concern each:
 - renderer.py: the per-article walk and its state, its methods grouped in
   sections.py (abstracts, body, sections, lists), back_matter.py (back, sub-articles),
   floats.py (figures, tables, captions, figure references) and running_text.py (paragraphs,
-  inline text, xrefs);
+  inline text, xrefs); renderer_parts.py: the Protocol naming the state and methods they share;
 - citations.py: citation markers and their settling (dropped or MEDITRON-tagged);
 - formulas.py: formula elements to text (the MathML reading is sources/mathml.py, shared with MEDLINE);
 - text.py: element text and the final cleaning of a run of text.

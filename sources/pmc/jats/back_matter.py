@@ -9,6 +9,7 @@ import re
 
 from lxml import etree
 
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element
 
 BACK_MATTER_SEC_TYPES = frozenset({
@@ -32,7 +33,7 @@ METADATA_FN_TYPES = frozenset({
 })
 
 
-class BackMatter:
+class BackMatter(RendererParts):
     """Renderer methods for `<back>` and `<sub-article>` (see renderer.py for the shared state)."""
 
     def back(self, back: etree._Element | None) -> list[str]:

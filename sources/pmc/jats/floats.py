@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
 
@@ -33,7 +34,7 @@ class FloatTarget:
     caption: str  # the caption's first clause, citations left out
 
 
-class Floats:
+class Floats(RendererParts):
     """Renderer methods for figures and tables (see renderer.py for the shared state)."""
 
     def float_(self, el: etree._Element) -> list[str]:

@@ -13,9 +13,10 @@ import re
 
 from lxml import etree
 
-from sources.pmc.jats.citations import REMOVED, drop_removal_remnants
 from sources.mathml import MML, mathml_text, spaced_in_sentence, tex_body
+from sources.pmc.jats.citations import REMOVED, drop_removal_remnants
 from sources.pmc.jats.formulas import formula_text
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.sections import BLOCKS, SKIP
 from sources.pmc.jats.text import all_text, finish_text
 
@@ -26,7 +27,7 @@ _UNREAD_XREFS = ("fn", "aff", "corresp", "author-notes", "table-fn")
 _NUMERIC_SUP = re.compile(r"^[\s0-9.+\-\u2212\u2013]+$")
 
 
-class RunningText:
+class RunningText(RendererParts):
     """Renderer methods for text inside blocks (see renderer.py for the shared state)."""
 
     def paragraph(self, p: etree._Element) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
 
@@ -29,7 +30,7 @@ _ABSTRACT_LABELS = {"summary": "Author summary", "editor": "Editors' summary", "
 _ASIDES = ("boxed-text", "disp-quote", "statement", "question-wrap", "verse-group", "speech")
 
 
-class Sections:
+class Sections(RendererParts):
     """Renderer methods for the block structure (see renderer.py for the state they share)."""
 
     def abstracts(self, abstracts: list[etree._Element]) -> list[str]:
