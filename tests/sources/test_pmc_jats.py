@@ -303,6 +303,12 @@ def test_formula_modes_tex_mathml_and_image_only():
     # MathML only (PLOS): flattened to its tokens.
     mathml = [doc_of(p)["text"] for p in CORPUS if "journal.pcbi.1004082" in p.name][0]
     assert re.search(r"\[formula\] [^\[]*σ[^\[]*\[/formula\]", mathml)
+    # MathML read as written by hand (sources/mathml.py): scripts on their base, operators spaced,
+    # fractions a/b; it read "S 2 ( A , B ) = 2 a b a + b".
+    similarity = [doc_of(p)["text"] for p in CORPUS if "journal.pcbi.1004079" in p.name][0]
+    assert "[formula] G = (V, E) [/formula]" in similarity
+    assert "[formula] S2(A, B) = 2ab/(a + b) [/formula]" in similarity
+    assert "[formula] S3(ABC) = 3/2((ab + ac + bc − abc)/(a + b + c)) [/formula]" in similarity
     # Image-only formulas cannot be recovered: dropped and counted.
     image = doc_of(JATS / "PMC1790863_plos-one_pone.0000217.nxml")
     assert "[formula]" not in image["text"] and '"formulas_image_only":24' in image["meta"]
