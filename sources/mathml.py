@@ -43,7 +43,9 @@ _LARGE_OPERATORS = frozenset("∑∏∐∫∬∭∮⋃⋂⋀⋁")
 # Characters that are layout, not text: function application, invisible times/separator/plus.
 _INVISIBLE = dict.fromkeys(map(ord, "\u2061\u2062\u2063\u2064\u200b"))
 _NUMERIC = re.compile(r"^[0-9.+\-\u2212\u2013]+$")
-_TOKENS = frozenset({"mi", "mn", "ms"})
+_TOKENS = frozenset({"mi", "mn", "mo", "ms"})
+# Containers read as a row of their children.
+_ROWS = frozenset({"math", "mrow", "mstyle", "mpadded", "mtd"})
 _SCRIPTS = frozenset({"msub", "msup", "msubsup", "munder", "mover", "munderover"})
 _SILENT = frozenset({"annotation", "annotation-xml", "mphantom", "mprescripts", "none", "malignmark",
                      "maligngroup", "mlabeledtr"})
@@ -89,31 +91,44 @@ def spaced_in_sentence(text: str, previous: str, following: str) -> str:
 # --------------------------------------------------------------------------- the reading
 
 
-def _name(node) -> str:
-    tag = node.tag
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+_NAMES: dict = {}  # tag -> local name, for the few dozen MathML tags
+
+
+def _name(tag) -> str:
+    name = _NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        if len(_NAMES) < 512:  # a hostile file's made-up tags do not grow it without end
+            _NAMES[tag] = name
+    return name
+
+
+def _is_part(node) -> bool:
+    """An element or an unresolved entity (comments, processing instructions are not text)."""
+    return isinstance(node.tag, str) or node.tag is etree.Entity
 
 
 def _parts(node: etree._Element) -> list[etree._Element]:
-    """The element children (comments, processing instructions and layout whitespace are not text)."""
-    return [child for child in node if isinstance(child.tag, str) or child.tag is etree.Entity]
+    return [child for child in node if _is_part(child)]
 
 
 def _token(node: etree._Element) -> str:
-    if node.tag is etree.Entity:  # a DTD-only entity (&nbsp;) that was not resolved
-        return html.unescape(node.text or "")
     if len(node):
         return " ".join("".join(node.itertext()).translate(_INVISIBLE).split())
-    return " ".join((node.text or "").translate(_INVISIBLE).split())
+    text = node.text or ""
+    if text.isprintable() and " " not in text:  # most tokens: nothing invisible, no layout spaces
+        return text
+    return " ".join(text.translate(_INVISIBLE).split())
 
 
 def _render(node: etree._Element, tight: bool) -> str:
     """The text of one MathML element; `tight` inside scripts (no operator spacing)."""
-    name = _name(node)
-    if name in _TOKENS or node.tag is etree.Entity:
+    tag = node.tag
+    name = _name(tag)
+    if name in _TOKENS:  # mi, mn, mo, ms: most of the elements
         return _token(node)
-    if name == "mo":
-        return _token(node)
+    if tag is etree.Entity:  # a DTD-only entity (&nbsp;) that was not resolved
+        return html.unescape(node.text or "")
     if name == "mtext":
         text = "".join(node.itertext()).translate(_INVISIBLE)
         if not text.strip():
@@ -124,6 +139,8 @@ def _render(node: etree._Element, tight: bool) -> str:
         return "" if (node.get("width") or "").lstrip().startswith("-") else " "
     if name in _SILENT or not name:
         return ""
+    if name in _ROWS:
+        return _row(node, tight)
     parts = _parts(node)
     if name in _SCRIPTS:
         return _scripts(name, parts, tight)
@@ -157,22 +174,26 @@ def _render(node: etree._Element, tight: bool) -> str:
         return _render(parts[0], tight) if parts else ""  # the presentation; maction's first choice
     if name == "mglyph":
         return node.get("alt") or ""
-    # math, mrow, mstyle, mpadded, menclose, merror, mtd and unknown containers: a row.
+    # menclose, merror, unknown containers: a row.
     return _row(parts, tight)
 
 
-def _row(parts: list[etree._Element], tight: bool) -> str:
-    """Children of a row, spaced as the module docstring says."""
+def _row(parts, tight: bool) -> str:
+    """Children of a row (an element or a list of them), spaced as the module docstring says."""
+    if tight:
+        return "".join([_render(part, True) for part in parts if _is_part(part)])
     out: list[str] = []
     previous = ""  # the last piece written ("" at the start of the row)
     previous_is_operator = True  # a sign at the start of a row, or after an operator, is unary
     for part in parts:
-        text = _render(part, tight)
+        if not _is_part(part):
+            continue
+        text = _render(part, False)
         if not text:
             continue
-        is_operator = _name(part) == "mo"
+        is_operator = _name(part.tag) == "mo"
         stripped = text.strip()
-        if tight or not stripped:
+        if not stripped:
             out.append(text)
         elif is_operator and stripped in _SEPARATORS:
             out.append(stripped + " ")
@@ -216,7 +237,7 @@ def _scripts(name: str, parts: list[etree._Element], tight: bool) -> str:
 def _multiscripts(parts: list[etree._Element]) -> str:
     """`base (sub sup)* [<mprescripts/> (sub sup)*]`: prescripts, base, postscripts; the last prescript
     is joined to the base (¹²⁹Xe reads "129Xe"), `<none/>` is nothing."""
-    cut = next((i for i, part in enumerate(parts) if _name(part) == "mprescripts"), len(parts))
+    cut = next((i for i, part in enumerate(parts) if _name(part.tag) == "mprescripts"), len(parts))
     base = _render(parts[0], True).strip() if parts else ""
     post = "".join(_render(part, True).strip() for part in parts[1:cut])
     pre = [text for text in (_render(part, True).strip() for part in parts[cut + 1:]) if text]

@@ -49,7 +49,8 @@ class BackMatter(RendererParts):
             elif tag == "app":
                 out.extend(self.section(child, 1))
             elif not self.o.back_matter:
-                out.extend(self.supplementary_captions(child, 1, self.inline_text(child.find("title"))))
+                if tag != "ref-list":  # (the longest part of <back>, and never a supplement's)
+                    out.extend(self.supplementary_captions(child, 1, self.inline_text(child.find("title"))))
             elif tag in ("ack", "sec", "notes", "glossary", "bio"):
                 out.extend(self.section(child, 1, default_title="Acknowledgements" if tag == "ack" else ""))
             elif tag == "fn-group":
