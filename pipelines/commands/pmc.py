@@ -193,7 +193,7 @@ def pmc_parse(
     tables: Optional[str] = typer.Option(None, help="drop | linearize [params: pmc.parse.tables]"),
     formulas: Optional[str] = typer.Option(None, help="tagged | plain | drop [params: pmc.parse.formulas]"),
     abstract_types: Optional[str] = typer.Option(None, "--abstract-types", help="other abstracts to keep, comma-separated (default the plain-language summaries: summary,editor,editors-summary,patient,synopsis; also highlights,teaser,toc,graphical,…, all; '' for none) [params: pmc.parse.abstract_types]"),
-    back_matter: Optional[bool] = typer.Option(None, "--back-matter/--no-back-matter", help="keep acknowledgements, funding, … [params: pmc.parse.back_matter]"),
+    back_matter: Optional[bool] = typer.Option(None, "--back-matter/--no-back-matter", help="keep acknowledgements, funding, … (supplementary-file captions are kept either way) [params: pmc.parse.back_matter]"),
     sub_articles: Optional[bool] = typer.Option(None, "--sub-articles/--no-sub-articles", help="keep reviewer reports and responses [params: pmc.parse.sub_articles]"),
     abstract_only: Optional[bool] = typer.Option(None, "--abstract-only/--no-abstract-only", help="body-less articles become abstract-only documents [params: pmc.parse.abstract_only]"),
     licenses_: Optional[str] = typer.Option(None, "--licenses", help="ledger articles outside these licence families, or 'all' [params: pmc.parse.licenses]"),
