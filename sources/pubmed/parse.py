@@ -23,6 +23,7 @@ from typing import BinaryIO, Iterator, Union
 from lxml import etree
 
 from curation.schema import dump_meta
+from sources.mathml import MML, math_text, spaced_in_sentence
 from sources.xml_text import clean_text as _clean
 from sources.xml_text import iso_date, month_number
 from sources.safe_io import DEFAULT_MAX_BYTES, open_bytes, open_input, sha256_file
@@ -33,7 +34,6 @@ SUBSET = "abstracts"
 URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 ARTICLE, BOOK, DELETE = "PubmedArticle", "PubmedBookArticle", "DeleteCitation"
 _TAGS = (ARTICLE, BOOK, DELETE)
-_MATHML = "{http://www.w3.org/1998/Math/MathML}"
 _MEDLINE_DATE = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}))?")
 _PMCID = re.compile(r"PMC[0-9]+")
 _DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
@@ -617,8 +617,8 @@ def _text(node: etree._Element | None) -> str:
 def _flatten(node: etree._Element, parts: list[str]) -> list[str]:
     """Text of `node` and its descendants in document order (i, b, sup, sub, u -> their text).
 
-    MathML is pretty-printed in PubMed files; its layout whitespace is dropped so that
-    <mml:mi>O</mml:mi><mml:mn>2</mml:mn> reads "O2". Unresolved entity references (DTD-only
+    MathML is read as in JATS full text (sources/mathml.py: "V.O2max", "129Xe"), spaced from the
+    words only where it would touch them ("3He/129Xe MRI"). Unresolved entity references (DTD-only
     names such as &nbsp;) keep their "&name;" text, which `_clean` then unescapes.
     """
     if node.text:
@@ -626,8 +626,8 @@ def _flatten(node: etree._Element, parts: list[str]) -> list[str]:
     for child in node:
         tag = child.tag
         if isinstance(tag, str):
-            if tag.startswith(_MATHML):
-                parts.append("".join(t.strip() for t in child.itertext()))
+            if tag.startswith(MML):
+                parts.append(spaced_in_sentence(math_text(child), _last_text(parts), child.tail or ""))
             else:
                 _flatten(child, parts)
         elif tag is etree.Entity:
@@ -636,6 +636,14 @@ def _flatten(node: etree._Element, parts: list[str]) -> list[str]:
         if child.tail:
             parts.append(child.tail)
     return parts
+
+
+def _last_text(parts: list[str]) -> str:
+    """The last non-empty piece of text so far."""
+    for part in reversed(parts):
+        if part:
+            return part
+    return ""
 
 
 def _strip_translation_brackets(title: str) -> str:

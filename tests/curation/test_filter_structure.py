@@ -91,10 +91,13 @@ def test_line_kinds_are_what_the_parsers_write(documents):
 
 @pytest.mark.parametrize("step", [s for s in RULES if s != "language"])
 def test_each_rule_keeps_real_papers_and_pages_with_their_structure(documents, step):
-    """Each rule alone, at its defaults (web thresholds): no real paper or page is dropped for its
-    markup, and no heading, formula, list item or table row is removed."""
-    rule = build_step(step, {})
+    """Each rule alone, at the thresholds shipped for the document's source: no real paper or page
+    is dropped for its markup, and no heading, formula, list item or table row is removed. (At
+    web defaults a paper whose supplementary figure legends repeat their wording, as legends do,
+    trips Gopher's 5-gram share: journal.pone.0058242 at 0.177 > 0.15; papers ship 0.20.)"""
+    shipped = shipped_filter_config()
     for name, doc in documents.items():
+        rule = build_step(step, config_for_source(shipped, doc["source"]))
         doc = dict(doc)
         before = markup(doc["text"])
         verdict = rule.check(doc)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -120,6 +121,58 @@ def test_sub_tags_and_mathml_are_flattened():
     assert "mml" not in text and "<" not in text.replace("< ", "")  # only comparison signs remain
     assert "V.O2max" in text  # the MathML formula, without its layout whitespace
     assert rec.doc["date"] == "2018"
+
+
+# 3He and 129Xe as MDPI and Frontiers write them in MathML: the base, no postscripts, the prescript.
+def _isotope(element: str, mass: str) -> str:
+    return (f'<mml:math xmlns:mml="http://www.w3.org/1998/Math/MathML"><mml:mmultiscripts><mml:mrow>'
+            f'<mml:mi mathvariant="normal">{element}</mml:mi></mml:mrow><mml:mprescripts/><mml:none/>'
+            f'<mml:mrow><mml:mn>{mass}</mml:mn></mml:mrow></mml:mmultiscripts></mml:math>')
+
+
+def _with_title(path: Path, title: str) -> bytes:
+    """The real record file with its ArticleTitle replaced by `title` (XML)."""
+    data = path.read_bytes()
+    start, end = data.index(b"<ArticleTitle>"), data.index(b"</ArticleTitle>") + len(b"</ArticleTitle>")
+    return data[:start] + f"<ArticleTitle>{title}</ArticleTitle>".encode() + data[end:]
+
+
+def test_mathml_reads_as_in_jats_full_text():
+    """One MathML reading for MEDLINE and JATS: prescripts before their base, spaced from words only
+    where the formula would touch them (it read "He3/Xe129MRI")."""
+    path = FIXTURES / "efetch_pubmed_30108519_sub_tags.xml"
+    title = f"Hyperpolarized {_isotope('He', '3')}/{_isotope('Xe', '129')}MRI of the lung"
+    (rec,) = [item for item in parse_bytes(_with_title(path, title)) if isinstance(item, Record)]
+    assert rec.doc["title"] == "Hyperpolarized 3He/129Xe MRI of the lung"
+    # Every formula of the real JATS articles reads the same in a MEDLINE title as in the article.
+    from sources.pmc.jats.formulas import formula_text
+
+    mml = "{http://www.w3.org/1998/Math/MathML}"
+    checked = 0
+    for article in sorted((SHARED / "corpora" / "fulltext").rglob("*.xml")):
+        for math in plain_tree(article).iter(f"{mml}math"):
+            if math.getparent().tag not in ("inline-formula", "disp-formula"):
+                continue
+            expected = formula_text(math.getparent())
+            xml = etree.tostring(math, encoding="unicode", with_tail=False)
+            (rec,) = [item for item in parse_bytes(_with_title(path, f"A {xml} B")) if isinstance(item, Record)]
+            assert rec.doc["title"] == " ".join(f"A {expected} B".split()), xml
+            checked += 1
+    assert checked > 900
+
+
+def test_escaped_markup_reads_as_markup():
+    """pubmed:14668030's abstract holds `&lt;PRE&gt;3&lt;/PRE&gt;` (mm³): the tags go, the 3 stays;
+    comparison signs stay everywhere."""
+    path = CORPORA / "pubmedsample18n0001.xml.gz"
+    recs = records(path)
+    text = recs["14668030"].doc["text"]
+    assert "platelet counts <60,000/mm3 and 37 patients" in text
+    assert "(>150,000/mm3)" in text and "PRE" not in text
+    assert "constrain the CP-violating charge asymmetry to be -0.170<A(CP)(B-->K(*)gamma)<0.082" in \
+        recs["11909345"].doc["text"]
+    for rec in recs.values():
+        assert not re.search(r"</?(?:i|b|u|sup|sub|pre|em)>", rec.doc["text"], re.IGNORECASE), rec.pmid
 
 
 def test_german_article_title_without_brackets():

@@ -22,18 +22,17 @@ Modules, one concern each:
 - renderer.py: the per-article walk and its state, its methods grouped in
   sections.py (abstracts, body, sections, lists), back_matter.py (back, sub-articles),
   floats.py (figures, tables, captions, figure references) and running_text.py (paragraphs,
-  inline text, xrefs);
+  inline text, xrefs); renderer_parts.py: the Protocol naming the state and methods they share;
 - citations.py: citation markers and their settling (dropped or MEDITRON-tagged);
-- formulas.py: TeX and MathML to text;
+- formulas.py: formula elements to text (the MathML reading is sources/mathml.py, shared with MEDLINE);
 - text.py: element text and the final cleaning of a run of text.
 """
 from sources.pmc.jats.document import SOURCE, SUBSET, URL, Article, render_article
-from sources.pmc.jats.formulas import flatten_mathml, tex_body
 from sources.pmc.jats.options import JatsOptions
 from sources.pmc.jats.parse import ArticleError, Item, parse_bytes
 from sources.pmc.jats.wrappers import find_articles, strip_jats_namespace
 
 __all__ = [
-    "SOURCE", "SUBSET", "URL", "Article", "ArticleError", "Item", "JatsOptions", "find_articles", "flatten_mathml",
-    "parse_bytes", "render_article", "strip_jats_namespace", "tex_body",
+    "SOURCE", "SUBSET", "URL", "Article", "ArticleError", "Item", "JatsOptions", "find_articles",
+    "parse_bytes", "render_article", "strip_jats_namespace",
 ]

@@ -1,12 +1,15 @@
 """Back matter and sub-articles: appendices always; acknowledgements, funding, contributions,
-notes and the like only when `back_matter` is on; reviewer reports and responses only when
-`sub_articles` is on. The reference list is never text (MEDITRON citations read it as a lookup)."""
+notes and the like only when `back_matter` is on, but the captions of supplementary files always
+(a "Supporting Information" section keeps its heading and its captions: they describe data and
+figures of the paper); reviewer reports and responses only when `sub_articles` is on. The
+reference list is never text (MEDITRON citations read it as a lookup)."""
 from __future__ import annotations
 
 import re
 
 from lxml import etree
 
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element
 
 BACK_MATTER_SEC_TYPES = frozenset({
@@ -30,7 +33,7 @@ METADATA_FN_TYPES = frozenset({
 })
 
 
-class BackMatter:
+class BackMatter(RendererParts):
     """Renderer methods for `<back>` and `<sub-article>` (see renderer.py for the shared state)."""
 
     def back(self, back: etree._Element | None) -> list[str]:
@@ -46,7 +49,8 @@ class BackMatter:
             elif tag == "app":
                 out.extend(self.section(child, 1))
             elif not self.o.back_matter:
-                continue
+                if tag != "ref-list":  # (the longest part of <back>, and never a supplement's)
+                    out.extend(self.supplementary_captions(child, 1, self.inline_text(child.find("title"))))
             elif tag in ("ack", "sec", "notes", "glossary", "bio"):
                 out.extend(self.section(child, 1, default_title="Acknowledgements" if tag == "ack" else ""))
             elif tag == "fn-group":
@@ -54,6 +58,13 @@ class BackMatter:
                     if (fn.get("fn-type") or "").lower() not in METADATA_FN_TYPES:
                         out.extend(self.container(fn, depth=2))
         return out
+
+    def supplementary_captions(self, el: etree._Element, depth: int, title: str = "") -> list[str]:
+        """The captions of the `<supplementary-material>` inside a back-matter element, under its title."""
+        captions = [block for supplement in el.iter("supplementary-material") for block in self.float_(supplement)]
+        if not captions:
+            return []
+        return ([f"{'#' * min(depth, 3)} {title}"] if title else []) + captions
 
     @staticmethod
     def is_back_matter(sec: etree._Element, title: str) -> bool:

@@ -1,7 +1,10 @@
 """Figures, tables and their captions; figure and table references in MEDITRON style.
 
 A caption reads "Label: title. paragraphs", tagged `[fig] … [/fig]` / `[table] … [/table]`, plain
-or dropped (`captions`); a repeated or "(continued)" caption is said once, as MEDITRON did. With
+or dropped (`captions`); a repeated or "(continued)" caption is said once, as MEDITRON did. A
+supplementary file's caption is a `[table]` when its label says it is a table ("Table S1", "S2
+Table"), else a `[fig]`; a caption paragraph that only names the file format ("(PDF)", "(TIFF)") is
+not text. With
 `tables=linearize` a table's rows follow as "cell | cell" lines, then its footnotes. Captions,
 cells and table footnotes are running text like any other: citations in them are dropped or
 tagged as in the body; the caption clause a MEDITRON `[fig_ref]` quotes is read without them.
@@ -14,8 +17,13 @@ from dataclasses import dataclass
 from lxml import etree
 
 from curation.markers import tag
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
+
+
+_TABLE_LABEL = re.compile(r"\btables?\b", re.IGNORECASE)
+_FILE_FORMAT = re.compile(r"^\((?:\d+(?:\.\d+)?\s*[KMG]B\s+)?[A-Z0-9]{2,5}\)\.?$")
 
 
 @dataclass(frozen=True)
@@ -27,11 +35,12 @@ class FloatTarget:
     caption: str  # the caption's first clause, citations left out
 
 
-class Floats:
+class Floats(RendererParts):
     """Renderer methods for figures and tables (see renderer.py for the shared state)."""
 
     def float_(self, el: etree._Element) -> list[str]:
-        kind = "table" if el.tag in ("table-wrap", "table-wrap-group") else "fig"
+        kind = "table" if el.tag in ("table-wrap", "table-wrap-group") or (
+            el.tag == "supplementary-material" and _TABLE_LABEL.search(plain_text(el.find("label")))) else "fig"
         caption = self.caption_text(el)
         rows = self.table_rows(el) if kind == "table" and self.o.tables == "linearize" else []
         if self.o.captions == "drop" and not rows:
@@ -59,7 +68,7 @@ class Floats:
             for child in caption:
                 if is_element(child) and child.tag in ("title", "p"):
                     text = self.inline_text(child)
-                    if text:
+                    if text and not _FILE_FORMAT.match(text):
                         parts.append(text if text[-1] in ".!?:" or child.tag != "title" else text + ".")
         body = " ".join(parts)
         return f"{label}: {body}" if label and body else body

@@ -5,6 +5,9 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 
+SUMMARY_ABSTRACT_TYPES = ("summary", "editor", "editors-summary", "patient", "synopsis")
+
+
 @dataclass(frozen=True)
 class JatsOptions:
     """How an article is rendered; every field has the corpus default (MEDITRON's where it was right)."""
@@ -14,7 +17,10 @@ class JatsOptions:
     captions: str = "tagged"  # tagged ([fig] … [/fig], [table] … [/table]) | plain | drop
     tables: str = "drop"  # drop (caption only) | linearize (rows as "cell | cell" lines)
     formulas: str = "tagged"  # display formulas: tagged ([formula] … [/formula]) | plain | drop; inline math stays text
-    abstract_types: frozenset = frozenset()  # other abstracts to keep: summary, graphical, teaser, …, or "all"
+    # Other abstracts to keep, or "all". Default: the plain-language summaries written as prose for
+    # readers (PLOS author, editors' and patient summaries, synopses); highlights, teasers, table-of-
+    # contents blurbs and graphical abstracts repeat the abstract in a line or a picture and are opt-in.
+    abstract_types: frozenset = frozenset(SUMMARY_ABSTRACT_TYPES)
     back_matter: bool = False  # keep acknowledgements, funding, contributions, … sections
     sub_articles: bool = False  # keep reviewer reports, decision letters, responses
     abstract_only: bool = True  # an article with an abstract but no body is still a document

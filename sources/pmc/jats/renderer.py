@@ -1,5 +1,6 @@
 """The renderer: one walk over one article, its methods grouped by concern in
-sections.py, back_matter.py, floats.py and running_text.py; the state they share is here."""
+sections.py, back_matter.py, floats.py and running_text.py; the state they share is here, and
+what they may ask of each other is named in renderer_parts.py."""
 from __future__ import annotations
 
 from lxml import etree

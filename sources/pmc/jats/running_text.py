@@ -13,8 +13,10 @@ import re
 
 from lxml import etree
 
+from sources.mathml import MML, mathml_text, spaced_in_sentence, tex_body
 from sources.pmc.jats.citations import REMOVED, drop_removal_remnants
-from sources.pmc.jats.formulas import MML, flatten_mathml, formula_text, tex_body
+from sources.pmc.jats.formulas import formula_text
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.sections import BLOCKS, SKIP
 from sources.pmc.jats.text import all_text, finish_text
 
@@ -25,7 +27,7 @@ _UNREAD_XREFS = ("fn", "aff", "corresp", "author-notes", "table-fn")
 _NUMERIC_SUP = re.compile(r"^[\s0-9.+\-\u2212\u2013]+$")
 
 
-class RunningText:
+class RunningText(RendererParts):
     """Renderer methods for text inside blocks (see renderer.py for the shared state)."""
 
     def paragraph(self, p: etree._Element) -> str:
@@ -66,7 +68,7 @@ class RunningText:
             text = formula_text(node) if tag == "inline-formula" else self.formula(node)
             out.append(_spaced(text, out, node.tail) if text else REMOVED)
         elif tag.startswith(MML):
-            out.append(_spaced(flatten_mathml(node), out, node.tail))
+            out.append(_spaced(mathml_text(node), out, node.tail))
         elif tag == "tex-math":
             out.append(_spaced(tex_body(node.text), out, node.tail))
         elif tag == "sup":
@@ -113,11 +115,8 @@ class RunningText:
 
 
 def _spaced(text: str, before: list[str], tail: str | None) -> str:
-    """A formula's text inside the sentence: a space only where it would touch a word or number
-    ("the 129Xe MRI", never "Xe129MRI"), none inside brackets or before a hyphen ("(129Xe)-weighted")."""
-    left = " " if _last_character(before)[-1:].isalnum() else ""
-    right = " " if (tail or "")[:1].isalnum() else ""
-    return f"{left}{text}{right}"
+    """A formula's text inside the sentence, spaced from the words around it (removal marks not counted)."""
+    return spaced_in_sentence(text, _last_character(before), tail or "")
 
 
 def _last_character(pieces: list[str]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
 
@@ -23,14 +24,19 @@ BLOCKS = frozenset({
     "chem-struct-wrap", "title", "caption", "question-wrap", "answer", "explanation",
 })
 _MAIN_ABSTRACT_TYPES = frozenset({"", "main", "abstract", "structured", "unstructured"})
+# The heading of a kept abstract that has no title of its own.
+_ABSTRACT_LABELS = {"summary": "Author summary", "editor": "Editors' summary", "editors-summary": "Editors' summary",
+                    "patient": "Patient summary"}
 _ASIDES = ("boxed-text", "disp-quote", "statement", "question-wrap", "verse-group", "speech")
 
 
-class Sections:
+class Sections(RendererParts):
     """Renderer methods for the block structure (see renderer.py for the state they share)."""
 
     def abstracts(self, abstracts: list[etree._Element]) -> list[str]:
-        """The `<abstract>`s to keep: the first main one, and the other types the options name."""
+        """The `<abstract>`s to keep: the first main one, and the other types the options name (by
+        default the plain-language summaries), each under a heading: its own title, else its kind's
+        ("# Author summary")."""
         out: list[str] = []
         main_done = False
         for abstract in abstracts:
@@ -38,7 +44,8 @@ class Sections:
             is_main = kind in _MAIN_ABSTRACT_TYPES and not main_done
             if not is_main and kind not in self.o.abstract_types and "all" not in self.o.abstract_types:
                 continue
-            heading = self.inline_text(abstract.find("title")) or ("Abstract" if is_main else kind.replace("-", " ").capitalize())
+            heading = self.inline_text(abstract.find("title")) or (
+                "Abstract" if is_main else _ABSTRACT_LABELS.get(kind, kind.replace("-", " ").capitalize()))
             blocks = self.container(abstract, depth=2)
             if blocks:
                 out.append(f"# {heading}")
@@ -79,7 +86,7 @@ class Sections:
             text = "\n".join(line.rstrip() for line in "".join(el.itertext()).strip("\n").splitlines())
             return [text] if text.strip() else []
         if tag == "supplementary-material":
-            return self.float_(el) if self.o.back_matter else []
+            return self.float_(el)  # its caption, as the `captions` option says
         if tag in SKIP or tag in ("title", "caption", "table", "alternatives", "array"):
             return []
         if tag in ("answer", "explanation", "glossary", "notes", "bio"):
@@ -89,10 +96,11 @@ class Sections:
         return [text] if text else []
 
     def section(self, sec: etree._Element, depth: int, default_title: str = "") -> list[str]:
-        """A heading of `depth` #s (at most three) over the section's blocks; back matter only when asked."""
+        """A heading of `depth` #s (at most three) over the section's blocks; back matter only when
+        asked, except the captions of its supplementary files ("Supporting Information")."""
         title = self.inline_text(sec.find("title")) or default_title
         if not self.o.back_matter and self.is_back_matter(sec, title):
-            return []
+            return self.supplementary_captions(sec, depth, title)
         inner = self.container(sec, depth + 1)
         if not inner:
             return []

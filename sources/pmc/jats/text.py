@@ -5,7 +5,8 @@ import re
 
 from lxml import etree
 
-from sources.pmc.jats.formulas import MATH, formula_text
+from sources.mathml import MATH
+from sources.pmc.jats.formulas import formula_text
 from sources.xml_text import clean_text
 
 # Formatting elements carry no meaning for training text: merged into their parents before the
