@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO, SHARED
+from peak_rss import run_measured
 from pipelines.cli_common import app
 from pipelines.commands import pmc  # noqa: F401  (registers the command group)
 from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects
@@ -226,12 +227,10 @@ def test_a_damaged_manifest_is_a_one_line_error(tmp_path, articles):
 
 # --- inventory shards that are not CSV ----------------------------------------------------------------------------------
 def peak_rss_mb(code: str) -> tuple[float, str]:
-    """(peak resident MB, stdout) of `code` run in a fresh Python in the repository."""
-    script = code + "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    *lines, peak_kb = done.stdout.strip().splitlines()
-    return int(peak_kb) / 1024, "\n".join(lines)
+    """(peak resident MB, stdout) of `code` run in a fresh Python in the repository (tests/peak_rss:
+    the process's own high-water mark, not the test runner's that ru_maxrss would inherit)."""
+    out, peak = run_measured(code, timeout=300)
+    return peak, out.strip()
 
 
 def write_gzip_of_zeros(path: Path, size: int) -> None:
