@@ -22,7 +22,10 @@ app = typer.Typer(
 )
 
 ParamsOpt = typer.Option(None, "--params", help="params file (default: ./params.yaml)")
-WorkersOpt = typer.Option(None, "--workers", help="Dask worker processes on this machine [params: run.workers; default: cores]")
+WorkersOpt = typer.Option(
+    None, "--workers",
+    help="Dask worker processes on this machine, at most: one per run.mb_per_worker of input; one runs in-process [params: run.workers; default: cores]",
+)
 SchedulerOpt = typer.Option(
     None,
     "--scheduler",
@@ -61,7 +64,8 @@ def stage_command(params_file: Optional[Path], out: Path, metrics: Optional[Path
 def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str]):
     from pipelines.executor import Executor
 
-    return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"))
+    mb_per_worker = float(param(params, "run.mb_per_worker", 16))
+    return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"), int(mb_per_worker * 1024 * 1024))
 
 
 # The http: block of params.yaml, as shipped (tests/pipelines/test_cli_common.py keeps them equal).

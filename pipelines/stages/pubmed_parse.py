@@ -142,6 +142,7 @@ def _check_deletion(path: str, item: Deletion, scanned: list[str]) -> None:
 
 def run(inputs: list[Path | str], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
     files = [str(p) for p in order_inputs(inputs)]
+    executor.size_to(files)
     scans: list[RecordScan] = executor.map(scan_records, files, desc=f"{STAGE} (scan)")
     plan = plan_supersessions(files, [scan.events for scan in scans])
     payloads = [(path, superseded, scan.records, scan.deleted) for path, superseded, scan in zip(files, plan, scans)]

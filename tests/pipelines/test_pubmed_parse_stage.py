@@ -267,3 +267,18 @@ def test_a_pmid_the_parser_reads_differently_from_the_scan_is_an_unreadable_reco
     assert stats["documents_in"] == n and stats["record_errors"] == 1
     assert errors["record"].to_pylist() == [first] and "record scan read PMID None" in errors["error"][0].as_py()
     assert first not in docs["pmid"].to_pylist()
+
+
+def test_command_on_small_files_runs_in_process_with_the_bytes_of_a_cluster_run(tmp_path):
+    """`medcurate pubmed parse` sizes its workers by input: two fixture files (200 KB) run in the
+    command's process (no cluster); forced onto 2 local workers, the same bytes come out."""
+    inputs = [str(BASELINE_1334), str(UPDATE_1335)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    forced = tmp_path / "params.yaml"
+    forced.write_text("run:\n  workers: 2\n  mb_per_worker: 0.000001\n")
+    small = subprocess.run([sys.executable, "-m", "pipelines.cli", "pubmed", "parse", *inputs, "--out", str(tmp_path / "a")],
+                           env=env, capture_output=True, text=True, check=True)
+    cluster = subprocess.run([sys.executable, "-m", "pipelines.cli", "pubmed", "parse", *inputs, "--out", str(tmp_path / "b"),
+                              "--params", str(forced)], env=env, capture_output=True, text=True, check=True)
+    assert "running in-process" in small.stderr and "running in-process" not in cluster.stderr
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
