@@ -64,7 +64,7 @@ def stage_command(params_file: Optional[Path], out: Path, metrics: Optional[Path
 def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str]):
     from pipelines.executor import Executor
 
-    mb_per_worker = float(param(params, "run.mb_per_worker", 16))
+    mb_per_worker = float(param(params, "run.mb_per_worker", 64))
     return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"), int(mb_per_worker * 1024 * 1024))
 
 

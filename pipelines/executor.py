@@ -34,9 +34,10 @@ def default_workers() -> int:
 
 
 def workers_for(input_bytes: int, tasks: int, most: int, bytes_per_worker: int) -> int:
-    """Local workers worth starting: one per `bytes_per_worker` of input, at most one per task
-    and at most `most`; 1 means run in-process."""
-    by_size = -(-input_bytes // bytes_per_worker) if bytes_per_worker > 0 else most
+    """Local workers worth starting: one per whole `bytes_per_worker` of input (each worker's
+    share of work should dwarf its start-up), at most one per task and at most `most`; 1 means
+    run in-process."""
+    by_size = input_bytes // bytes_per_worker if bytes_per_worker > 0 else most
     return max(1, min(most, tasks, by_size))
 
 

@@ -142,10 +142,11 @@ def test_workers_follow_the_amount_of_input():
     from pipelines.executor import workers_for
 
     mb = 1 << 20
-    assert workers_for(200 * 1024, tasks=1, most=8, bytes_per_worker=16 * mb) == 1  # one small file: in-process
-    assert workers_for(40 * mb, tasks=10, most=8, bytes_per_worker=16 * mb) == 3
-    assert workers_for(40 * mb, tasks=2, most=8, bytes_per_worker=16 * mb) == 2  # no more than tasks
-    assert workers_for(900 * mb, tasks=100, most=4, bytes_per_worker=16 * mb) == 4  # no more than asked
+    assert workers_for(200 * 1024, tasks=1, most=8, bytes_per_worker=64 * mb) == 1  # one small file: in-process
+    assert workers_for(100 * mb, tasks=10, most=8, bytes_per_worker=64 * mb) == 1  # 1.6 workers' worth: one
+    assert workers_for(200 * mb, tasks=10, most=8, bytes_per_worker=64 * mb) == 3
+    assert workers_for(200 * mb, tasks=2, most=8, bytes_per_worker=64 * mb) == 2  # no more than tasks
+    assert workers_for(900 * mb, tasks=100, most=4, bytes_per_worker=64 * mb) == 4  # no more than asked
     assert workers_for(0, tasks=5, most=4, bytes_per_worker=0) == 4  # size unknown: tasks decide
 
 
