@@ -282,3 +282,19 @@ def test_command_on_small_files_runs_in_process_with_the_bytes_of_a_cluster_run(
                               "--params", str(forced)], env=env, capture_output=True, text=True, check=True)
     assert "running in-process" in small.stderr and "running in-process" not in cluster.stderr
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_a_deletion_the_parser_reads_differently_from_the_scan_stops_the_file(tmp_path):
+    """The real update file with one deleted PMID written as a character reference: deletions
+    were decided on the scan's reading, so the file goes to the error ledger, naming why."""
+    doomed = deleted_pmids(UPDATE_1335)[0]
+    text = read_xml(UPDATE_1335).decode("utf-8")
+    at = text.index("<DeleteCitation>")
+    text = text[:at] + text[at:].replace(f">{doomed}</PMID>", f">&#{ord(doomed[0])};{doomed[1:]}</PMID>", 1)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / UPDATE_1335.name).write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    stats = run_parse([raw], tmp_path / "out")
+    _, _, errors = tables(tmp_path / "out")
+    assert stats["input_errors"] == 1 and stats["documents_in"] + stats["documents_unread"] == len(independent_pmids(UPDATE_1335))
+    assert "DeleteCitation" in errors["error"][0].as_py() and "record scan" in errors["error"][0].as_py()
