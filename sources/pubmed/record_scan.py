@@ -7,13 +7,15 @@ accounting. Parsing every file twice cost a fifth of the stage. This scan reads 
 (decompressed) bytes once and looks for the record start tags only:
 
 - `<PubmedArticle` and `<PubmedBookArticle` followed by a space, `>` or `/` start a record; its
-  PMID and Version are those of the first `<PMID` inside it (MedlineCitation/PMID and
-  BookDocument/PMID come first in both DTDs); `<DeleteCitation` starts a deletion, whose
+  PMID and Version are those of the `<PMID>` that is the first child of its MedlineCitation /
+  BookDocument, itself the record's first child (both DTDs); a record without one has none (a
+  CommentsCorrections PMID further in is not its own); `<DeleteCitation` starts a deletion, whose
   `<PMID>` texts up to `</DeleteCitation` are the deleted PMIDs;
 - comments, CDATA sections and processing instructions are skipped, so a record start tag
   written inside one is not counted (libxml2 does not see it either);
-- a tag cut by the end of a read block is completed with the next block; the text kept between
-  blocks is bounded (`_MAX_TAG`), so a hostile file cannot make it grow;
+- a tag cut by the end of a read block is completed with the next block; what is kept between
+  blocks is bounded (a record's head `_HEAD_BYTES`, a deletion `_MAX_DELETE`, otherwise a few
+  bytes), so a hostile file cannot make it grow without end;
 - UTF-16 and UTF-32 files are transcoded to UTF-8 first (every other encoding libxml2 reads
   writes markup in ASCII bytes).
 
