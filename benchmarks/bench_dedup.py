@@ -6,9 +6,12 @@ Corpus: the Cohen abstracts (../shared/corpora) plus N planted near copies each 
 measured for each N given (the command's fixed start-up weighs less as the corpus grows).
 - datasketch core: word 5-gram shingles, MinHash(120).update_batch, MinHashLSH(20 x 6) insert + query;
 - our signatures alone (curation.dedup.minhash.signatures, same shingles and permutations count);
-- our whole `medcurate dedup` command on 2 workers (CPU of every process it starts, Dask start
-  included, measured by benchmarks/cpu_meter.py), and the same command in one process
-  (`--scheduler sync`);
+- our whole `medcurate dedup` command as README runs it (workers sized by the input: in-process
+  below 2 x run.mb_per_worker; CPU of every process it starts, measured by benchmarks/cpu_meter.py),
+  with the project's params.yaml (decontamination against MedQA + MedMCQA on, the benchmark index
+  cached by content hash after the first run) and with decontamination off (like for like with
+  datasketch's core), and the latter on 2 workers (`--workers 2` and a cluster forced by
+  run.mb_per_worker), all in the same alternating rounds (benchmarks/command_level.py);
 - filter + dedup together, documents per second per core;
 - peak memory (sum of RSS of all processes: the command, the Dask scheduler and workers) of the
   dedup command on 2 workers, for each `--memory-docs` size. The corpus is real Cohen abstracts
@@ -35,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+from benchmarks.command_level import METHODS, alternate, command_cpu, process_cpu, ratios  # noqa: E402
 from benchmarks.cpu_meter import Measured  # noqa: E402
 from curation.dedup.minhash import MinhashConfig, signatures  # noqa: E402
 from curation.dedup.ngrams import ngram_strings  # noqa: E402
@@ -88,6 +92,7 @@ def memory_run(n: int, tmp: Path) -> dict:
 def datasketch_core(texts: list[str]) -> float:
     from datasketch import MinHash, MinHashLSH
 
+    gc.collect()
     start = time.process_time()
     lsh = MinHashLSH(num_perm=120, params=(20, 6))
     for i, text in enumerate(texts):
@@ -100,9 +105,8 @@ def datasketch_core(texts: list[str]) -> float:
 
 def our_signatures(texts: list[str]) -> float:
     signatures(texts[:100])  # warm the cached powers, as a worker does once
-    start = time.process_time()
-    signatures(texts, MinhashConfig())
-    return time.process_time() - start
+    gc.collect()
+    return process_cpu(lambda: signatures(texts, MinhashConfig()))
 
 
 def tree_rss(pid: int) -> int:
@@ -129,51 +133,48 @@ def command(args: list[str]) -> tuple[float, float, int]:
     return wall, proc.cpu_s(), peak
 
 
-def rate(n: int, cpu: float, **extra) -> dict:
-    return {"cpu_s": round(cpu, 2), "docs_per_cpu_s": round(n / cpu), **extra}
-
-
 def throughput(copies: int, tmp: Path, with_filter: bool, rounds: int) -> dict:
-    """One corpus size: datasketch's core, our signatures, our command (2 workers, and in-process).
-
-    Measured in `rounds` alternating rounds, keeping each one's best: on this shared virtual
-    machine one measurement taken right after another's minute of work can come out 20-30%
-    slower (seen for both tools), and alternating rounds give each the same conditions."""
+    """One corpus size: datasketch's core, our signatures, our command in its variants, in
+    `rounds` alternating rounds, every round kept: on this shared virtual machine one
+    measurement taken right after another's minute of work can come out 20-30% slower (seen for
+    both tools), and alternating rounds give each the same conditions."""
     docs = corpus(copies)
     texts = [d["text"] for d in docs]
     n = len(docs)
     folder = tmp / f"copies{copies}"
     write_shards(docs, folder / "in", 4000)
     # Like for like with datasketch's core: no benchmark decontamination (a params file without
-    # dedup.benchmarks); then, with --filter runs, the project's params.yaml (MedQA + MedMCQA).
+    # dedup.benchmarks); as a user runs it: the project's params.yaml (MedQA + MedMCQA).
     bare = folder / "params.yaml"
     bare.write_text("dedup: {partitions: 16}\n")
-    runs: dict[str, list] = {}
-    for _ in range(rounds):
-        runs.setdefault("datasketch_core", []).append((datasketch_core(texts),))
-        gc.collect()
-        runs.setdefault("our_signatures", []).append((our_signatures(texts),))
-        for name, how in (("our_dedup_command", ["--workers", "2"]), ("our_dedup_command_in_process", ["--scheduler", "sync"])):
-            shutil.rmtree(folder / name, ignore_errors=True)
-            wall, cpu, peak = command(["dedup", str(folder / "in"), "--out", str(folder / name), *how, "--params", str(bare)])
-            runs.setdefault(name, []).append((cpu, wall, peak))
-    result: dict = {"copies": copies, "documents": n, "rounds": rounds}
-    for name, values in runs.items():
-        best = min(values)
-        extra = {"wall_s": round(best[1], 2), "peak_rss_mb": best[2] >> 20} if len(best) > 1 else {}
-        result[name] = rate(n, best[0], **extra, cpu_s_rounds=[round(v[0], 2) for v in values])
+    cluster = folder / "cluster.yaml"
+    cluster.write_text("dedup: {partitions: 16}\nrun: {workers: 2, mb_per_worker: 0.000001}\n")
+    project = REPO / "params.yaml"
+
+    def dedup(name: str, params: Path) -> float:
+        shutil.rmtree(folder / name, ignore_errors=True)
+        return command_cpu(["dedup", str(folder / "in"), "--out", str(folder / name), "--params", str(params)])
+
+    command_cpu(["dedup", str(folder / "in"), "--out", str(folder / "warm"), "--params", str(project)])  # the index cache, as after a first run
+    seconds = alternate({
+        "datasketch_core": lambda: datasketch_core(texts),
+        "our_signatures": lambda: our_signatures(texts),
+        "our_dedup_command_with_decontamination": lambda: dedup("decontam", project),
+        "our_dedup_command": lambda: dedup("bare", bare),
+        "our_dedup_command_2_workers": lambda: dedup("two", cluster),
+    }, rounds)
+    stats = json.loads((folder / "decontam" / "stats.json").read_text())
+    result: dict = {"copies": copies, "documents": n, "input_mb": round(sum(p.stat().st_size for p in (folder / "in").rglob("*")) / 1e6, 1),
+                    "rounds": rounds, "measured": ratios(seconds, "datasketch_core", n),
+                    "decontaminated": stats.get("reasons", {}).get("benchmark_contamination", 0)}
     if with_filter:
-        wall, dcpu, peak = command(["dedup", str(folder / "in"), "--out", str(folder / "decontam"), "--workers", "2"])
-        result["our_dedup_command_with_decontamination"] = rate(n, dcpu, wall_s=round(wall, 2), peak_rss_mb=peak >> 20)
-        wall, fcpu, _ = command(["filter", str(folder / "in"), "--out", str(folder / "filtered"), "--workers", "2"])
-        result["filter_command"] = rate(n, fcpu, wall_s=round(wall, 2))
+        fcpu = command_cpu(["filter", str(folder / "in"), "--out", str(folder / "filtered")])
+        dcpu = min(seconds["our_dedup_command_with_decontamination"])
+        result["filter_command"] = {"cpu_s": round(fcpu, 2), "docs_per_cpu_s": round(n / fcpu)}
         result["filter_plus_dedup_docs_per_s_per_core"] = round(n / (fcpu + dcpu))
-    base = result["datasketch_core"]["docs_per_cpu_s"]
-    result["ratios"] = {
-        "signatures_vs_datasketch": round(result["our_signatures"]["docs_per_cpu_s"] / base, 2),
-        "command_vs_datasketch": round(result["our_dedup_command"]["docs_per_cpu_s"] / base, 2),
-        "command_in_process_vs_datasketch": round(result["our_dedup_command_in_process"]["docs_per_cpu_s"] / base, 2),
-    }
+    measured = result["measured"]
+    result["ratios"] = {name: measured[name]["vs_datasketch_core"] for name in measured if name != "datasketch_core"}
+    result["ratios_per_round"] = {name: measured[name]["vs_datasketch_core_per_round"] for name in measured if name != "datasketch_core"}
     print(json.dumps(result), flush=True)
     return result
 
@@ -201,7 +202,7 @@ def main() -> None:
         results["sizes"] = [throughput(c, Path(tmp), i == 0 and not args.no_filter, args.rounds) for i, c in enumerate(args.copies)]
         if args.memory_docs:
             results["memory"] = [memory_run(n, Path(tmp)) for n in args.memory_docs]
-    results["command_cpu_measured_by"] = sorted(COMMAND_CPU_METHOD)
+    results["command_cpu_measured_by"] = sorted(COMMAND_CPU_METHOD | METHODS)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -29,7 +29,10 @@ temporary folder:
 - sequential: what one would write without medcurate (`sequential_fetch`): one requests.Session,
   the same listing, manifest and shard, then for each inventory row GET the metadata JSON, check
   its MD5, write it, GET its `xml_url` rebased onto the local bucket, check the MD5, write it;
-  one request at a time (same licence rule as SelectionPolicy(); every copy passes it).
+  one request at a time (same licence rule as SelectionPolicy(); every copy passes it);
+- the command as README runs it: `medcurate pmc fetch --out DIR --base-url URL --concurrency 8`
+  with the project's params.yaml (`medcurate_command_w8`): its wall time, and the CPU of every
+  process it starts (interpreter, imports; benchmarks/cpu_meter.py) as its client CPU.
 Untimed after every run: both folders must hold exactly the served article XML and metadata JSON,
 byte for byte (a correctness check of the benchmark, not a test). Wall time is what counts
 (articles per second); CPU seconds of the client process are recorded too.
@@ -277,6 +280,29 @@ def timed(name: str, server: Server, expected: dict[str, bytes], n_articles: int
     return {"wall_s": wall, "cpu_s": cpu, "requests": requests_made, "pool_full_discards": pool_warnings.count}
 
 
+def timed_command(server: Server, expected: dict[str, bytes], n_articles: int, workers: int) -> dict:
+    """`medcurate pmc fetch` as a user runs it, in a subprocess: wall and whole-command CPU."""
+    from benchmarks.cpu_meter import Measured
+
+    out = Path(tempfile.mkdtemp(prefix="bench_pmc_fetch_cmd_"))
+    try:
+        server.take_counts()
+        wall = time.perf_counter()
+        proc = Measured([str(REPO / ".venv" / "bin" / "medcurate"), "pmc", "fetch", "--out", str(out), "--base-url", server.base_url,
+                         "--concurrency", str(workers)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = proc.communicate()
+        wall = time.perf_counter() - wall
+        if proc.returncode:
+            raise SystemExit(f"medcurate pmc fetch failed: {err.decode()[-2000:]}")
+        cpu = proc.cpu_s()
+        requests_made = server.take_counts()
+        if stored_files(out) != expected:  # untimed: same files, same bytes
+            raise SystemExit("medcurate pmc fetch: the stored files differ from the bucket's")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {"wall_s": wall, "cpu_s": cpu, "requests": requests_made, "pool_full_discards": 0, "cpu_method": proc.method}
+
+
 def _count(value) -> int:
     return value if isinstance(value, int) else len(value)  # SyncReport.skipped: a count (a list before ee41b1d)
 
@@ -332,7 +358,7 @@ def main() -> None:
     logging.getLogger("urllib3.connectionpool").addHandler(pool_warnings)
     logging.getLogger("urllib3.connectionpool").propagate = False  # counted, not printed
 
-    contenders = [("sequential", None)] + [(f"medcurate_w{k}", k) for k in args.workers]
+    contenders = [("sequential", None)] + [(f"medcurate_w{k}", k) for k in args.workers] + [("medcurate_command_w8", "command")]
     per_latency = {}
     load = [os.getloadavg()[0]]
     for latency in args.latency_ms:
@@ -343,7 +369,10 @@ def main() -> None:
             for round_ in range(args.rounds):
                 order = contenders if round_ % 2 == 0 else contenders[::-1]
                 for name, workers in order:
-                    runs[name].append(timed(name, server, expected, args.articles, workers, pool_warnings))
+                    if workers == "command":
+                        runs[name].append(timed_command(server, expected, args.articles, 8))
+                    else:
+                        runs[name].append(timed(name, server, expected, args.articles, workers, pool_warnings))
                     print(f"latency {latency:g} ms round {round_ + 1} {name}: {runs[name][-1]['wall_s']:.2f} s", flush=True)
                 load.append(os.getloadavg()[0])
             again = second_sync(server, 8 if 8 in args.workers else args.workers[-1])

@@ -1,12 +1,15 @@
-"""Speed and text quality: our JATS parser against pubmed_parser on full-text articles.
+"""Speed and text quality: `medcurate pmc parse` against pubmed_parser on full-text articles.
 
 The articles of ../shared/corpora/fulltext are copied, repeated to at least --files files, into a
-temporary folder (never committed). In one process both parsers read every file from disk, timed
-in CPU seconds (time.process_time), alternating over a few rounds and keeping each one's best:
-- pubmed_parser: `parse_pubmed_xml(path)` (front matter + abstract) and
+temporary folder (never committed). Every file is read from disk by each contender, timed in CPU
+seconds in alternating rounds (benchmarks/command_level.py), every round kept:
+- pubmed_parser, in this process: `parse_pubmed_xml(path)` (front matter + abstract) and
   `parse_pubmed_paragraph(path, all_paragraph=True)` (body paragraphs), what a user of it calls
   to get one article's text;
-- medcurate: `pipelines.stages.pmc_parse.parse_file(path)` (one read, the whole document).
+- medcurate's library, in this process: `pipelines.stages.pmc_parse.parse_file(path)` (one read,
+  the whole document);
+- the command as README runs it: `medcurate pmc parse FOLDER --out DIR` (CPU of every process it
+  starts: interpreter, imports, workers if the stage starts any, the Parquet shards).
 Quality counters, on the same articles: citation debris left in the text ("[1]", "[2]–[5]"
 brackets, empty "()" / "[]") and what removing citations can leave ("(e.g.,)", "(, p. 67)",
 "et al.."); mean document length.
@@ -23,7 +26,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -33,6 +35,7 @@ import pubmed_parser
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.command_level import METHODS, alternate, command_cpu, process_cpu, ratios  # noqa: E402
 from pipelines.stages.pmc_parse import parse_file  # noqa: E402
 from sources.pmc.jats import Article, JatsOptions  # noqa: E402
 
@@ -74,10 +77,9 @@ def run_ours(files: list[Path]) -> list:
     return [item for path in files for item in parse_file(str(path), options)]
 
 
-def cpu_time(fn, files):
-    start = time.process_time()
-    out = fn(files)
-    return time.process_time() - start, out
+def command(folder: Path, out: Path) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    return command_cpu(["pmc", "parse", str(folder), "--out", str(out)])
 
 
 def quality(texts: list[str]) -> dict:
@@ -99,30 +101,31 @@ def main() -> None:
     warnings.filterwarnings("ignore")
 
     with tempfile.TemporaryDirectory() as tmp:
-        files = build_folder(Path(tmp), args.files)
-        best = {"pubmed_parser": float("inf"), "medcurate": float("inf")}
-        rounds: dict[str, list[float]] = {name: [] for name in best}
-        for _ in range(args.rounds):
-            seconds, theirs = cpu_time(run_pubmed_parser, files)
-            best["pubmed_parser"] = min(best["pubmed_parser"], seconds)
-            rounds["pubmed_parser"].append(round(seconds, 3))
-            seconds, ours = cpu_time(run_ours, files)
-            best["medcurate"] = min(best["medcurate"], seconds)
-            rounds["medcurate"].append(round(seconds, 3))
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        files = build_folder(folder, args.files)
+        seconds = alternate({
+            "pubmed_parser": lambda: process_cpu(lambda: run_pubmed_parser(files)),
+            "medcurate_library": lambda: process_cpu(lambda: run_ours(files)),
+            "medcurate_command": lambda: command(folder, Path(tmp) / "out"),
+        }, args.rounds)
+        stats = json.loads((Path(tmp) / "out" / "stats.json").read_text())
+        theirs, ours = run_pubmed_parser(files), run_ours(files)  # untimed: the texts, for quality
 
     n = len(files)
-    rate = {name: n / seconds for name, seconds in best.items()}
+    measured = ratios(seconds, "pubmed_parser", n)
     our_docs = [i.doc["text"] for i in ours if isinstance(i, Article) and not i.drop_reason]
     their_texts = [r["text"] for r in theirs if "text" in r]
     result = {
         "files": n,
         "distinct_articles": len(sorted(CORPUS.rglob("*.*ml"))),
         "rounds": args.rounds,
-        "cpu_seconds_best": {k: round(v, 3) for k, v in best.items()},
-        "cpu_seconds_every_round": rounds,
-        "ratio_per_round": [round(a / b, 2) for a, b in zip(rounds["pubmed_parser"], rounds["medcurate"])],
-        "articles_per_cpu_second": {k: round(v, 1) for k, v in rate.items()},
-        "ratio_medcurate_over_pubmed_parser": round(rate["medcurate"] / rate["pubmed_parser"], 2),
+        "measured": measured,
+        "command_ratio_vs_pubmed_parser": measured["medcurate_command"]["vs_pubmed_parser"],
+        "command_ratio_per_round": measured["medcurate_command"]["vs_pubmed_parser_per_round"],
+        "library_ratio_vs_pubmed_parser": measured["medcurate_library"]["vs_pubmed_parser"],
+        "command_documents_in": stats["documents_in"],
+        "command_cpu_measured_by": sorted(METHODS),
         "goal_ratio": 2.0,
         "pubmed_parser_errors": sum("error" in r for r in theirs),
         "medcurate": {"documents": len(our_docs), "ledgered": sum(isinstance(i, Article) and bool(i.drop_reason) for i in ours),
@@ -137,8 +140,8 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("files", "cpu_seconds_best", "articles_per_cpu_second", "ratio_per_round",
-                                             "ratio_medcurate_over_pubmed_parser", "medcurate", "pubmed_parser")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("files", "measured", "command_ratio_vs_pubmed_parser", "command_ratio_per_round",
+                                             "library_ratio_vs_pubmed_parser", "command_documents_in", "medcurate", "pubmed_parser")}, indent=2))
 
 
 if __name__ == "__main__":

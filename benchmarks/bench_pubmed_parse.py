@@ -1,10 +1,13 @@
-"""Speed and field coverage: our PubMed parser against pubmed_parser.parse_medline_xml.
+"""Speed and field coverage: `medcurate pubmed parse` against pubmed_parser.parse_medline_xml.
 
 Builds one gzip file of >= 30,000 PubmedArticle records by replicating the real records of
 ../shared/corpora/pubmed_xml with new, unique PMIDs (in a temporary folder, never committed),
-then, in one process, times both parsers on that same file in CPU seconds (time.process_time),
-alternating them over a few rounds and keeping each one's best. Results go to
-benchmarks/results/pubmed_parse.json.
+then times, on that same file, in alternating rounds (benchmarks/command_level.py):
+- the command as README runs it, `medcurate pubmed parse FILE --out DIR` (CPU of every process it
+  starts, cgroup meter): interpreter, imports, the record scan, the parse, the Parquet shards;
+- our library alone in this process, `iter_file(path)` (process CPU);
+- pubmed_parser's `parse_medline_xml(path)` in this process (process CPU).
+Results go to benchmarks/results/pubmed_parse.json.
 
     .venv/bin/python benchmarks/bench_pubmed_parse.py [--records 30000] [--rounds 3]
 """
@@ -15,8 +18,9 @@ import copy
 import gzip
 import json
 import platform
+import shutil
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import lxml
@@ -28,6 +32,9 @@ from sources.safe_io import open_input
 from sources.safe_xml import iterparse_safe
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.command_level import METHODS, alternate, command_cpu, process_cpu, ratios  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpora" / "pubmed_xml"
 RESULTS = REPO / "benchmarks" / "results" / "pubmed_parse.json"
@@ -109,14 +116,15 @@ def run_ours(path: Path):
     return iter_file(path)
 
 
-def cpu_time(fn, path: Path) -> tuple[float, int]:
-    """CPU seconds to consume every item, keeping none: a stage streams records to shards, and
-    holding 30,000 of them would time Python's garbage collector rather than the parser."""
-    start = time.process_time()
-    count = 0
-    for _ in fn(path):
-        count += 1
-    return time.process_time() - start, count
+def consume(fn, path: Path) -> int:
+    """Consume every item, keeping none: a stage streams records to shards, and holding 30,000 of
+    them would time Python's garbage collector rather than the parser."""
+    return sum(1 for _ in fn(path))
+
+
+def command(path: Path, out: Path) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    return command_cpu(["pubmed", "parse", str(path), "--out", str(out)])
 
 
 def coverage(ours: list, theirs: list[dict]) -> dict:
@@ -152,35 +160,33 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "replicated.xml.gz"
         n = build_file(path, args.records)
-        best = {"pubmed_parser": float("inf"), "medcurate": float("inf")}
-        counts = {}
-        rounds: dict[str, list[float]] = {name: [] for name in best}
-        for _ in range(args.rounds):
-            for name, fn in (("pubmed_parser", run_pubmed_parser), ("medcurate", run_ours)):
-                seconds, counts[name] = cpu_time(fn, path)
-                best[name] = min(best[name], seconds)
-                rounds[name].append(round(seconds, 3))
+        seconds = alternate({
+            "pubmed_parser": lambda: process_cpu(lambda: consume(run_pubmed_parser, path)),
+            "medcurate_library": lambda: process_cpu(lambda: consume(run_ours, path)),
+            "medcurate_command": lambda: command(path, Path(tmp) / "out"),
+        }, args.rounds)
+        stats = json.loads((Path(tmp) / "out" / "stats.json").read_text())
         # Untimed: the outputs themselves, for the counts and the field coverage.
         theirs = list(run_pubmed_parser(path))
         ours = list(run_ours(path))
         size = path.stat().st_size
 
     n_ours = sum(isinstance(item, (Record, RecordError)) for item in ours)
-    if len(theirs) != n or n_ours != n or counts != {"pubmed_parser": n, "medcurate": n}:
-        raise SystemExit(f"record counts differ: built {n}, pubmed_parser {len(theirs)}, ours {n_ours}")
-    rate = {name: n / seconds for name, seconds in best.items()}
+    if len(theirs) != n or n_ours != n or stats["documents_in"] != n:
+        raise SystemExit(f"record counts differ: built {n}, pubmed_parser {len(theirs)}, ours {n_ours}, command {stats['documents_in']}")
+    measured = ratios(seconds, "pubmed_parser", n)
     fields = coverage(ours, theirs)
     missing = [k for k, v in fields.items() if v["ours_filled_too"] < v["pubmed_parser_filled"]]
     result = {
         "records": n,
         "file_bytes_gz": size,
         "rounds": args.rounds,
-        "cpu_seconds_best": {k: round(v, 3) for k, v in best.items()},
-        "cpu_seconds_every_round": rounds,
-        "ratio_per_round": [round(a / b, 2) for a, b in zip(rounds["pubmed_parser"], rounds["medcurate"])],
-        "records_per_cpu_second": {k: round(v, 1) for k, v in rate.items()},
-        "ratio_medcurate_over_pubmed_parser": round(rate["medcurate"] / rate["pubmed_parser"], 2),
+        "measured": measured,
+        "command_ratio_vs_pubmed_parser": measured["medcurate_command"]["vs_pubmed_parser"],
+        "command_ratio_per_round": measured["medcurate_command"]["vs_pubmed_parser_per_round"],
+        "library_ratio_vs_pubmed_parser": measured["medcurate_library"]["vs_pubmed_parser"],
         "goal_ratio": 3.0,
+        "command_cpu_measured_by": sorted(METHODS),
         "record_errors": sum(isinstance(item, RecordError) for item in ours),
         "field_coverage": fields,
         "pubmed_parser_fields_we_fill": [k for k in fields if k not in missing],
@@ -193,8 +199,8 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("records", "cpu_seconds_best", "records_per_cpu_second", "ratio_per_round",
-                                             "ratio_medcurate_over_pubmed_parser",
+    print(json.dumps({k: result[k] for k in ("records", "measured", "command_ratio_vs_pubmed_parser", "command_ratio_per_round",
+                                             "library_ratio_vs_pubmed_parser", "command_cpu_measured_by",
                                              "pubmed_parser_fields_we_fill", "fields_short_of_pubmed_parser",
                                              "pubmed_parser_fields_not_carried")}, indent=2))
 

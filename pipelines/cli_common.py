@@ -42,7 +42,10 @@ def command_group(name: str, help: str) -> typer.Typer:  # noqa: A002 - typer's 
 
 
 ParamsOpt = typer.Option(None, "--params", help="params file (default: ./params.yaml)")
-WorkersOpt = typer.Option(None, "--workers", help="Dask worker processes on this machine [params: run.workers; default: cores]")
+WorkersOpt = typer.Option(
+    None, "--workers",
+    help="Dask worker processes on this machine, at most: one per run.mb_per_worker of input; one runs in-process [params: run.workers; default: cores]",
+)
 SchedulerOpt = typer.Option(
     None,
     "--scheduler",
@@ -103,7 +106,8 @@ def stage_command(params_file: Optional[Path], out: Path, metrics: Optional[Path
 def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str]):
     from pipelines.executor import Executor
 
-    return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"))
+    mb_per_worker = float(param(params, "run.mb_per_worker"))
+    return Executor(pick(workers, params, "run.workers"), pick(scheduler, params, "run.scheduler"), int(mb_per_worker * 1024 * 1024))
 
 
 def shard_bytes(params: dict) -> int:

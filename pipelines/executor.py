@@ -4,6 +4,10 @@
 - an address (`tcp://host:8786`, or MEDCURATE_SCHEDULER in the environment) uses an existing
   cluster through the same code path;
 - `"sync"` runs tasks in this process, in order (tests, debugging, tiny inputs).
+
+A local cluster starts at the first `map`, not before: a stage first tells the executor how much
+input it has (`size_to`), and an input too small to share out runs in this process instead
+(starting the cluster and its workers costs about 2 CPU-s, more than a small file's work).
 Work functions and their arguments must be picklable: pass paths and plain data, never open
 files, parsers or sessions (see reference/ecosystem.md, Dask pitfalls).
 
@@ -27,6 +31,14 @@ SYNC = "sync"
 
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def workers_for(input_bytes: int, tasks: int, most: int, bytes_per_worker: int) -> int:
+    """Local workers worth starting: one per whole `bytes_per_worker` of input (each worker's
+    share of work should dwarf its start-up), at most one per task and at most `most`; 1 means
+    run in-process."""
+    by_size = input_bytes // bytes_per_worker if bytes_per_worker > 0 else most
+    return max(1, min(most, tasks, by_size))
 
 
 # Imported once in the forkserver, so that every local worker starts with them loaded. pandas is
@@ -112,11 +124,17 @@ class Progress:
 
 
 class Executor:
-    """Maps picklable functions over items on Dask or in-process; a context manager."""
+    """Maps picklable functions over items on Dask or in-process; a context manager.
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+    `bytes_per_worker` (the stage commands pass run.mb_per_worker): when set, `size_to` lowers the
+    number of local workers to fit the input, down to none (in-process). Without it `workers`
+    local workers start, whatever the input.
+    """
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, bytes_per_worker: int | None = None):
         self.workers = workers or default_workers()
         self.scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+        self.bytes_per_worker = bytes_per_worker
         self._client = None
         self._cluster = None
         self._config = None  # Dask settings of our local cluster, undone on exit
@@ -125,9 +143,36 @@ class Executor:
     def is_sync(self) -> bool:
         return self.scheduler == SYNC
 
+    def size_to(self, paths: Sequence[str | os.PathLike] | None, tasks: int | None = None) -> None:
+        """Fit the local workers to the stage's input (call before its first map).
+
+        `paths`: the input files its tasks read (None when their size is not known: only the
+        number of tasks counts); `tasks`: the most tasks one of its maps runs at once (default:
+        one per path). An input that needs one worker runs in this process: no cluster, no worker
+        start-up. An existing cluster (a scheduler address) or one already started stays as it is.
+        """
+        if self.bytes_per_worker is None or self.scheduler or self._client is not None:
+            return
+        paths = list(paths) if paths is not None else None
+        tasks = tasks if tasks is not None else len(paths or ())
+        size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) if paths is not None else None
+        per_worker = self.bytes_per_worker if size is not None else 0
+        self.workers = workers_for(size or 0, tasks, self.workers, per_worker)
+        if self.workers == 1:
+            log.info("%s: running in-process", f"input of {size / 1e6:.1f} MB" if size is not None else "one task")
+            self.scheduler = SYNC
+
+    @property
+    def client(self):
+        """The Dask client, starting the local cluster the first time (None when in-process)."""
+        if self._client is None and not self.is_sync:
+            self._start()
+        return self._client
+
     def __enter__(self) -> "Executor":
-        if self.is_sync:
-            return self
+        return self
+
+    def _start(self) -> None:
         from distributed import Client, LocalCluster
 
         # The scheduler of a local cluster lives in this process and logs every client and worker
@@ -135,21 +180,20 @@ class Executor:
         logging.getLogger("distributed").setLevel(logging.WARNING)
         if self.scheduler:
             self._client = Client(self.scheduler)
-        else:
-            import dask
+            return
+        import dask
 
-            self._config = dask.config.set({**_LOCAL_CLUSTER_CONFIG, **_start_workers_preloaded()})
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                scheduler_kwargs={"dashboard": False},  # no web server nobody asked for
-                host="127.0.0.1",
-                silence_logs=logging.ERROR,
-            )
-            self._client = Client(self._cluster)
-        return self
+        self._config = dask.config.set({**_LOCAL_CLUSTER_CONFIG, **_start_workers_preloaded()})
+        self._cluster = LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard": False},  # no web server nobody asked for
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+        )
+        self._client = Client(self._cluster)
 
     def __exit__(self, *exc: Any) -> None:
         if self._client is not None:
@@ -175,7 +219,8 @@ class Executor:
         results: list[Any] = [None] * len(items)
         progress = Progress(len(items), desc)
         try:
-            if self.is_sync or self._client is None:
+            client = self.client
+            if client is None:
                 for i, item in enumerate(items):
                     results[i] = fn(item)
                     if on_result:
@@ -184,7 +229,7 @@ class Executor:
                 return results
             from distributed import as_completed
 
-            futures = self._client.map(fn, list(items), pure=False)
+            futures = client.map(fn, list(items), pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
             for future in as_completed(futures):
                 i = index[future.key]

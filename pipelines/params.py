@@ -31,6 +31,7 @@ class RunParams:
     workers: int | None = None  # Dask worker processes (None: one per core)
     scheduler: str | None = None  # None: a local cluster; "tcp://host:8786": an existing one; "sync": in-process
     shard_mb: float = 64  # target uncompressed text per Parquet shard
+    mb_per_worker: float = 64  # input per local worker process: less input, fewer workers (one: in-process)
 
 
 # section -> "module:dataclass" holding its keys and defaults

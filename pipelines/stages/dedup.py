@@ -107,6 +107,7 @@ def run(
         if previous.get("inputs_digest") == digest and not (out_dir / WORK).exists():
             log.info("%s: already complete for these inputs and settings", STAGE)
             return previous
+    executor.size_to(shards, tasks=max(len(shards), settings.partitions))
     work = WorkDir(out_dir / WORK)
     work.prepare(digest)
     log.info(

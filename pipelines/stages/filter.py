@@ -78,5 +78,6 @@ def text_bytes(text: str, limit: int) -> int:
 
 def run(inputs: list[Path | str], out_dir: Path, settings: FilterSettings, executor: Executor, shard_bytes: int) -> dict:
     shards = [str(p) for p in stage_shards(inputs)]
+    executor.size_to(shards)
     run_stage(STAGE, out_dir, [(s, settings) for s in shards], filter_work, executor, shard_bytes=shard_bytes, settings=settings, expected_documents_in=shard_rows(shards))
     return merge_stage_stats(out_dir)

@@ -64,6 +64,7 @@ def parse_work(payload: dict, output: TaskOutput) -> None:
 
 def run(payloads: list[dict], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
     """Run the tasks `plan` made (planned first, so a bad input fails before a cluster starts)."""
+    executor.size_to(None, tasks=len(payloads))  # saved pages: the number of tasks decides
     site_name = payloads[0]["site"]
     grobid_url = payloads[0]["grobid_url"]
     run_stage(STAGE, out_dir, payloads, parse_work, executor, shard_bytes=shard_bytes,

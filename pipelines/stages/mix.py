@@ -172,6 +172,7 @@ def mix_work(payload: dict, output: TaskOutput) -> None:
 def run(inputs: list[Path | str], out_dir: Path, settings: MixSettings, executor: Executor) -> dict:
     out_dir = Path(out_dir)
     shards = [str(p) for p in stage_shards(inputs)]
+    executor.size_to(shards)
     tokenizer = Path(settings.tokenizer)
     Tokenizer(tokenizer)  # a missing or broken model fails here, before any work
     counted = executor.map(count_work, [(i, s, str(tokenizer)) for i, s in enumerate(shards)], desc=f"{STAGE} (count tokens)")

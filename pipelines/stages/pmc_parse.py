@@ -142,6 +142,7 @@ def run(
     limits = limits or ReadLimits()
     families = sorted(licenses.normalize_families(license_families)) if license_families is not None else None
     chunks = plan(inputs, files_per_task)
+    executor.size_to([f for chunk in chunks for f in chunk], tasks=len(chunks))
     payloads = [(chunk, options.to_dict(), families, asdict(limits)) for chunk in chunks]
     run_stage(STAGE, out_dir, payloads, parse_work, executor, shard_bytes=shard_bytes,
               settings={"options": options.to_dict(), "licenses": families, "limits": asdict(limits)})

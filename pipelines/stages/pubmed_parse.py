@@ -2,12 +2,19 @@
 
 Files are applied in release order: the baseline before updates, each set by file number
 (`pubmedYYnNNNN`), other files (E-utilities batches) last by name. Two passes:
-1. scan every file in parallel for (PMID, version) and DeleteCitation entries (narrow data);
+1. scan every file's bytes in parallel for record start tags, their (PMID, version) and the
+   DeleteCitation entries, without parsing the XML (sources/pubmed/record_scan.py);
 2. decide, per PMID, which record survives: a DeleteCitation removes every earlier record of
    that PMID; among the rest the highest version wins, then the latest file;
 3. parse every file in parallel, ledgering superseded and deleted records with their reason.
 A record without a usable PMID takes part in neither decision: it is a document in, ledgered
-`no_pmid` (the scan counts it too, so `documents in = out + ledger + record errors` holds).
+`no_pmid`.
+
+The scan's record count is the stage's independent count of documents in. The parse is checked
+against the scan record by record: a record whose PMID or version the parser reads differently
+is an unreadable record (the decision was made on the scan's reading); a DeleteCitation read
+differently stops the file as an input error; records the scan saw after the point where a file
+failed are `documents_unread`; a record the scan did not see fails the stage's accounting.
 """
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import expand_inputs
 from sources.errors import InputError
-from sources.pubmed.parse import Deletion, RecordError, iter_file, scan_file
+from sources.pubmed.parse import Deletion, Record, RecordError, iter_file
+from sources.pubmed.record_scan import RecordScan, scan_records
 
 STAGE = "pubmed.parse"
 _RELEASE = re.compile(r"pubmed(\d{2})n(\d{4})")
@@ -41,16 +49,6 @@ def release_order(path: Path) -> tuple:
 
 def order_inputs(inputs: list[Path | str]) -> list[Path]:
     return sorted(expand_inputs(inputs, is_pubmed_xml), key=release_order)
-
-
-def scan_work(path: str) -> tuple[list[tuple[str, str | None, int]], str | None]:
-    """Narrow pass over one file; a file-level error keeps what was read before it."""
-    events: list[tuple[str, str | None, int]] = []
-    try:
-        events.extend(scan_file(path))
-    except InputError as error:
-        return events, f"{type(error).__name__}: {error}"
-    return events, None
 
 
 def plan_supersessions(files: list[str], scans: list[list[tuple[str, str | None, int]]]) -> list[dict[int, tuple[str, str]]]:
@@ -92,15 +90,21 @@ def plan_supersessions(files: list[str], scans: list[list[tuple[str, str | None,
     return plan
 
 
-def parse_work(payload: tuple[str, dict[int, tuple[str, str]]], output: TaskOutput) -> None:
-    path, superseded = payload
+def parse_work(payload: tuple[str, dict[int, tuple[str, str]], list[tuple[str | None, int]], list[str]], output: TaskOutput) -> None:
+    path, superseded, scanned_records, scanned_deletions = payload
     position = 0
+    deleted = 0
     try:
         for item in iter_file(path):
             if isinstance(item, Deletion):
+                _check_deletion(path, item, scanned_deletions[deleted:deleted + len(item.pmids)])
+                deleted += len(item.pmids)
                 continue
+            disagreement = _disagreement(item, scanned_records, position)
             if isinstance(item, RecordError):
                 output.record_failed(path, item.record, item.error)
+            elif disagreement:
+                output.record_failed(path, item.pmid or f"#{position}", disagreement)
             elif position in superseded:
                 output.drop(item.doc, *superseded[position])
             elif item.drop_reason:
@@ -110,16 +114,39 @@ def parse_work(payload: tuple[str, dict[int, tuple[str, str]]], output: TaskOutp
             position += 1
     except InputError as error:
         output.input_failed(path, error)
+        # Records the scan saw past the failure: counted, never documents in. Never negative,
+        # so that records the scan did not see still fail the accounting.
+        output.counts.documents_unread += max(0, len(scanned_records) - position)
         return
     output.input_parsed()
 
 
+def _disagreement(item: Record | RecordError, scanned: list[tuple[str | None, int]], position: int) -> str | None:
+    """Why the parser's record differs from the scan's record at the same position, if it does."""
+    if position >= len(scanned):
+        return "record not counted by the record scan (it saw fewer records in this file)"
+    if isinstance(item, RecordError):
+        return None
+    parsed = (item.pmid, item.version) if item.pmid else (None, 0)
+    if parsed == tuple(scanned[position]):
+        return None
+    return (f"the record scan read PMID {scanned[position][0]} version {scanned[position][1]}, the parser "
+            f"PMID {parsed[0]} version {parsed[1]}: which copy of this PMID survives was decided on the scan's reading")
+
+
+def _check_deletion(path: str, item: Deletion, scanned: list[str]) -> None:
+    if list(item.pmids) != scanned:
+        raise InputError(f"{path}: a DeleteCitation holds PMIDs {list(item.pmids)[:5]} for the parser and "
+                         f"{scanned[:5]} for the record scan; deletions were decided on the scan's reading")
+
+
 def run(inputs: list[Path | str], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
     files = [str(p) for p in order_inputs(inputs)]
-    scans = executor.map(scan_work, files, desc=f"{STAGE} (scan)")
-    plan = plan_supersessions(files, [events for events, _ in scans])
-    records_seen = sum(1 for events, _ in scans for kind, _, _ in events if kind == "record")
+    executor.size_to(files)
+    scans: list[RecordScan] = executor.map(scan_records, files, desc=f"{STAGE} (scan)")
+    plan = plan_supersessions(files, [scan.events for scan in scans])
+    payloads = [(path, superseded, scan.records, scan.deleted) for path, superseded, scan in zip(files, plan, scans)]
     run_stage(
-        STAGE, out_dir, list(zip(files, plan)), parse_work, executor,
-        shard_bytes=shard_bytes, expected_documents_in=records_seen,
+        STAGE, out_dir, payloads, parse_work, executor,
+        shard_bytes=shard_bytes, expected_documents_in=sum(len(scan.records) for scan in scans),
     )

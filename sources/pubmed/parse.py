@@ -4,8 +4,8 @@ One streaming pass per file through the hardened XML layer. Each `PubmedArticle`
 `PubmedBookArticle` becomes a `Record` (a full document, with a drop reason when it has no
 abstract, `no_abstract`, or no usable PMID, `no_pmid`), each `DeleteCitation` a `Deletion`, and a
 record that cannot be extracted a `RecordError`; a file-level failure is raised after everything
-readable has been yielded. `scan_file` yields one event per record element whatever it holds, so
-the stage's positions and counts agree with what `iter_file` yields.
+readable has been yielded. The stage counts records apart from this parser, from the bytes
+(sources/pubmed/record_scan.py).
 
 Speed matters (the baseline is ~1,300 files of 30,000 records; benchmarks/bench_pubmed_parse.py):
 the stream is filtered to record elements in C, each article is read in ONE tag-filtered walk
@@ -89,26 +89,6 @@ def iter_file(
     digest = sha256 or sha256_file(path)
     with open_input(path, max_bytes=max_bytes) as stream:
         yield from _iter_stream(stream, str(path), label, digest)
-
-
-def scan_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[tuple[str, str, int]]:
-    """A cheap pass: ("record", pmid, version) and ("delete", pmid, 0), in file order.
-
-    Used to resolve versions and deletions across files before the full parse. Every record
-    element gives one "record" event, in the order `iter_file` yields its Records and
-    RecordErrors; one without a usable PMID (ledgered `no_pmid`, or a RecordError) gives
-    ("record", None, 0), so that record positions and counts agree between the two passes.
-    Same errors as iter_file.
-    """
-    with open_input(path, max_bytes=max_bytes) as stream:
-        for element in iterparse_safe(stream, _TAGS, name=str(path)):
-            if element.tag == DELETE:
-                for pmid in _deleted_pmids(element):
-                    yield ("delete", pmid, 0)
-                continue
-            pmid_el = element.find("MedlineCitation/PMID" if element.tag == ARTICLE else "BookDocument/PMID")
-            pmid = _clean_pmid(pmid_el)
-            yield ("record", pmid, _version(pmid_el)) if pmid else ("record", None, 0)
 
 
 def parse_bytes(data: bytes, provenance: str = "<bytes>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Item]:

@@ -13,6 +13,7 @@ import pytest
 from lxml import etree
 
 from conftest import CORPORA, FIXTURES, REPO
+from curation.accounting import AccountingError
 from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from pipelines.executor import Executor
@@ -209,3 +210,91 @@ def test_kill_9_in_the_middle_then_rerun_gives_identical_bytes(tmp_path):
     assert 0 < done < len(pubmed_parse.order_inputs([raw])), "the kill should land mid-run"
     subprocess.run(cmd + ["--out", str(out)], check=True, env=env, capture_output=True)
     assert snapshot(out) == reference
+
+
+# ---------------------------------------------------------------- the record count is the scan's, not the parser's
+
+
+def baseline_with(tmp_path: Path, edit) -> tuple[Path, int]:
+    """The real baseline file pubmed26n1334 with `edit(xml_text)` applied, gzipped in a raw folder."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    text = edit(read_xml(BASELINE_1334).decode("utf-8"))
+    (raw / BASELINE_1334.name).write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    return raw, len(independent_pmids(BASELINE_1334))
+
+
+def test_a_malformed_record_mid_file_leaves_the_records_after_it_counted_unread(tmp_path):
+    """The parser stops at the broken record (a file-level error); the byte scan still counts every
+    record, so the ones the parser never reached are documents_unread, not silently gone."""
+    def break_tenth(text):
+        at = [i for i in range(len(text)) if text.startswith("<PubmedArticle>", i)][9]
+        return text[:at] + text[at:].replace("</ArticleTitle>", "</ArticleTitel>", 1)
+    raw, n = baseline_with(tmp_path, break_tenth)
+    stats = run_parse([raw], tmp_path / "out")
+    assert stats["input_errors"] == 1 and stats["documents_in"] == 9
+    assert stats["documents_unread"] == n - 9
+    _, _, errors = tables(tmp_path / "out")
+    assert "invalid XML" in errors["error"][0].as_py()
+
+
+def test_truncated_gzip_counts_the_records_cut_off_as_unread(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    data = BASELINE_1334.read_bytes()
+    (raw / "pubmed26n1336.xml.gz").write_bytes(data[: len(data) // 2])
+    stats = run_parse([raw], tmp_path / "out")
+    assert stats["input_errors"] == 1 and stats["documents_in"] > 0
+    assert stats["documents_unread"] >= 1  # at least the record the cut went through
+
+
+def test_records_the_parser_does_not_see_fail_the_accounting(tmp_path):
+    """A default namespace on the root: every <PubmedArticle> is {ns}PubmedArticle to the parser,
+    which then yields nothing and raises nothing. The byte scan counts them: the stage fails."""
+    raw, n = baseline_with(tmp_path, lambda t: t.replace("<PubmedArticleSet>", '<PubmedArticleSet xmlns="urn:x">', 1))
+    with pytest.raises(AccountingError, match=f"inputs hold {n} documents but documents_in=0"):
+        run_parse([raw], tmp_path / "out")
+
+
+def test_a_pmid_the_parser_reads_differently_from_the_scan_is_an_unreadable_record(tmp_path):
+    """A PMID written as a character reference: the parser reads the number, the byte scan
+    cannot; supersession was decided on the scan's reading, so the record is not emitted as if
+    it had been checked: it is an error-ledger row, and every other record goes on."""
+    first = independent_pmids(BASELINE_1334)[0]
+    raw, n = baseline_with(tmp_path, lambda t: t.replace(f">{first}</PMID>", f">&#{ord(first[0])};{first[1:]}</PMID>", 1))
+    stats = run_parse([raw], tmp_path / "out")
+    docs, ledger, errors = tables(tmp_path / "out")
+    assert stats["documents_in"] == n and stats["record_errors"] == 1
+    assert errors["record"].to_pylist() == [first] and "record scan read PMID None" in errors["error"][0].as_py()
+    assert first not in docs["pmid"].to_pylist()
+
+
+def test_command_on_small_files_runs_in_process_with_the_bytes_of_a_cluster_run(tmp_path):
+    """`medcurate pubmed parse` sizes its workers by input: two fixture files (200 KB) run in the
+    command's process (no cluster); forced onto 2 local workers, the same bytes come out."""
+    inputs = [str(BASELINE_1334), str(UPDATE_1335)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    forced = tmp_path / "params.yaml"
+    forced.write_text("run:\n  workers: 2\n  mb_per_worker: 0.000001\n")
+    small = subprocess.run([sys.executable, "-m", "pipelines.cli", "pubmed", "parse", *inputs, "--out", str(tmp_path / "a")],
+                           env=env, capture_output=True, text=True, check=True)
+    cluster = subprocess.run([sys.executable, "-m", "pipelines.cli", "pubmed", "parse", *inputs, "--out", str(tmp_path / "b"),
+                              "--params", str(forced)], env=env, capture_output=True, text=True, check=True)
+    assert "running in-process" in small.stderr and "running in-process" not in cluster.stderr
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_a_deletion_the_parser_reads_differently_from_the_scan_stops_the_file(tmp_path):
+    """The real update file with one deleted PMID written as a character reference: deletions
+    were decided on the scan's reading, so the file goes to the error ledger, naming why."""
+    doomed = deleted_pmids(UPDATE_1335)[0]
+    text = read_xml(UPDATE_1335).decode("utf-8")
+    at = text.index("<DeleteCitation>")
+    text = text[:at] + text[at:].replace(f">{doomed}</PMID>", f">&#{ord(doomed[0])};{doomed[1:]}</PMID>", 1)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / UPDATE_1335.name).write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    stats = run_parse([raw], tmp_path / "out")
+    _, _, errors = tables(tmp_path / "out")
+    assert stats["input_errors"] == 1 and stats["documents_in"] + stats["documents_unread"] == len(independent_pmids(UPDATE_1335))
+    assert "DeleteCitation" in errors["error"][0].as_py() and "record scan" in errors["error"][0].as_py()

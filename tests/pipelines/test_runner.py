@@ -111,7 +111,7 @@ from pipelines.executor import Executor
 
 if __name__ == "__main__":
     with Executor(workers=1) as executor:
-        run = executor._client.run
+        run = executor.client.run
         print(json.dumps({
             "method": list(run(dask.config.get, "distributed.worker.multiprocessing-method").values()),
             "loaded": list(run(eval, "'pipelines.stages.dedup' in __import__('sys').modules").values()),
@@ -136,3 +136,31 @@ def test_local_workers_start_with_the_work_code_loaded(tmp_path):
     inside, after = result.stdout.strip().splitlines()[-2:]
     assert json.loads(inside) == {"method": ["forkserver"], "loaded": [True], "profile": [False], "blas_threads": ["1"]}
     assert json.loads(after) == "spawn"
+
+
+def test_workers_follow_the_amount_of_input():
+    from pipelines.executor import workers_for
+
+    mb = 1 << 20
+    assert workers_for(200 * 1024, tasks=1, most=8, bytes_per_worker=64 * mb) == 1  # one small file: in-process
+    assert workers_for(100 * mb, tasks=10, most=8, bytes_per_worker=64 * mb) == 1  # 1.6 workers' worth: one
+    assert workers_for(200 * mb, tasks=10, most=8, bytes_per_worker=64 * mb) == 3
+    assert workers_for(200 * mb, tasks=2, most=8, bytes_per_worker=64 * mb) == 2  # no more than tasks
+    assert workers_for(900 * mb, tasks=100, most=4, bytes_per_worker=64 * mb) == 4  # no more than asked
+    assert workers_for(0, tasks=5, most=4, bytes_per_worker=0) == 4  # size unknown: tasks decide
+
+
+def test_a_small_input_runs_in_process_and_a_large_one_on_the_cluster_with_the_same_bytes(tmp_path):
+    """Sized by input: the small files need no cluster (none is started); with a tiny
+    bytes_per_worker the same input takes 2 local workers; both write the same bytes."""
+    payloads = make_inputs(tmp_path / "in")
+    paths = [p for p, _ in payloads]
+    with Executor(workers=2, bytes_per_worker=16 << 20) as small:
+        small.size_to(paths)
+        run_stage("unit", tmp_path / "in_process", payloads, words_work, small)
+        assert small.is_sync and small._cluster is None
+    with Executor(workers=2, bytes_per_worker=1) as large:
+        large.size_to(paths)
+        run_stage("unit", tmp_path / "cluster", payloads, words_work, large)
+        assert large.workers == 2 and len(large.client.scheduler_info()["workers"]) == 2
+    assert snapshot(tmp_path / "in_process") == snapshot(tmp_path / "cluster")

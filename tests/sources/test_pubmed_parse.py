@@ -11,7 +11,8 @@ import pytest
 from lxml import etree
 
 from curation.schema import DOCUMENT_SCHEMA, dump_meta
-from sources.pubmed.parse import Deletion, Record, RecordError, iter_file, parse_bytes, scan_file
+from sources.pubmed.parse import Deletion, Record, RecordError, iter_file, parse_bytes
+from sources.pubmed.record_scan import scan_records
 from sources.safe_io import sha256_file
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -55,7 +56,7 @@ def test_every_article_comes_out_and_in_order(path):
            if isinstance(item, (Record, RecordError))]
     assert got == expected
     assert not any(isinstance(item, RecordError) for item in items)
-    scanned = [(kind, pmid) for kind, pmid, _ in scan_file(path)]
+    scanned = [(kind, pmid) for kind, pmid, _ in scan_records(path).events]
     from_iter = []
     for item in items:
         if isinstance(item, Record):
@@ -281,7 +282,7 @@ def test_article_without_pmid_is_a_no_pmid_record_that_the_scan_counts(tmp_path)
     path = tmp_path / "no_pmid.xml"
     path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
-    events = list(scan_file(path))
+    events = scan_records(path).events
     items = list(iter_file(path))
     assert [kind for kind, _, _ in events] == ["record", "record"]
     assert [pmid for _, pmid, _ in events] == [None, "11700088"] == [item.pmid for item in items]
