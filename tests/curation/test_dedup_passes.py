@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import FIXTURES
 from curation.dedup.drop_plan import plan_drops, split_by_plan
 from curation.dedup.keys import text_hash
 from curation.dedup.minhash import EMPTY_SIGNATURE, MinhashConfig, connected_components, signatures
@@ -21,8 +20,8 @@ from curation.dedup.shuffle import KIND_DOC_ID, KIND_ID, KIND_TEXT, gids, partit
 from curation.dedup.survivor import choose_survivor
 from curation.dedup.workdir import WorkDir
 from curation.schema import DOCUMENT_SCHEMA
-from curation.shards import list_shards, read_table, write_table_atomic
-from realdata import QA, cohen_docs, distinct_abstracts, variant
+from curation.shards import write_table_atomic
+from realdata import QA, cohen_docs, distinct_abstracts, parsed_abstracts_and_articles, variant
 
 
 LENIENT = pa.schema([f.with_nullable(True) for f in DOCUMENT_SCHEMA])
@@ -239,19 +238,8 @@ def test_survivor_priority_full_text_then_newest_then_lowest_id(real):
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory) -> dict:
-    from pipelines.executor import Executor
-    from pipelines.stages import pmc_parse, pubmed_parse
-
-    out = tmp_path_factory.mktemp("parsed")
-    jats = FIXTURES / "pmc_jats"
-    with Executor(scheduler="sync") as executor:
-        pubmed_parse.run([FIXTURES / "pubmed_xml" / "efetch_pubmed_27797938_structured_abstract_inline_tags.xml",
-                          FIXTURES / "pubmed_xml" / "efetch_pubmed_35123456_structured_nlmcategory.xml"],
-                         out / "pubmed", executor, 1 << 20)
-        pmc_parse.run([jats / "PMC1790863_plos-one_pone.0000217.nxml", jats / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"],
-                      out / "pmc", executor, 1 << 20)
-    docs = lambda folder: read_table(list_shards(folder), DOCUMENT_SCHEMA).to_pylist()  # noqa: E731
-    return {"abstracts": {d["pmid"]: d for d in docs(out / "pubmed")}, "papers": {d["pmcid"]: d for d in docs(out / "pmc")}}
+    abstracts, papers = parsed_abstracts_and_articles(tmp_path_factory.mktemp("parsed"))
+    return {"abstracts": abstracts, "papers": papers}
 
 
 def test_plan_names_the_full_text_of_a_parsed_pubmed_abstract(tmp_path, parsed):
