@@ -58,6 +58,8 @@ def test_defaults_live_in_one_place():
     sync_source = (REPO / "sources" / "pmc" / "cloud" / "sync.py").read_text(encoding="utf-8")
     assert written_defaults(sync_source, "workers") == ["PmcParams.concurrency"] * 3
     assert written_defaults(sync_source, "share", "count") == ["PmcParams.max_removed_share", "PmcParams.max_removed"]
+    site_sources = [(REPO / "sources" / "guidelines" / name).read_text(encoding="utf-8") for name in ("site.py", "classify.py")]
+    assert [written_defaults(text, "min_words") for text in site_sources] == [["MIN_WORDS"], ["MIN_WORDS"]]
     from pipelines.stages.mix import MixParams, MixSettings
 
     settings, mix = MixSettings(), MixParams()
