@@ -133,6 +133,27 @@ def test_pass1_drops_a_document_that_holds_a_medqa_question(tmp_path, real):
     assert gid(0, 3) not in set(np.load(work.keys(0))["gid"].tolist())
 
 
+def test_text_keys_ignore_case_spacing_and_compatibility_forms_not_words(real):
+    text = real[0]["text"]
+    assert text_hash(text) == text_hash("\u3000" + text.upper().replace(" ", " \n\t"))
+    # NFKC: a ligature and full-width digits are the letters and digits they stand for.
+    assert text_hash("ﬁbrosis in ２０ patients") == text_hash("fibrosis in 20 patients")
+    words = text.split()
+    assert text_hash(" ".join(words[:-1] + [words[-1] + "s"])) != text_hash(text)
+
+
+def test_work_folder_of_other_inputs_is_discarded_and_the_same_is_kept(tmp_path, real):
+    settings = DedupSettings(partitions=2)
+    work, _, _ = run_pass1(tmp_path, [real[:20]], settings)
+    work.prepare("inputs A")
+    assert not work.keys_done(0).is_file()  # a folder without its stamp is not trusted
+    run_pass1(tmp_path, [real[:20]], settings)
+    work.prepare("inputs A")
+    assert work.keys_done(0).is_file()  # the same inputs: pass 1 is not redone on resume
+    work.prepare("inputs B")
+    assert not work.keys_done(0).is_file()
+
+
 # ------------------------------------------------------------------------------ pass 2: edges
 
 
