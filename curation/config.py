@@ -3,8 +3,8 @@
 A section is a dataclass whose fields, with their types and defaults, say what the YAML may hold;
 `from_mapping(cls, values, "filter")` builds one, or fails with one line naming the key:
 
-    filter.min_char: unknown key; did you mean filter.min_chars?
-    filter.min_chars: expected int, got 'two hundred'
+    filter.min_length.min_char: unknown key; did you mean filter.min_length.min_chars?
+    filter.min_length.min_chars: expected int, got 'two hundred'
 
 Types understood: bool, int, float (an int is accepted), str, None, unions (`int | None`), tuple /
 list / frozenset of one type, dict[str, X] and Mapping, Literal choices, nested dataclasses, Any.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from conftest import CORPORA
+from conftest import CORPORA, FIXTURES
 from curation.dedup.keys import normalize_for_hash
 from curation.schema import DOCUMENT_SCHEMA, make_document
 from curation.shards import write_table_atomic
@@ -99,3 +99,23 @@ def write_shards(docs: list[dict], folder: Path, per_shard: int) -> Path:
         table = pa.Table.from_pylist(docs[start : start + per_shard], schema=DOCUMENT_SCHEMA)
         write_table_atomic(table, folder / f"part-{n:05d}-0000.parquet")
     return folder
+
+
+def parsed_abstracts_and_articles(out: Path) -> tuple[dict, dict]:
+    """Two real PubMed records (by PMID) and two real PMC articles (by PMCID), parsed from the
+    fixtures by the parse stages into `out`. No PubMed fixture's PMID has its full text among the
+    JATS fixtures: the has_full_text tests align their ids."""
+    from curation.shards import list_shards, read_table
+    from pipelines.executor import Executor
+    from pipelines.stages import pmc_parse, pubmed_parse
+
+    jats = FIXTURES / "pmc_jats"
+    with Executor(scheduler="sync") as executor:
+        pubmed_parse.run([FIXTURES / "pubmed_xml" / "efetch_pubmed_27797938_structured_abstract_inline_tags.xml",
+                          FIXTURES / "pubmed_xml" / "efetch_pubmed_35123456_structured_nlmcategory.xml"],
+                         out / "pubmed", executor, 1 << 20)
+        pmc_parse.run([jats / "PMC1790863_plos-one_pone.0000217.nxml", jats / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"],
+                      out / "pmc", executor, 1 << 20)
+    abstracts = read_table(list_shards(out / "pubmed"), DOCUMENT_SCHEMA).to_pylist()
+    articles = read_table(list_shards(out / "pmc"), DOCUMENT_SCHEMA).to_pylist()
+    return {d["pmid"]: d for d in abstracts}, {d["pmcid"]: d for d in articles}

@@ -10,13 +10,13 @@ activation recompute are not credited). MFU = flops/token * tokens/s per device 
 from __future__ import annotations
 
 import json
-import os
 import resource
 import time
 from pathlib import Path
 
 import torch
 
+from curation.atomic import write_bytes_atomic
 from train.model import ModelArgs
 
 # Dense bf16 peak FLOP/s (torchtitan tools/utils.py:get_peak_flops, vendor datasheets).
@@ -96,12 +96,6 @@ class StepTimer:
         return out
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def truncate_metrics(path: Path, last_step: int) -> int:
     """Keep only the records of steps <= `last_step` (atomically); returns how many were dropped.
 
@@ -120,7 +114,7 @@ def truncate_metrics(path: Path, last_step: int) -> int:
             kept.append(line + "\n")
         else:
             dropped += 1
-    _write_atomic(path, "".join(kept))
+    write_bytes_atomic(path, "".join(kept).encode("utf-8"))
     return dropped
 
 
@@ -171,6 +165,4 @@ class MetricsLogger:
 
 def write_dvc_metrics(path: Path, values: dict) -> None:
     """A flat JSON file for `dvc metrics show` (written atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
+    write_bytes_atomic(Path(path), (json.dumps(values, indent=2, sort_keys=True) + "\n").encode("utf-8"))

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation.dedup.cluster_reasons import IDENTIFIERS
 from curation.dedup.decontam import BenchmarkIndex, load_or_build
 from curation.dedup.keys import text_hash
 from curation.dedup.minhash import EMPTY_SIGNATURE, band_keys, has_words, signatures
@@ -38,7 +39,7 @@ NARROW_SCHEMA = pa.schema(
         pa.field("id", pa.string()),
         pa.field("subset", pa.string()),
         pa.field("date", pa.string()),
-        pa.field("pmid", pa.string()),
+        pa.field("pmid", pa.string()),  # identifiers in key form (normalise_identifier)
         pa.field("pmcid", pa.string()),
         pa.field("doi", pa.string()),
         pa.field("text_hash", pa.string()),
@@ -169,15 +170,18 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
                 contaminated += int(hit.sum())
                 clean &= ~hit
         columns = {"position": pa.array(positions)}
-        for name in ("id", "subset", "date", "pmid", "pmcid", "doi"):
+        for name in ("id", "subset", "date"):
             columns[name] = batch.column(name)
+        for name in IDENTIFIERS:
+            # In key form: pass 3 compares these to name the relation that its keys linked.
+            columns[name] = pa.array([v or None for v in normalise_identifier(name, batch.column(name).to_pylist())], pa.string())
         columns.update(text_hash=pa.array(hashes, pa.string()), drop_reason=reason, drop_detail=detail)
         narrow.append(pa.table(columns, schema=NARROW_SCHEMA))
         keys.append(key_block(KIND_DOC_ID, np.fromiter((hash64(i) for i in ids), np.uint64, n), row_gids, clean))
         if settings.exact:
             keys.append(key_block(KIND_TEXT, np.fromiter((int(h[:16], 16) for h in hashes), np.uint64, n), row_gids, clean))
         for name in settings.identifiers:
-            values = normalise_identifier(name, batch.column(name).to_pylist())
+            values = columns[name].to_pylist()
             present = np.fromiter((bool(v) for v in values), bool, n) & clean
             keys.append(key_block(KIND_ID[name], np.fromiter((hash64(v) if v else 0 for v in values), np.uint64, n), row_gids, present))
         if settings.near:

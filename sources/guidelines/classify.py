@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+MIN_WORDS = 150  # a site's default `min_words` (sources.guidelines.site.Site)
 _ERROR_TITLE = re.compile(
     r"^\s*(?:(?:http\s*)?(?:error\s*)?[45]\d\d\b|error\s*[45]\d\d\b|page not found\b|not found\b|file not found\b|"
     r"access denied\b|forbidden\b|service (temporarily )?unavailable\b|internal server error\b|bad gateway\b|"
@@ -39,7 +40,7 @@ def first_heading(text: str) -> str:
 
 
 def classify(title: str, text: str, *, raw_text: str | None = None, role: str = "page", link_density: float = 0.0,
-             min_words: int = 150, drop_if: tuple[tuple[str, str], ...] = ()) -> Verdict:
+             min_words: int = MIN_WORDS, drop_if: tuple[tuple[str, str], ...] = ()) -> Verdict:
     """`text` is the cleaned document; `raw_text` the extraction before section rules (a listing's
     table of contents may be exactly what the rules cut), used for the page-kind checks."""
     raw = text if raw_text is None else raw_text

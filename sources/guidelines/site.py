@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
+from sources.guidelines.classify import MIN_WORDS
 from sources.http.redirects import host_entry
 
 if TYPE_CHECKING:  # imported for annotations only: adapters import this module
@@ -84,7 +85,7 @@ class Site:
     remove: tuple[str, ...] = ()  # XPaths removed before extraction
     sections: Sections = Sections()
     drop_if: tuple[tuple[str, str], ...] = ()  # (regex on title+text start, reason): not a guideline
-    min_words: int = 150
+    min_words: int = MIN_WORDS
     rate: float = 1.0  # requests per second per host (robots.txt crawl-delay may lower it)
     max_pages: int = 5000  # guideline pages per crawl
     max_page_bytes: int = 20 << 20

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from conftest import CORPORA, FIXTURES
+from realdata import parsed_abstracts_and_articles
 from curation.schema import DOCUMENT_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table, write_table_atomic
 from pipelines.executor import Executor
@@ -69,17 +70,7 @@ def test_pubmed_abstract_with_pmc_full_text_goes_to_the_ledger_as_has_full_text(
     `has_full_text:<pmcid>`; an article read twice (same id) survives once (`duplicate_id:`).
     Real records: no PubMed fixture's PMID has its full text among the JATS fixtures, so the test
     aligns the ids of parsed documents (a PMC article without PMID, a PubMed record without PMCID)."""
-    from pipelines.stages import pmc_parse
-
-    jats = FIXTURES / "pmc_jats"
-    with Executor(scheduler="sync") as executor:
-        pubmed_parse.run([FIXTURES / "pubmed_xml" / "efetch_pubmed_27797938_structured_abstract_inline_tags.xml",
-                          FIXTURES / "pubmed_xml" / "efetch_pubmed_35123456_structured_nlmcategory.xml"],
-                         tmp_path / "pubmed", executor, 1 << 20)
-        pmc_parse.run([jats / "PMC1790863_plos-one_pone.0000217.nxml", jats / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"],
-                      tmp_path / "pmc", executor, 1 << 20)
-    abstracts = {d["pmid"]: d for d in docs_of(tmp_path / "pubmed").to_pylist()}
-    papers = {d["pmcid"]: d for d in docs_of(tmp_path / "pmc").to_pylist()}
+    abstracts, papers = parsed_abstracts_and_articles(tmp_path)
     assert {"27797938", "35123456"} <= set(abstracts) and {"PMC1790863", "PMC2329613"} <= set(papers)
     by_pmid, by_pmcid = abstracts["27797938"], abstracts["35123456"]
     paper_a, paper_b = papers["PMC1790863"], papers["PMC2329613"]

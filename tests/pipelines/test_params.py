@@ -54,6 +54,55 @@ def test_defaults_live_in_one_place():
 
     assert param({"pmc": {"limit": 3}}, "pmc.concurrency") == 8 and param({"pmc": {"concurrency": 2}}, "pmc.concurrency") == 2
 
+    # Library defaults that a params key also sets are read from its dataclass, not written again.
+    sync_source = (REPO / "sources" / "pmc" / "cloud" / "sync.py").read_text(encoding="utf-8")
+    assert written_defaults(sync_source, "workers") == ["PmcParams.concurrency"] * 3
+    assert written_defaults(sync_source, "share", "count") == ["PmcParams.max_removed_share", "PmcParams.max_removed"]
+    site_sources = [(REPO / "sources" / "guidelines" / name).read_text(encoding="utf-8") for name in ("site.py", "classify.py")]
+    assert [written_defaults(text, "min_words") for text in site_sources] == [["MIN_WORDS"], ["MIN_WORDS"]]
+    from pipelines.stages.mix import MixParams, MixSettings
+
+    settings, mix = MixSettings(), MixParams()
+    assert (mix.tokenizer, mix.salt, mix.budgets, mix.validation_share, mix.pretokenized, mix.shard_mb * 2**20) == (
+        settings.tokenizer, settings.salt, settings.budgets, settings.validation_share, settings.pretokenized, settings.shard_bytes)
+    assert mix.seed is None and settings.seed == default("seed")  # mix.seed null: the top-level seed
+    # One atomic writer (curation/atomic.py): train/metrics.py has none of its own.
+    metrics_source = (REPO / "train" / "metrics.py").read_text(encoding="utf-8")
+    assert "os.replace" not in metrics_source and "from curation.atomic import" in metrics_source
+
+
+def written_defaults(source: str, *names: str) -> list[str]:
+    """The default expressions written in `source` for parameters or fields called `names`."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.arguments):
+            args = node.posonlyargs + node.args
+            pairs = list(zip(args[len(args) - len(node.defaults):], node.defaults)) + list(zip(node.kwonlyargs, node.kw_defaults))
+            found += [ast.unparse(d) for a, d in pairs if a.arg in names and d is not None]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id in names and node.value:
+            found.append(ast.unparse(node.value))
+    return found
+
+
+def test_the_documented_params_errors_are_the_real_ones():
+    """curation/config.py and the README show what a typo'd or wrongly typed key prints."""
+    import re
+
+    import curation.config
+
+    shown = [line.strip() for line in curation.config.__doc__.splitlines() if re.match(r"\s+filter\.", line)]
+    assert len(shown) == 2
+    real = []
+    for text in ("filter:\n  min_length: {min_char: 200}\n", "filter:\n  min_length: {min_chars: two hundred}\n"):
+        with pytest.raises(ParamsError) as caught:
+            check_params(yaml.safe_load(text))
+        real.append(str(caught.value).removeprefix("params: "))
+    assert shown == real
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"params.yaml: {real[0]}" in readme and real[1] in readme
+
 
 def with_edit(text: str, old: str, new: str) -> str:
     assert old in text, old

@@ -41,6 +41,7 @@ from sources.pmc.cloud.versions import (
     ArticleVersion, SelectionPolicy, article_key, bounded_int, choose, key_version, metadata_key, parse_version,
 )
 from sources.pmc.ids import normalize_pmcid
+from sources.pmc.settings import PmcParams
 from sources.pool import bounded_map
 from sources.raw_store import utc_timestamp, write_atomic
 from sources.safe_json import load_object
@@ -107,8 +108,8 @@ class RemovalLimit:
     like a bucket that dropped everything. Up to `count` removals always pass; more pass while they
     are at most `share` of the stored articles; removing every stored article never passes."""
 
-    share: float = 0.05
-    count: int = 100
+    share: float = PmcParams.max_removed_share
+    count: int = PmcParams.max_removed
 
     def refusal(self, removing: int, stored: int) -> str | None:
         if removing == 0:
@@ -422,7 +423,7 @@ def sync(
     route: str = "inventory",
     pmcids: Iterable[str] | None = None,
     limit: int | None = None,
-    workers: int = 8,
+    workers: int = PmcParams.concurrency,
     removal_limit: RemovalLimit | None = RemovalLimit(),
     limits: Limits = Limits(),
 ) -> SyncReport:
@@ -453,7 +454,7 @@ def list_versions(
     *,
     route: str = "inventory",
     pmcids: Iterable[str] | None = None,
-    workers: int = 8,
+    workers: int = PmcParams.concurrency,
     limits: Limits = Limits(),
 ) -> tuple[list[ArticleVersion], SyncReport]:
     """The versions a sync would fetch, one per article; metadata is kept in `store_dir` for reuse."""
@@ -466,7 +467,7 @@ def list_versions(
 
 
 def fetch_versions(client: HttpClient, base_url: str, out_dir: Path | str, versions: Iterable[ArticleVersion],
-                   *, workers: int = 8, limits: Limits = Limits()) -> SyncReport:
+                   *, workers: int = PmcParams.concurrency, limits: Limits = Limits()) -> SyncReport:
     """Fetch exactly the given versions (a `pmc list` output); nothing is removed."""
     chosen = sorted(versions, key=lambda v: (v.number, v.version))
     with Store(out_dir, base_url, limits) as store:
