@@ -11,6 +11,7 @@ formulas and table rows ("NS", "—", "0.5 (0.2-0.9)" down a column) are not rep
 from __future__ import annotations
 
 from collections import Counter
+from itertools import accumulate
 from dataclasses import dataclass
 
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
@@ -31,27 +32,64 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-def top_ngram_chars(ws: list[str], n: int) -> int:
-    grams = Counter(" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1))
-    if not grams:
+def ngram_ids(word_ids: list[int], previous: list[int], n: int) -> list[int]:
+    """One integer per n-gram, equal exactly when the n-grams are: the (n-1)-gram at i and the
+    word at i+n-1 interned together. Each level costs one dict lookup per position instead of
+    joining and hashing n words of text (what string n-grams cost, n times over)."""
+    table: dict[tuple[int, int], int] = {}
+    setdefault = table.setdefault
+    return [setdefault(pair, len(table)) for pair in zip(previous, word_ids[n - 1 :])]
+
+
+def top_ngram_chars(ids: list[int], counts: Counter, prefix_len: list[int], n: int) -> int:
+    """Characters of the most frequent n-gram (words joined by spaces) times its count."""
+    if not ids:
         return 0
-    gram, count = grams.most_common(1)[0]
-    return len(gram) * count
+    best, count = counts.most_common(1)[0]
+    i = ids.index(best)
+    return (prefix_len[i + n] - prefix_len[i] + n - 1) * count
 
 
-def duplicated_ngram_chars(ws: list[str], n: int) -> int:
-    """Characters in repeated n-grams; after a repeat the scan jumps past it (as datatrove)."""
-    seen: set[str] = set()
-    chars, i = 0, 0
-    while i < len(ws) - n + 1:
-        gram = "".join(ws[i : i + n])
-        if gram in seen:
-            chars += len(gram)
-            i += n
+def duplicated_ngram_chars(ids: list[int], counts: Counter, prefix_len: list[int], n: int) -> int:
+    """Characters in repeated n-grams (words joined without spaces); after a repeat the scan jumps
+    past it (as datatrove). Only n-grams that occur more than once can repeat, so only their
+    positions are walked: the others would be seen once and never matched."""
+    seen: set[int] = set()
+    chars = next_free = 0
+    for i in [i for i, gram in enumerate(ids) if counts[gram] > 1]:
+        if i < next_free:  # inside the repeat just counted
+            continue
+        if ids[i] in seen:
+            chars += prefix_len[i + n] - prefix_len[i]
+            next_free = i + n
         else:
-            seen.add(gram)
-            i += 1
+            seen.add(ids[i])
     return chars
+
+
+def ngram_scores(ws: list[str], top_n: list[int], dup_n: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """(top n-gram characters by n, duplicated n-gram characters by n) for the Gopher rules.
+
+    An n-gram that occurs once makes every longer n-gram holding it occur once: when a level has no
+    repeat, the duplicated characters of every longer level are 0 without counting them."""
+    words_table: dict[str, int] = {}
+    word_ids = [words_table.setdefault(w, len(words_table)) for w in ws]
+    prefix_len = [0, *accumulate(map(len, ws))]  # characters of the first i words
+    top, dup = {}, {}
+    ids, repeats = word_ids, True
+    for n in range(1, max([*top_n, *dup_n, 1]) + 1):
+        if n > 1:
+            if not repeats and n > max(top_n, default=0):
+                dup.update((m, 0) for m in dup_n if m >= n)
+                break
+            ids = ngram_ids(word_ids, ids, n)
+        counts = Counter(ids)
+        repeats = len(counts) < len(ids)
+        if n in top_n:
+            top[n] = top_ngram_chars(ids, counts, prefix_len, n)
+        if n in dup_n:
+            dup[n] = duplicated_ngram_chars(ids, counts, prefix_len, n) if repeats else 0
+    return top, dup
 
 
 @dataclass(frozen=True)
@@ -92,11 +130,11 @@ class GopherRepetition(ScoredFilter):
             "dup_line_frac": line_dups / len(doc_lines) if doc_lines else 0.0,
             "dup_line_char_frac": line_chars / size,
         }
-        ws = words(text)
-        for n, _ in self.config.top_n_grams:
-            scores[f"top_{n}_gram"] = top_ngram_chars(ws, n) / size
-        for n, _ in self.config.dup_n_grams:
-            scores[f"dup_{n}_gram"] = duplicated_ngram_chars(ws, n) / size
+        top, dup = ngram_scores(words(text), [n for n, _ in self.config.top_n_grams], [n for n, _ in self.config.dup_n_grams])
+        for n, chars in top.items():
+            scores[f"top_{n}_gram"] = chars / size
+        for n, chars in dup.items():
+            scores[f"dup_{n}_gram"] = chars / size
         return scores
 
     def decide(self, s: dict[str, float]) -> Verdict:

@@ -33,8 +33,9 @@ def filter_command(
     plots: Optional[Path] = PlotsOpt,
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
-    """Clean text, then length, language (langdetect, seeded) and quality rules (Gopher, C4, FineWeb),
-    per source as params.yaml `filter:` says; every drop goes to the ledger with its rule's code."""
+    """Clean text, then length, language (CLD2; langdetect, seeded, where CLD2 is unsure) and quality
+    rules (Gopher, C4, FineWeb), per source as params.yaml `filter:` says; every drop goes to the
+    ledger with its rule's code."""
     from pipelines.stages import filter as stage
 
     with stage_command(params_file, out, metrics) as params:

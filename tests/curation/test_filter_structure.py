@@ -179,7 +179,7 @@ def test_one_registry_builds_every_step_and_legacy_keys_are_translated_once():
         if step != "language":  # LanguageFilter keeps its settings as attributes
             assert build_step(step, {}).config == config_class()
     flat = build_chain({"steps": ["min_length", "language"], "min_chars": 500, "languages": ["fr"], "min_lang_score": 0.5})
-    assert (flat.filters[0].config.min_chars, flat.filters[1].languages, flat.filters[1].min_score) == (500, ("fr",), 0.5)
+    assert (flat.filters[0].config.min_chars, flat.filters[1].languages, flat.filters[1].config.min_score) == (500, ("fr",), 0.5)
     # A step's own key wins over a flat one; a source override may use either form.
     assert build_chain({"steps": ["min_length"], "min_chars": 1, "min_length": {"min_chars": 7}}).filters[0].config.min_chars == 7
     merged = config_for_source({"min_length": {"min_words": 30}, "sources": {"pubmed": {"min_words": 10}}}, "pubmed")

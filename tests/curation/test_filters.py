@@ -18,7 +18,7 @@ def doc(text: str) -> dict:
 
 
 def test_language_filter_keeps_english_and_names_the_language_it_drops():
-    keep = LanguageFilter(("en",), min_score=0.8)
+    keep = LanguageFilter(languages=("en",), min_score=0.8)
     english = doc(paragraph("en"))
     assert keep.check(english).keep and english["lang"] == "en" and english["lang_score"] > 0.9
     for lang in ("de", "fr", "es", "it", "nl", "pt"):
