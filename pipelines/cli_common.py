@@ -96,8 +96,16 @@ def stage_command(params_file: Optional[Path], out: Path, metrics: Optional[Path
     yielded to the body, then, once the body has completed, stats.json copied to `--metrics`."""
     with cli_errors():
         params = load_params(params_file)
+        configure_storage(params)
         yield params
         copy_metrics(out, metrics)
+
+
+def configure_storage(params: dict) -> None:
+    """run.storage_options for the URL folders this command (and its local workers) opens."""
+    from curation import storage
+
+    storage.configure(param(params, "run.storage_options"))
 
 
 def executor_for(params: dict, workers: Optional[int], scheduler: Optional[str]):

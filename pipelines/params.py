@@ -31,6 +31,9 @@ class RunParams:
     workers: int | None = None  # Dask worker processes (None: one per core)
     scheduler: str | None = None  # None: a local cluster; "tcp://host:8786": an existing one; "sync": in-process
     shard_mb: float = 64  # target uncompressed text per Parquet shard
+    # {protocol: {option: value}} for fsspec stores (s3: endpoint_url, ...); credentials are
+    # better left to each backend's environment (curation/storage.py, docs/cluster.md)
+    storage_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 # section -> "module:dataclass" holding its keys and defaults
