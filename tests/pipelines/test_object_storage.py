@@ -26,7 +26,7 @@ from curation.shards import read_table
 from curation.task_output import IncompleteStage, complete_shards
 from moto_s3 import moto_s3, s3_env, s3_environment  # noqa: F401  (fixtures)
 from pipelines.cli_common import app
-from pipelines.commands import curate  # noqa: F401  (registers filter and dedup)
+import pipelines.cli  # noqa: F401,E402  (registers every command)
 from realdata import distinct_abstracts, variant, write_shards
 
 pytestmark = pytest.mark.slow
@@ -175,3 +175,34 @@ def test_workers_that_share_no_disk(s3_env, moto_s3, corpus, params_file, local_
         got, expected = tree(out), tree(local)
         shards = {k for k in expected if k.endswith(".parquet")}
         assert shards and {k: got.get(k) for k in shards} == {k: expected[k] for k in shards}
+
+
+def test_parse_tokenizer_mix_and_card_on_s3_write_the_local_bytes(s3_env, tmp_path):
+    """The downstream chain with every folder in the bucket: pubmed parse, tokenizer train, mix
+    (pre-tokenized) and card give the bytes the same chain gives on local disk."""
+    from conftest import CORPORA, FIXTURES
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "run": {"shard_mb": 1},
+        "tokenizer": {"special_tokens": ["[bib_ref]", "[/bib_ref]"], "max_documents": 3000, "vocab_size": 1000},
+        "mix": {"budgets": {"abstracts": {"factor": 2.5}}, "validation_share": {"abstracts": 0.05},
+                "shard_mb": 0.2, "pretokenized": True, "seed": 3},
+    }))
+    raw = [FIXTURES / "pubmed_xml", CORPORA / "pubmed_xml"]  # raw stores stay local
+    outs = {}
+    for where, root in (("local", str(tmp_path / "local")), ("s3", s3_env)):
+        parsed, tok, mixed = (storage.join(root, name) for name in ("parsed", "tok", "mix"))
+        common = ["--params", params]
+        run_cli("pubmed", "parse", *raw, "--out", parsed, "--scheduler", "sync", *common)
+        run_cli("tokenizer", "train", parsed, "--out", tok, *common)
+        run_cli("mix", parsed, "--out", mixed, "--tokenizer", tok, "--scheduler", "sync", *common)
+        run_cli("card", mixed, "--upstream", parsed, *common)
+        outs[where] = {name: tree(storage.join(root, name)) for name in ("parsed", "mix")}
+        outs[where]["tokenizer.model"] = storage.read_bytes(storage.join(tok, "tokenizer.model"))
+    # The mix's plan digest names the tokenizer's location; everything else is the same bytes.
+    for files in (outs["local"]["mix"], outs["s3"]["mix"]):
+        files.pop("_tasks/plan.json")
+    assert outs["s3"] == outs["local"]
+    assert {"README.md", "plots/tokens_per_source.png", "manifest.json", "tokenizer/tokenizer.model"} <= set(outs["s3"]["mix"])
+    assert any(name.startswith("tokenized_train/") for name in outs["s3"]["mix"])
