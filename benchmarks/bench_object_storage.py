@@ -123,8 +123,12 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="a checkout with its own .venv whose local runs to time alongside")
     args = parser.parse_args()
 
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

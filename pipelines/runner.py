@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass
-import os
 from typing import Any, Callable, Sequence
 
 from curation import storage
@@ -101,6 +101,8 @@ def run_stage(
     _remove_temporaries(out_dir)
     done = done_tasks(out_dir)
     pending = [i for i in range(len(payloads)) if i not in done]
+    if pending:  # readers must not take the folder for complete while tasks are redone
+        storage.remove(storage.join(out_dir, STATS_FILE))
     if len(pending) < len(payloads):
         log.info("%s: resuming, %d of %d tasks already done", stage, len(payloads) - len(pending), len(payloads))
     specs = [TaskSpec(stage, out_dir, i, work, payloads[i], shard_bytes) for i in pending]
