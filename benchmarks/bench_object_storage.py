@@ -11,8 +11,9 @@ of the command (every process it starts, benchmarks/cpu_meter.py), wall time, an
 ratio of each. The moto server runs in this script's process; its CPU is reported apart
 (`server_cpu_s`), as a real S3 would spend it on other machines.
 
-With `--baseline DIR` (a checkout with its own .venv, e.g. /work/main), the local runs are also
-timed with that checkout's command in the same rounds: the local path must be no slower.
+With `--baseline DIR` (the code of another commit, e.g. `git archive BASE | tar -x -C DIR`), the
+local runs are also timed with that code (this checkout's interpreter and libraries) in the same
+rounds: the local path must be no slower.
 
 Also the Parquet I/O choice of curation.storage (`parquet_io`): one 2,000-document shard written
 and read N times locally by pyarrow's own file writer/reader and through an fsspec file handle,
@@ -61,10 +62,10 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_command(medcurate: Path, args: list[str], env: dict) -> tuple[float, float, float]:
+def run_command(medcurate: list[str], args: list[str], env: dict) -> tuple[float, float, float]:
     """(wall s, CPU s of the command and its processes, CPU s of this process meanwhile: moto)."""
     server_before = own_cpu_s()
-    proc = Measured([str(medcurate), *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = Measured([*medcurate, *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, err = proc.communicate()
     wall = time.monotonic() - proc.started
     if proc.returncode:
@@ -120,7 +121,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--io-repeats", type=int, default=20)
-    parser.add_argument("--baseline", type=Path, help="a checkout with its own .venv whose local runs to time alongside")
+    parser.add_argument("--baseline", type=Path, help="the code of another commit whose local runs to time alongside")
     args = parser.parse_args()
 
     import logging
@@ -156,10 +157,10 @@ def main() -> None:
     values["dedup"].pop("scratch", None)
     params = tmp / "params.yaml"
     params.write_text(yaml.safe_dump(values))
-    ours = REPO / ".venv" / "bin" / "medcurate"
-    commands = {"ours": ours}
+    commands = {"ours": [str(REPO / ".venv" / "bin" / "medcurate")]}
     if args.baseline:
-        commands["baseline"] = args.baseline / ".venv" / "bin" / "medcurate"
+        launch = f"import sys; sys.path.insert(0, {str(args.baseline.resolve())!r}); from pipelines.cli import main; main()"
+        commands["baseline"] = [sys.executable, "-c", launch]
 
     best: dict[str, dict] = {}
     methods = set()
