@@ -1,6 +1,7 @@
 """filter and dedup on the same shards from local disk and from S3 (moto's server on 127.0.0.1).
 
-    .venv/bin/python benchmarks/bench_object_storage.py [--copies N] [--rounds R] [--baseline /work/main]
+    .venv/bin/python benchmarks/bench_object_storage.py [--copies N] [--rounds R] [--stages filter dedup]
+        [--baseline DIR] [--out FILE]
 
 Corpus: the Cohen abstracts (../shared/corpora) plus N planted near copies of each
 (tests/realdata.variant), in shards of 2,000 documents, written once to a local folder and
@@ -121,6 +122,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--io-repeats", type=int, default=20)
+    parser.add_argument("--stages", nargs="+", default=["filter", "dedup"], choices=["filter", "dedup"])
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     parser.add_argument("--baseline", type=Path, help="the code of another commit whose local runs to time alongside")
     args = parser.parse_args()
 
@@ -165,7 +168,7 @@ def main() -> None:
     best: dict[str, dict] = {}
     methods = set()
     for round_ in range(args.rounds):
-        for stage in ("filter", "dedup"):
+        for stage in args.stages:
             for where, src, out_root in (("local", str(local_in), str(tmp / "out")), ("s3", s3_in, "s3://bench/out")):
                 for who, medcurate in commands.items():
                     if who != "ours" and where != "local":
@@ -181,15 +184,15 @@ def main() -> None:
     methods.add("cgroup cpuacct" if Path("/sys/fs/cgroup/cpuacct").exists() else "machine busy time")
     ratios = {stage: {"cpu_s3_over_local": round(best[f"{stage} s3"]["cpu_s"] / best[f"{stage} local"]["cpu_s"], 3),
                       "wall_s3_over_local": round(best[f"{stage} s3"]["wall_s"] / best[f"{stage} local"]["wall_s"], 3)}
-              for stage in ("filter", "dedup")}
+              for stage in args.stages}
     if args.baseline:
-        for stage in ("filter", "dedup"):
+        for stage in args.stages:
             ratios[stage]["cpu_ours_over_baseline_local"] = round(best[f"{stage} local"]["cpu_s"] / best[f"{stage} local (baseline)"]["cpu_s"], 3)
     io = parquet_io(sorted(local_in.glob("*.parquet"))[0], "bench", endpoint, args.io_repeats)
     result = {"corpus": {"documents": len(docs), "shards": len(list(local_in.glob('*.parquet'))), "copies": args.copies},
               "rounds": args.rounds, "cpu_method": sorted(methods), "runs": best, "ratios": ratios, "parquet_io": io,
               "baseline": str(args.baseline) if args.baseline else None}
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({"ratios": ratios, "parquet_io": io}, indent=2))
     server.stop()
     shutil.rmtree(tmp, ignore_errors=True)
