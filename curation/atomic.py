@@ -1,44 +1,16 @@
-"""Files that readers see whole or not at all: written under a temporary name, fsynced, renamed.
+"""Files that readers see whole or not at all, on local disk or in an object store.
 
-Every writer of the project's outputs and raw stores goes through these, so a run killed at any
-point (even `kill -9`) never leaves half a file under a final name; a re-run rewrites it.
+Every writer of the project's outputs and raw stores goes through these (curation.storage), so a
+run killed at any point (even `kill -9`) never leaves half a file under a final name: on local
+disk a file is written under a temporary name, fsynced and renamed; in an object store the upload
+is committed only when complete. A re-run rewrites it.
 """
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-from pathlib import Path
-from typing import BinaryIO, Iterator
+from curation.storage import TMP_SUFFIX, open_write, write_bytes, write_json
 
-TMP_SUFFIX = ".tmp"  # a leftover of a killed write; stage runners remove these on resume
+atomic_file = open_write  # a context manager giving a binary handle
+write_bytes_atomic = write_bytes
+write_json_atomic = write_json
 
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """Open `path.tmp` for writing; once the body completes, fsync it and rename it to `path`.
-    A body that raises leaves no file under `path` (and removes the temporary one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    try:
-        with open(tmp, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically."""
-    with atomic_file(path) as handle:
-        handle.write(data)
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Indented JSON with sorted keys and a final newline, written atomically."""
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    write_bytes_atomic(path, text.encode("utf-8"))
+__all__ = ["TMP_SUFFIX", "atomic_file", "write_bytes_atomic", "write_json_atomic"]

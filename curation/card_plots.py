@@ -6,8 +6,9 @@ every bar carries its exact value: a reader never has to guess a small bar's siz
 """
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
+from curation import storage
 from curation.card_stats import CardStats
 
 COLORS = {"train": "#3b6ea8", "validation": "#e39a3b"}
@@ -24,16 +25,15 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
+def _save(fig, path: str) -> str:
+    buffer = io.BytesIO()
     # Fixed metadata so that the same numbers give the same bytes.
-    fig.savefig(tmp, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    tmp.replace(path)
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    storage.write_bytes(path, buffer.getvalue())
     return path
 
 
-def tokens_per_source(stats: CardStats, path: Path) -> Path:
+def tokens_per_source(stats: CardStats, path: str) -> str:
     plt = _plt()
     sources = sorted(stats.table, key=lambda s: sum(c.tokens for c in stats.table[s].values()))
     height = 0.8 / max(1, len(stats.splits))
@@ -58,7 +58,7 @@ def tokens_per_source(stats: CardStats, path: Path) -> Path:
     return _save(fig, path)
 
 
-def length_histogram(stats: CardStats, path: Path) -> Path:
+def length_histogram(stats: CardStats, path: str) -> str:
     import numpy as np
 
     plt = _plt()
@@ -93,7 +93,7 @@ def _funnel_rows(stages) -> tuple[list[tuple[str, int, int]], list[tuple[str, in
     return [(name, n_in, n_out) for name, (n_in, n_out) in totals.items()], sorted(drops.items(), key=lambda t: (t[1], t[0]))
 
 
-def funnel(stats: CardStats, path: Path) -> Path:
+def funnel(stats: CardStats, path: str) -> str:
     plt = _plt()
     stages, reasons = _funnel_rows(stats.funnel)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.45 * max(len(stages), len(reasons), 2)),
@@ -130,9 +130,9 @@ def funnel(stats: CardStats, path: Path) -> Path:
     return _save(fig, path)
 
 
-def draw_all(stats: CardStats, folder: Path) -> dict[str, Path]:
+def draw_all(stats: CardStats, folder: str) -> dict[str, str]:
     return {
-        "tokens_per_source": tokens_per_source(stats, folder / "tokens_per_source.png"),
-        "length_histogram": length_histogram(stats, folder / "document_length.png"),
-        "funnel": funnel(stats, folder / "filter_funnel.png"),
+        "tokens_per_source": tokens_per_source(stats, storage.join(folder, "tokens_per_source.png")),
+        "length_histogram": length_histogram(stats, storage.join(folder, "document_length.png")),
+        "funnel": funnel(stats, storage.join(folder, "filter_funnel.png")),
     }

@@ -10,16 +10,14 @@
 """
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curation.shards import list_shards
+from curation import storage
+from curation.task_output import complete_shards
 
 SPLITS = ("train", "validation")
 
@@ -77,31 +75,31 @@ class CardStats:
         return found
 
 
-def token_counts(mix_dir: Path) -> dict[str, int]:
+def token_counts(mix_dir: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for shard in list_shards(mix_dir / "token_counts"):
-        table = pq.read_table(shard, columns=["id", "tokens"])
+    for shard in complete_shards(mix_dir, "token_counts"):
+        table = storage.read_parquet(shard, columns=["id", "tokens"])
         counts.update(zip(table["id"].to_pylist(), table["tokens"].to_pylist()))
     return counts
 
 
-def mix_stats(mix_dir: Path) -> CardStats:
+def mix_stats(mix_dir: str) -> CardStats:
     tokens_of = token_counts(mix_dir)
-    splits = [s for s in SPLITS if list_shards(mix_dir / s)]
+    splits = [s for s in SPLITS if complete_shards(mix_dir, s)]
     table: dict = defaultdict(lambda: defaultdict(SourceSplit))
     licenses: dict = defaultdict(Counter)
     row_tokens: dict = defaultdict(list)
     subset_of: dict[str, str] = {}
     for split in splits:
         seen: set[str] = set()
-        for shard in list_shards(mix_dir / split):
-            data = pq.read_table(shard, columns=["id", "source", "subset", "license", "text"])
+        for shard in complete_shards(mix_dir, split):
+            data = storage.read_parquet(shard, columns=["id", "source", "subset", "license", "text"])
             lengths = pc.utf8_length(data["text"]).to_pylist()
             for doc_id, source, subset, license_name, length in zip(
                 data["id"].to_pylist(), data["source"].to_pylist(), data["subset"].to_pylist(), data["license"].to_pylist(), lengths
             ):
                 if doc_id not in tokens_of:
-                    raise ValueError(f"{shard}: {doc_id} has no token count in {mix_dir / 'token_counts'}")
+                    raise ValueError(f"{shard}: {doc_id} has no token count in {storage.join(mix_dir, 'token_counts')}")
                 cell = table[source][split]
                 cell.documents += 1
                 cell.unique_documents += doc_id not in seen
@@ -111,7 +109,7 @@ def mix_stats(mix_dir: Path) -> CardStats:
                 licenses[source][license_name or "unspecified"] += 1
                 row_tokens[subset].append(tokens_of[doc_id])
                 subset_of[source] = subset
-    tokenized = [s for s in SPLITS if list_shards(mix_dir / f"tokenized_{s}")]
+    tokenized = [s for s in SPLITS if complete_shards(mix_dir, f"tokenized_{s}")]
     return CardStats(splits, subset_of, {s: dict(v) for s, v in table.items()}, dict(licenses), dict(row_tokens), [], tokenized)
 
 
@@ -145,29 +143,29 @@ def source_keep_rates(out_by_source: Mapping[str, int], reasons_by_source: Mappi
     return rows
 
 
-def stage_funnel(folder: Path) -> StageFunnel:
+def stage_funnel(folder: str) -> StageFunnel:
     """What one stage folder holds: documents out, ledger reasons, error-ledger rows, per source."""
-    stats_file = folder / "stats.json"
-    stats = json.loads(stats_file.read_text()) if stats_file.is_file() else {}
-    funnel = StageFunnel(stats.get("stage", folder.name), str(folder), site=stats.get("site"))
-    outputs = list_shards(folder) or [s for split in SPLITS for s in list_shards(folder / split)]
+    stats_file = storage.join(folder, "stats.json")
+    stats = storage.read_json(stats_file) if storage.isfile(stats_file) else {}
+    funnel = StageFunnel(stats.get("stage", storage.name(folder)), str(folder), site=stats.get("site"))
+    outputs = complete_shards(folder) or [s for split in SPLITS for s in complete_shards(folder, split)]
     for shard in outputs:
-        funnel.out_by_source.update(pq.read_table(shard, columns=["source"])["source"].to_pylist())
+        funnel.out_by_source.update(storage.read_parquet(shard, columns=["source"])["source"].to_pylist())
     funnel.documents_out = sum(funnel.out_by_source.values())
-    for shard in list_shards(folder / "ledger"):
-        ledger = pq.read_table(shard, columns=["source", "reason"])
+    for shard in complete_shards(folder, "ledger"):
+        ledger = storage.read_parquet(shard, columns=["source", "reason"])
         for source, reason in zip(ledger["source"].to_pylist(), ledger["reason"].to_pylist()):
             code = _reason_code(reason)
             funnel.reasons[code] += 1
             funnel.reasons_by_source.setdefault(source or "(no source)", Counter())[code] += 1
-    for shard in list_shards(folder / "errors"):
-        records = pq.read_table(shard, columns=["record"])["record"].to_pylist()
+    for shard in complete_shards(folder, "errors"):
+        records = storage.read_parquet(shard, columns=["record"])["record"].to_pylist()
         funnel.record_errors += sum(r is not None for r in records)
         funnel.input_errors += sum(r is None for r in records)
     return funnel
 
 
-def collect(mix_dir: Path, upstream: list[Path]) -> CardStats:
+def collect(mix_dir: str, upstream: list[str]) -> CardStats:
     stats = mix_stats(mix_dir)
-    stats.funnel = [stage_funnel(Path(folder)) for folder in [*upstream, mix_dir]]
+    stats.funnel = [stage_funnel(storage.norm(folder)) for folder in [*upstream, mix_dir]]
     return stats

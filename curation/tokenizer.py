@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curation import storage
 from curation.markers import MARKERS, expand_token_names
 from curation.shards import UnreadableShard, list_shards_many, open_shard, read_row_groups, unreadable_groups_error
 
@@ -65,7 +65,7 @@ def sample_documents(shards: Sequence[Path], max_documents: int, column: str = "
     """
     counts = []
     for path in shards:
-        meta = pq.ParquetFile(path)
+        meta = storage.parquet_file(path)
         if column not in meta.schema_arrow.names:
             raise ValueError(f"{path}: no {column!r} column (columns: {meta.schema_arrow.names})")
         counts.append(meta.metadata.num_rows)
@@ -113,8 +113,9 @@ def _lines(texts: Iterable[str], max_bytes: int) -> Iterator[str]:
                 yield line.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
 
-def train_tokenizer(inputs: Sequence[Path], out_dir: Path, params: TokenizerParams | None = None) -> Path:
-    """Train on the `text` column of the shards in `inputs` (files or folders); returns the model path."""
+def train_tokenizer(inputs: Sequence[str | Path], out_dir: str | Path, params: TokenizerParams | None = None) -> str:
+    """Train on the `text` column of the shards in `inputs` (files or folders, paths or URLs);
+    returns the model's location."""
     import sentencepiece as spm
 
     params = params or TokenizerParams()
@@ -145,13 +146,10 @@ def train_tokenizer(inputs: Sequence[Path], out_dir: Path, params: TokenizerPara
         normalization_rule_name="identity",
         minloglevel=2,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / MODEL_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(model.getvalue())
-    tmp.replace(path)
+    path = storage.join(out_dir, MODEL_FILE)
+    storage.write_bytes(path, model.getvalue())
     info = asdict(params) | {"documents": len(texts), "shards": [str(s) for s in shards], "unreadable": unreadable}
-    (out_dir / PARAMS_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    storage.write_json(storage.join(out_dir, PARAMS_FILE), info)
     return path
 
 
@@ -159,14 +157,16 @@ class Tokenizer:
     """A loaded `tokenizer.model` with the few operations training and the card need."""
 
     def __init__(self, path: Path | str):
+        """`path`: the model file, or a folder holding it; a plain path or a URL."""
         import sentencepiece as spm
 
-        self.path = Path(path)
-        if self.path.is_dir():
-            self.path = self.path / MODEL_FILE
-        if not self.path.is_file():
-            raise FileNotFoundError(f"no tokenizer model at {self.path}")
-        self.sp = spm.SentencePieceProcessor(model_file=str(self.path))
+        location = storage.norm(path)
+        if storage.isdir(location):
+            location = storage.join(location, MODEL_FILE)
+        if not storage.isfile(location):
+            raise FileNotFoundError(f"no tokenizer model at {location}")
+        self.sp = spm.SentencePieceProcessor(model_proto=storage.read_bytes(location))
+        self.path = Path(location) if storage.is_local(location) else location  # a Path for a local model
         self.vocab_size = self.sp.get_piece_size()
         self.bos_id = self.sp.bos_id()
         self.eos_id = self.sp.eos_id()
@@ -222,21 +222,18 @@ def add_special_tokens(model: bytes, tokens: Sequence[str]) -> bytes:
     return proto.SerializeToString()
 
 
-def adopt_tokenizer(model: Path, out_dir: Path, special_tokens: Sequence[str] = ()) -> Path:
+def adopt_tokenizer(model: str | Path, out_dir: str | Path, special_tokens: Sequence[str] = ()) -> str:
     """Use a given `tokenizer.model` (e.g. the base model's): copy it, plus any extra special tokens."""
     import hashlib
 
-    data = Path(model).read_bytes()
+    data = storage.read_bytes(model)
     special_tokens = expand_token_names(special_tokens)
     extended = add_special_tokens(data, special_tokens) if special_tokens else data
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / MODEL_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(extended)
-    tmp.replace(path)
+    path = storage.join(out_dir, MODEL_FILE)
+    storage.write_bytes(path, extended)
     Tokenizer(path)  # fails here, not at training time, if the result does not load
     info = {"given_model": str(model), "given_sha256": hashlib.sha256(data).hexdigest(), "special_tokens": list(special_tokens)}
-    (out_dir / PARAMS_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    storage.write_json(storage.join(out_dir, PARAMS_FILE), info)
     return path
 
 

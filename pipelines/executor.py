@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
+from curation import storage
+
 log = logging.getLogger("medcurate")
 
 SCHEDULER_ENV = "MEDCURATE_SCHEDULER"
@@ -155,7 +157,7 @@ class Executor:
             return
         paths = list(paths) if paths is not None else None
         tasks = tasks if tasks is not None else len(paths or ())
-        size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) if paths is not None else None
+        size = sum(storage.size(p) for p in paths if storage.isfile(p)) if paths is not None else None  # paths or URLs
         per_worker = self.bytes_per_worker if size is not None else 0
         self.workers = workers_for(size or 0, tasks, self.workers, per_worker)
         if self.workers == 1:

@@ -32,6 +32,9 @@ class RunParams:
     scheduler: str | None = None  # None: a local cluster; "tcp://host:8786": an existing one; "sync": in-process
     shard_mb: float = 64  # target uncompressed text per Parquet shard
     mb_per_worker: float = 64  # input per local worker process: less input, fewer workers (one: in-process)
+    # {protocol: {option: value}} for fsspec stores (s3: endpoint_url, ...); credentials are
+    # better left to each backend's environment (curation/storage.py, docs/cluster.md)
+    storage_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 # section -> "module:dataclass" holding its keys and defaults

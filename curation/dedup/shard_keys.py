@@ -15,7 +15,6 @@ no row, a row group that cannot be decoded is skipped (positions stay those of t
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation import storage
 from curation.dedup.cluster_reasons import IDENTIFIERS
 from curation.dedup.decontam import BenchmarkIndex, load_or_build
 from curation.dedup.keys import text_hash
@@ -51,14 +51,20 @@ NARROW_SCHEMA = pa.schema(
 _INDEX_CACHE: dict = {}
 
 
-def benchmark_index(settings: DedupSettings) -> BenchmarkIndex | None:
-    """The settings' benchmark index, loaded (or built) once per process."""
+def benchmark_index(work: WorkDir, settings: DedupSettings) -> BenchmarkIndex | None:
+    """The settings' benchmark index, loaded once per process from the work folder, where the
+    stage put it (curation.dedup.decontam.stage_index); loaded or built from the benchmark
+    files, which must then be on this machine, when it is not there."""
     if not settings.benchmarks:
         return None
-    key = (settings.benchmarks, settings.decontam)
+    key = (work.root, settings.benchmarks, settings.decontam)
     if key not in _INDEX_CACHE:
         _INDEX_CACHE.clear()
-        _INDEX_CACHE[key] = load_or_build(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
+        staged = work.benchmark_index()
+        if storage.isfile(staged):
+            _INDEX_CACHE[key] = BenchmarkIndex.load(staged, settings.decontam)
+        else:
+            _INDEX_CACHE[key] = load_or_build(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
     return _INDEX_CACHE[key]
 
 
@@ -140,7 +146,7 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
     summary = work.read_done(done)
     if summary is not None:
         return summary
-    bench = benchmark_index(settings)
+    bench = benchmark_index(work, settings)
     narrow: list[pa.Table] = []
     keys: list[np.ndarray] = []
     sigs: list[np.ndarray] = []
@@ -153,7 +159,7 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
     for batch, positions in batches:
         n = batch.num_rows
         row_gids = gids(index, positions)
-        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes, Path(shard).name)
+        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes, storage.name(shard))
         clean = pc.is_null(reason).to_numpy(zero_copy_only=False)
         text = batch.column("text")
         if not clean.all():

@@ -7,6 +7,7 @@ import typer
 from pipelines.cli_common import (
     MetricsOpt,
     OutOpt,
+    StageOutOpt,
     ParamsOpt,
     SchedulerOpt,
     WorkersOpt,
@@ -75,7 +76,7 @@ def guidelines_fetch(
 def guidelines_parse(
     inputs: list[Path] = typer.Argument(..., help="raw page stores written by `guidelines fetch`"),
     site: str = SiteOpt,
-    out: Path = OutOpt,
+    out: str = StageOutOpt,
     grobid_url: str | None = typer.Option(None, "--grobid-url", help="GROBID server for PDFs [params: guidelines.grobid_url; default: pypdf]"),
     workers: int | None = WorkersOpt,
     scheduler: str | None = SchedulerOpt,

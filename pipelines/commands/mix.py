@@ -5,12 +5,12 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, cli_errors, executor_for, stage_command,
+    MetricsOpt, ParamsOpt, StageOutOpt, SchedulerOpt, WorkersOpt, app, cli_errors, configure_storage, executor_for, stage_command,
 )
 from pipelines.params import load_params, param, pick
 
 
-def mix_settings(params: dict, tokenizer: Optional[Path], pretokenized: Optional[bool]):
+def mix_settings(params: dict, tokenizer: Optional[str], pretokenized: Optional[bool]):
     """MixSettings from params.yaml: mix.* plus the per-source budgets of replay.sources."""
     from curation.config import from_mapping
     from pipelines.stages.mix import MixParams, MixSettings
@@ -31,9 +31,9 @@ def mix_settings(params: dict, tokenizer: Optional[Path], pretokenized: Optional
 
 @app.command("mix")
 def mix_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, every source; a folder of stage folders stands for each"),
-    out: Path = OutOpt,
-    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="tokenizer.model to count tokens with [params: mix.tokenizer]"),
+    inputs: List[str] = typer.Argument(..., help="stage folders (or shards), paths or URLs, of documents, every source; a folder of stage folders stands for each"),
+    out: str = StageOutOpt,
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="tokenizer.model (or its folder; a path or URL) to count tokens with [params: mix.tokenizer]"),
     pretokenized: Optional[bool] = typer.Option(None, "--pretokenized/--no-pretokenized", help="also write token shards [params: mix.pretokenized]"),
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,
@@ -56,19 +56,21 @@ def mix_command(
 
 @app.command("card")
 def card_command(
-    mix_dir: Path = typer.Argument(..., help="the mix stage folder (train/, validation/, manifest.json)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="where README.md and plots/ go (default: MIX_DIR, making it a dataset repository)"),
-    upstream: List[Path] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel (a folder of stage folders stands for each)"),
+    mix_dir: str = typer.Argument(..., help="the mix stage folder (train/, validation/, manifest.json): a path or URL"),
+    out: Optional[str] = typer.Option(None, "--out", help="where README.md and plots/ go, a path or URL (default: MIX_DIR, making it a dataset repository)"),
+    upstream: List[str] = typer.Option([], "--upstream", help="earlier stage folders, in pipeline order: their shards and ledgers form the funnel (a folder of stage folders stands for each)"),
     name: Optional[str] = typer.Option(None, "--name", help="pretty name of the dataset [params: card.name]"),
     metrics: Optional[Path] = MetricsOpt,
     params_file: Optional[Path] = ParamsOpt,
 ) -> None:
     """Write the dataset card (README.md + plots/*.png) from the shards and ledgers."""
+    from curation import storage
     from pipelines.stages import card as stage
 
     with cli_errors():
         params = load_params(params_file)
-        if not mix_dir.is_dir():
+        configure_storage(params)
+        if not storage.isdir(mix_dir):
             raise ValueError(f"mix folder not found: {mix_dir}")
         target = out or mix_dir
         numbers = stage.run(mix_dir, target, upstream, pick(name, params, "card.name"), params)
@@ -76,4 +78,4 @@ def card_command(
             from curation.atomic import write_json_atomic
 
             write_json_atomic(metrics, numbers)
-        typer.echo(f"card: {target / 'README.md'}", err=True)
+        typer.echo(f"card: {storage.join(target, 'README.md')}", err=True)

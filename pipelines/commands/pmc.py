@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, command_group, executor_for, option_group, shard_bytes,
+    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, StageOutOpt, WorkersOpt, command_group, executor_for, option_group, shard_bytes,
     stage_command,
 )
 from pipelines.params import param, pick
@@ -222,7 +222,7 @@ def pmc_fetch(
 @pmc_app.command("parse")
 def pmc_parse(
     inputs: List[Path] = typer.Argument(..., help=".nxml / .xml (efetch, OAI-PMH) / .tar.gz files or folders of them"),
-    out: Path = OutOpt,
+    out: str = StageOutOpt,
     citations: Optional[str] = typer.Option(None, help="drop | meditron [params: pmc.parse.citations]"),
     figure_refs: Optional[str] = typer.Option(None, "--figure-refs", help="plain | meditron [params: pmc.parse.figure_refs]"),
     captions: Optional[str] = typer.Option(None, help="tagged | plain | drop [params: pmc.parse.captions]"),

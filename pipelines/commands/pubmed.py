@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, command_group, executor_for, shard_bytes, stage_command,
+    MetricsOpt, OutOpt, ParamsOpt, StageOutOpt, SchedulerOpt, WorkersOpt, command_group, executor_for, shard_bytes, stage_command,
 )
 from pipelines.params import param, pick
 
@@ -72,7 +72,7 @@ def pubmed_search(
 @pubmed_app.command("parse")
 def pubmed_parse(
     inputs: List[Path] = typer.Argument(..., help="PubMed XML files (.xml, .xml.gz) or folders of them"),
-    out: Path = OutOpt,
+    out: str = StageOutOpt,
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,
     metrics: Optional[Path] = MetricsOpt,

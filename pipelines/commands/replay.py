@@ -5,14 +5,14 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, executor_for, shard_bytes, stage_command,
+    MetricsOpt, ParamsOpt, StageOutOpt, SchedulerOpt, WorkersOpt, app, executor_for, shard_bytes, stage_command,
 )
 from pipelines.params import param
 
 
 @app.command("replay")
 def replay_command(
-    out: Path = OutOpt,
+    out: str = StageOutOpt,
     only: List[str] = typer.Option([], "--source", help="read only these sources (names under replay.sources)"),
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,

@@ -4,7 +4,7 @@ from typing import List, Optional
 
 import typer
 
-from pipelines.cli_common import OutOpt, ParamsOpt, command_group, cli_errors
+from pipelines.cli_common import ParamsOpt, StageOutOpt, cli_errors, command_group, configure_storage
 from pipelines.params import load_params, param, pick
 
 tokenizer_app = command_group("tokenizer", "The SentencePiece tokenizer: train one, or adopt a given tokenizer.model.")
@@ -12,9 +12,9 @@ tokenizer_app = command_group("tokenizer", "The SentencePiece tokenizer: train o
 
 @tokenizer_app.command("train")
 def tokenizer_train(
-    inputs: List[Path] = typer.Argument(None, help="stage folders (or shards) whose `text` to train on"),
-    out: Path = OutOpt,
-    model: Optional[Path] = typer.Option(None, "--model", help="use this tokenizer.model (e.g. Llama-2's) instead of training [params: tokenizer.model]"),
+    inputs: List[str] = typer.Argument(None, help="stage folders (or shards), paths or URLs, whose `text` to train on"),
+    out: str = StageOutOpt,
+    model: Optional[str] = typer.Option(None, "--model", help="use this tokenizer.model (e.g. Llama-2's; a path or URL) instead of training [params: tokenizer.model]"),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help="pieces when training [params: tokenizer.vocab_size]"),
     special: List[str] = typer.Option([], "--special-token", help="extra special token, repeatable [params: tokenizer.special_tokens]"),
     params_file: Optional[Path] = ParamsOpt,
@@ -28,11 +28,12 @@ def tokenizer_train(
 
     with cli_errors():
         params = load_params(params_file)
+        configure_storage(params)
         section = dict(params.get("tokenizer") or {})  # as written: TokenizerParams fills the rest
         given = pick(model, params, "tokenizer.model")
         specials = list(special) or list(section.get("special_tokens") or [])
         if given:
-            path = adopt_tokenizer(Path(given), out, specials)
+            path = adopt_tokenizer(given, out, specials)
         else:
             if not inputs:
                 raise ValueError("give input folders to train on, or --model / tokenizer.model to use one")

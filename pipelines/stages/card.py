@@ -6,12 +6,10 @@ plots/*.png.
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
-from curation.atomic import write_bytes_atomic
+from curation import storage
 from curation.card import licensing_text, render_card
 from curation.card_plots import draw_all
 from curation.card_stats import CardStats, collect
@@ -33,17 +31,27 @@ def summary(stats: CardStats) -> dict:
     }
 
 
-def run(mix_dir: Path, out_dir: Path, upstream: list[Path], name: str, params: Mapping[str, Any] | None = None) -> dict:
-    mix_dir, out_dir = Path(mix_dir), Path(out_dir)
+def run(mix_dir: str | os.PathLike, out_dir: str | os.PathLike, upstream: list[str | os.PathLike], name: str,
+        params: Mapping[str, Any] | None = None) -> dict:
+    mix_dir, out_dir = storage.norm(mix_dir), storage.norm(out_dir)
     stats = collect(mix_dir, stage_folders(upstream))
     if not stats.splits:
         raise ValueError(f"{mix_dir}: no train/ or validation/ shards to describe")
-    manifest_file = mix_dir / MANIFEST
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    draw_all(stats, out_dir / "plots")
-    prefix = os.path.relpath(mix_dir, out_dir).replace(os.sep, "/") + "/"
-    card = render_card(name, stats, manifest, dict(params or {}), "" if prefix == "./" else prefix)
-    write_bytes_atomic(out_dir / "LICENSE", ("# Licences of this dataset\n\n" + licensing_text(stats) + "\n").encode("utf-8"))
-    write_bytes_atomic(out_dir / "README.md", card.encode("utf-8"))
+    manifest_file = storage.join(mix_dir, MANIFEST)
+    manifest = storage.read_json(manifest_file) if storage.isfile(manifest_file) else {}
+    storage.makedirs(out_dir)
+    draw_all(stats, storage.join(out_dir, "plots"))
+    card = render_card(name, stats, manifest, dict(params or {}), _link_prefix(mix_dir, out_dir))
+    storage.write_bytes(storage.join(out_dir, "LICENSE"), ("# Licences of this dataset\n\n" + licensing_text(stats) + "\n").encode("utf-8"))
+    storage.write_bytes(storage.join(out_dir, "README.md"), card.encode("utf-8"))
     return summary(stats)
+
+
+def _link_prefix(mix_dir: str, out_dir: str) -> str:
+    """How the card links to the mix's files: relative where both are local ("" when the card is
+    in the mix folder); the mix's URL otherwise."""
+    if mix_dir == out_dir:
+        return ""
+    if storage.is_local(mix_dir) and storage.is_local(out_dir):
+        return os.path.relpath(mix_dir, out_dir).replace(os.sep, "/") + "/"
+    return mix_dir + "/"

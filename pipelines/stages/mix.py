@@ -16,21 +16,19 @@ documents_in = input rows + the extra copies of upsampled documents.
 """
 from __future__ import annotations
 
-import shutil
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from curation import storage
 from curation.budget import Budget, bucket_of
 from curation.mix import SPLITS, MixDoc, MixPlan, manifest, plan_mix
 from curation.schema import DOCUMENT_SCHEMA
-from curation.shards import declared_rows, one_line, shard_name, write_table_atomic
-from curation.atomic import write_json_atomic
+from curation.shards import declared_rows, one_line
 from curation.task_output import TaskOutput
 from curation.tokenizer import MODEL_FILE, Tokenizer, count_each
 from pipelines.executor import Executor
@@ -94,7 +92,7 @@ def count_work(payload: tuple[int, str, str]) -> tuple[list[MixDoc], str | None]
     """Narrow rows of one input shard; its text is tokenized here and never leaves the worker."""
     index, shard, tokenizer_path = payload
     try:
-        table = pq.read_table(shard, schema=DOCUMENT_SCHEMA)
+        table = storage.read_parquet(shard, schema=DOCUMENT_SCHEMA)
         table.validate(full=True)  # a string that is not UTF-8 (the reader does not check) refuses the shard
     except (OSError, pa.ArrowException) as error:
         return [], one_line(error)
@@ -113,7 +111,7 @@ def count_work(payload: tuple[int, str, str]) -> tuple[list[MixDoc], str | None]
 
 def read_positions(path: str, positions: set[int]) -> dict[int, dict]:
     """The rows at `positions` of one shard, reading only the row groups that hold them."""
-    parquet = pq.ParquetFile(path)
+    parquet = storage.parquet_file(path)
     rows: dict[int, dict] = {}
     start = 0
     for group in range(parquet.num_row_groups):
@@ -140,7 +138,7 @@ def write_shard(payload: dict, output: TaskOutput) -> None:
     if payload["tokenizer"]:
         ids = Tokenizer(payload["tokenizer"]).encode([d["text"] for d in docs])
         table = pa.Table.from_pylist([{"id": d["id"], "tokens": t} for d, t in zip(docs, ids)], schema=TOKENIZED_SCHEMA)
-        write_table_atomic(table, output.out_dir / f"{TOKENIZED_PREFIX}{payload['split']}" / shard_name(output.task, 0))
+        output.write_side_table(f"{TOKENIZED_PREFIX}{payload['split']}", table)
 
 
 def account_input(payload: dict, output: TaskOutput) -> None:
@@ -155,10 +153,7 @@ def account_input(payload: dict, output: TaskOutput) -> None:
             # The text stays in the input stage (same id): a replay pool can be a thousand times
             # the size of its budget, and the ledger should not become a second copy of it.
             output.drop(dict(doc, text=""), "downsampled", left_out[position])
-    write_table_atomic(
-        pa.Table.from_pylist(payload["counts"], schema=TOKEN_COUNT_SCHEMA),
-        output.out_dir / TOKEN_COUNTS / shard_name(output.task, 0),
-    )
+    output.write_side_table(TOKEN_COUNTS, pa.Table.from_pylist(payload["counts"], schema=TOKEN_COUNT_SCHEMA))
     output.input_parsed()
 
 
@@ -169,13 +164,14 @@ def mix_work(payload: dict, output: TaskOutput) -> None:
 # --- the stage ----------------------------------------------------------------------------------
 
 
-def run(inputs: list[Path | str], out_dir: Path, settings: MixSettings, executor: Executor) -> dict:
-    out_dir = Path(out_dir)
-    shards = [str(p) for p in stage_shards(inputs)]
+def run(inputs: list[str | os.PathLike], out_dir: str | os.PathLike, settings: MixSettings, executor: Executor) -> dict:
+    out_dir = storage.norm(out_dir)
+    shards = stage_shards(inputs)
     executor.size_to(shards)
-    tokenizer = Path(settings.tokenizer)
-    Tokenizer(tokenizer)  # a missing or broken model fails here, before any work
-    counted = executor.map(count_work, [(i, s, str(tokenizer)) for i, s in enumerate(shards)], desc=f"{STAGE} (count tokens)")
+    # A missing or broken model fails here, before any work; the workers load it from its
+    # location (a path or a URL that each of them reaches).
+    tokenizer = str(Tokenizer(settings.tokenizer).path)
+    counted = executor.map(count_work, [(i, s, tokenizer) for i, s in enumerate(shards)], desc=f"{STAGE} (count tokens)")
     docs = [doc for part, error in counted if error is None for doc in part]
     budgets = settings.parsed_budgets()
     plan = plan_mix(docs, budgets, settings.validation_share, settings.salt, settings.seed, settings.shard_bytes)
@@ -184,7 +180,7 @@ def run(inputs: list[Path | str], out_dir: Path, settings: MixSettings, executor
     for split in SPLITS:
         for rows in plan.shards[split]:
             payloads.append({"kind": "shard", "split": split, "rows": rows, "inputs": shards,
-                             "tokenizer": str(tokenizer) if settings.pretokenized else None})
+                             "tokenizer": tokenizer if settings.pretokenized else None})
     by_shard: dict[int, list[MixDoc]] = defaultdict(list)
     for doc in docs:
         by_shard[doc.key[0]].append(doc)
@@ -199,10 +195,10 @@ def run(inputs: list[Path | str], out_dir: Path, settings: MixSettings, executor
     extra_copies = sum(max(0, n - 1) for n in plan.copies.values())
     run_stage(STAGE, out_dir, payloads, mix_work, executor, shard_bytes=_ONE_FILE, settings=settings,
               summary_extra={"mix": summary}, expected_documents_in=shard_rows(shards) + extra_copies)
-    _install_tokenizer(tokenizer, out_dir / TOKENIZER_DIR)
+    _install_tokenizer(tokenizer, storage.join(out_dir, TOKENIZER_DIR))
     summary["settings"] = {"budgets": {b: v.to_dict() for b, v in sorted(budgets.items())}, "validation_share": dict(settings.validation_share),
                            "salt": settings.salt, "seed": settings.seed, "shard_bytes": settings.shard_bytes, "pretokenized": settings.pretokenized}
-    write_json_atomic(out_dir / MANIFEST, summary)
+    storage.write_json(storage.join(out_dir, MANIFEST), summary)
     return summary
 
 
@@ -211,11 +207,9 @@ def _left_out_detail(doc: MixDoc, plan: MixPlan, budgets: dict[str, Budget]) -> 
     return f"bucket {bucket}: target {plan.targets[bucket]:.0f} of {plan.pools[bucket]} tokens"
 
 
-def _install_tokenizer(model: Path, folder: Path) -> None:
+def _install_tokenizer(model: str, folder: str) -> None:
     """Ship the model with the shards: token counts (and token shards) only mean something with it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / MODEL_FILE
-    if not target.is_file() or target.read_bytes() != model.read_bytes():
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.copyfile(model, tmp)
-        tmp.replace(target)
+    target = storage.join(folder, MODEL_FILE)
+    data = storage.read_bytes(model)
+    if not storage.isfile(target) or storage.read_bytes(target) != data:
+        storage.write_bytes(target, data)

@@ -114,8 +114,8 @@ def test_pass1_keys_hashes_signatures_and_early_drops_of_real_abstracts(tmp_path
     assert summary == {"documents": len(docs), "keys": int(keys.size), "contaminated": 0, "read_groups": [0]}
 
     # A finished task is not redone: its summary is read back, its files are left as they are.
-    stamp = work.keys(0).stat().st_mtime_ns
-    assert shard_keys(work, 0, str(paths[0]), settings) == summary and work.keys(0).stat().st_mtime_ns == stamp
+    stamp = Path(work.keys(0)).stat().st_mtime_ns
+    assert shard_keys(work, 0, str(paths[0]), settings) == summary and Path(work.keys(0)).stat().st_mtime_ns == stamp
 
 
 def test_pass1_drops_a_document_that_holds_a_medqa_question(tmp_path, real):
@@ -146,12 +146,12 @@ def test_work_folder_of_other_inputs_is_discarded_and_the_same_is_kept(tmp_path,
     settings = DedupSettings(partitions=2)
     work, _, _ = run_pass1(tmp_path, [real[:20]], settings)
     work.prepare("inputs A")
-    assert not work.keys_done(0).is_file()  # a folder without its stamp is not trusted
+    assert not Path(work.keys_done(0)).is_file()  # a folder without its stamp is not trusted
     run_pass1(tmp_path, [real[:20]], settings)
     work.prepare("inputs A")
-    assert work.keys_done(0).is_file()  # the same inputs: pass 1 is not redone on resume
+    assert Path(work.keys_done(0)).is_file()  # the same inputs: pass 1 is not redone on resume
     work.prepare("inputs B")
-    assert not work.keys_done(0).is_file()
+    assert not Path(work.keys_done(0)).is_file()
 
 
 # ------------------------------------------------------------------------------ pass 2: edges
@@ -192,8 +192,8 @@ def test_pass2_links_planted_copies_and_nothing_else(tmp_path, real):
     for p in range(4):
         for root, node in np.load(work.edges(p)).tolist():
             assert root < node
-    stamps = [work.edges(p).stat().st_mtime_ns for p in range(4)]  # a finished task is not redone
-    assert run_pass2(work, 2, settings) == summaries and [work.edges(p).stat().st_mtime_ns for p in range(4)] == stamps
+    stamps = [Path(work.edges(p)).stat().st_mtime_ns for p in range(4)]  # a finished task is not redone
+    assert run_pass2(work, 2, settings) == summaries and [Path(work.edges(p)).stat().st_mtime_ns for p in range(4)] == stamps
 
     # Verification decides: with an unreachable threshold, only the exact copies stay linked.
     strict = DedupSettings(partitions=4, minhash=MinhashConfig(jaccard_threshold=1.01))

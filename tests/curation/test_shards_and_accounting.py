@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -31,7 +33,7 @@ def test_shard_writer_rolls_over_by_size_with_fixed_names_and_zstd(tmp_path):
     for i in range(30):
         writer.write(doc(i, "x" * 200))
     written = writer.close()
-    assert [p.name for p in written] == [f"part-00003-{k:04d}.parquet" for k in range(len(written))]
+    assert [Path(p).name for p in written] == [f"part-00003-{k:04d}.parquet" for k in range(len(written))]
     assert len(written) > 2
     assert not list(tmp_path.glob("*.tmp"))
     meta = pq.ParquetFile(written[0]).metadata
@@ -103,3 +105,32 @@ def test_unread_rows_of_an_input_in_the_error_ledger_are_not_documents_in():
     assert Counts.from_dict(older).documents_unread == 0
     with pytest.raises(AccountingError, match="no input is in the error ledger"):
         Counts(documents_unread=3, inputs=1, inputs_parsed=1).check("unit", expected_documents_in=3)
+
+
+def _emit_all(docs: list, output: TaskOutput) -> None:
+    for d in docs:
+        output.emit(d)
+
+
+def test_readers_take_only_the_shards_that_the_markers_of_a_completed_stage_name(tmp_path):
+    """The commit protocol without rename: what a killed task left under final names, and a shard
+    no task of the plan wrote, are never read; a stage without stats.json is not read at all."""
+    from curation.task_output import IncompleteStage, complete_shards
+    from pipelines.executor import Executor
+    from pipelines.runner import run_stage
+    from pipelines.stages.inputs import stage_shards
+
+    out = tmp_path / "stage"
+    with Executor(scheduler="sync") as executor:
+        run_stage("unit", out, [[doc(0, "a" * 300)], [doc(1, "b" * 300), doc(2, "c" * 300)]], _emit_all, executor, shard_bytes=400)
+    named = complete_shards(out)
+    assert [Path(p).name for p in named] == ["part-00000-0000.parquet", "part-00001-0000.parquet", "part-00001-0001.parquet"]
+    assert read_marker(out, 1)["files"] == ["part-00001-0000.parquet", "part-00001-0001.parquet"]
+    # Complete-looking files no marker names: a killed task's next shard, a task of another plan.
+    shutil.copyfile(named[0], out / "part-00001-0002.parquet")
+    shutil.copyfile(named[0], out / "part-00007-0000.parquet")
+    assert stage_shards([out]) == named
+    assert read_table(stage_shards([out]), DOCUMENT_SCHEMA)["id"].to_pylist() == ["test:0", "test:1", "test:2"]
+    (out / "stats.json").unlink()
+    with pytest.raises(IncompleteStage, match="has not completed"):
+        stage_shards([out])

@@ -1,4 +1,6 @@
 """TaskOutput.emit_table / drop_table: the bulk path counts and writes exactly as emit / drop do."""
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -20,7 +22,7 @@ def docs(n: int) -> list[dict]:
 
 
 def folder_bytes(folder):
-    files = list_shards(folder) + list_shards(folder / "ledger")
+    files = map(Path, list_shards(folder) + list_shards(folder / "ledger"))
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}
 
 

@@ -16,7 +16,7 @@ def test_a_folder_of_stage_folders_is_read_as_each_of_them(tmp_path):
         for name in ("b_site", "a_site"):
             pubmed_parse.run([FIXTURES / "pubmed_xml"], parent / name, executor, 1 << 20)
         (parent / "notes").mkdir()  # not a stage folder: no stats.json
-        assert stage_folders([parent]) == [parent / "a_site", parent / "b_site"]
+        assert stage_folders([parent]) == [str(parent / "a_site"), str(parent / "b_site")]
         assert stage_shards([parent]) == stage_shards([parent / "a_site", parent / "b_site"]) != []
         filter_stage.run([parent], tmp_path / "filtered", filter_stage.FilterSettings(), executor, 1 << 20)
     stats = json.loads((tmp_path / "filtered" / "stats.json").read_text())
