@@ -1,8 +1,11 @@
-"""Parquet shard I/O: size-targeted zstd shards with deterministic names, written atomically.
+"""Parquet shard I/O: size-targeted zstd shards with deterministic names, written whole.
 
-A shard is written under a temporary name in its final folder and renamed when complete, so a
-reader never sees half a file and an interrupted writer leaves only `*.tmp` debris that the
-next run removes.
+Folders and shards are locations of curation.storage: plain paths or URLs (s3://…). A shard is
+written through `storage.write_parquet`: on local disk under a temporary name and renamed when
+complete (an interrupted writer leaves only `*.tmp` debris that the next run removes); on an
+object store to its final name, where the upload becomes visible only once complete. Which shards
+of a stage folder belong to finished tasks is said by the task markers (curation.task_output):
+readers of stage folders go by those, never by a listing alone.
 
 Stages read their input shards as untrusted (`open_shard`, `read_row_groups`): a shard whose
 footer cannot be read or whose schema is not the document schema is refused as a whole with a
@@ -14,14 +17,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.atomic import TMP_SUFFIX
+from curation import storage
 
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
 DEFAULT_ROW_GROUP_ROWS = 1024
@@ -36,21 +38,16 @@ def task_glob(task: int) -> str:
     return f"part-{task:05d}-*"
 
 
-def write_table_atomic(table: pa.Table, path: Path, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS) -> None:
-    """Write a Parquet file under a temporary name, fsync it, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    pq.write_table(
+def write_table_atomic(table: pa.Table, path: str | os.PathLike, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS) -> None:
+    """Write a Parquet shard that readers see whole or not at all (curation.storage)."""
+    storage.write_parquet(
         table,
-        tmp,
+        path,
         compression="zstd",
         row_group_size=row_group_rows,
         # Statistics on the long text column only bloat the footer.
         write_statistics=["id", "source", "subset", "pmid", "pmcid", "doi", "stage", "reason", "input"],
     )
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _row_bytes(row: dict) -> int:
@@ -62,13 +59,13 @@ class ShardWriter:
 
     def __init__(
         self,
-        folder: Path,
+        folder: str | os.PathLike,
         task: int,
         schema: pa.Schema,
         target_bytes: int = DEFAULT_SHARD_BYTES,
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
     ):
-        self.folder = Path(folder)
+        self.folder = storage.norm(folder)
         self.task = task
         self.schema = schema
         self.target_bytes = target_bytes
@@ -76,7 +73,7 @@ class ShardWriter:
         self.rows: list[dict] = []
         self.buffered = 0
         self.seq = 0
-        self.written: list[Path] = []
+        self.written: list[str] = []
         self.count = 0
 
     def write(self, row: dict) -> None:
@@ -90,52 +87,51 @@ class ShardWriter:
         if not self.rows:
             return
         table = pa.Table.from_pylist(self.rows, schema=self.schema)
-        path = self.folder / shard_name(self.task, self.seq)
+        path = storage.join(self.folder, shard_name(self.task, self.seq))
         write_table_atomic(table, path, self.row_group_rows)
         self.written.append(path)
         self.seq += 1
         self.rows = []
         self.buffered = 0
 
-    def close(self) -> list[Path]:
+    def close(self) -> list[str]:
         self.flush()
         return self.written
 
 
-def list_shards(folder: Path | str) -> list[Path]:
-    """The complete shards of a folder, in name order (temporary files are never listed)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.parquet") if p.is_file())
+def list_shards(folder: str | os.PathLike) -> list[str]:
+    """The Parquet files of a folder, in name order (temporary files are never listed).
+    A stage folder's complete shards are curation.task_output.complete_shards."""
+    return storage.files(folder, "*.parquet")
 
 
-def list_shards_many(folders: Iterable[Path | str]) -> list[Path]:
-    shards: list[Path] = []
-    for folder in folders:
-        folder = Path(folder)
-        if folder.is_file() and folder.suffix == ".parquet":
-            shards.append(folder)
+def list_shards_many(locations: Iterable[str | os.PathLike]) -> list[str]:
+    """Shard files given by name, and the complete shards of the folders given (in order)."""
+    from curation.task_output import complete_shards  # task markers build on this module
+
+    shards: list[str] = []
+    for location in locations:
+        location = storage.norm(location)
+        if location.endswith(".parquet") and storage.isfile(location):
+            shards.append(location)
         else:
-            shards.extend(list_shards(folder))
+            shards.extend(complete_shards(location))
     return shards
 
 
-def read_table(paths: Iterable[Path | str], schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
+def read_table(paths: Iterable[str | os.PathLike], schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
     """Read shards into one table that has exactly `schema` (or its `columns`)."""
-    tables = [pq.read_table(p, schema=schema, columns=columns) for p in paths]
+    tables = [storage.read_parquet(p, schema=schema, columns=columns) for p in paths]
     if not tables:
         fields = [schema.field(c) for c in columns] if columns else list(schema)
         return pa.Table.from_pylist([], schema=pa.schema(fields))
     return pa.concat_tables(tables)
 
 
-def remove_task_files(folder: Path, task: int) -> None:
+def remove_task_files(folder: str | os.PathLike, task: int) -> None:
     """Remove what an interrupted run of `task` left behind, complete shards and temporaries."""
-    if not folder.is_dir():
-        return
-    for path in folder.glob(task_glob(task)):
-        path.unlink()
+    for path in storage.files(folder, task_glob(task)):
+        storage.remove(path)
 
 
 # ------------------------------------------------------------------ reading untrusted shards
@@ -180,11 +176,11 @@ def schema_problems(actual: pa.Schema, expected: pa.Schema) -> list[str]:
     return problems
 
 
-def open_shard(path: Path | str, schema: pa.Schema) -> pq.ParquetFile:
+def open_shard(path: str | os.PathLike, schema: pa.Schema) -> pq.ParquetFile:
     """The shard, once its footer is read and its schema holds every column of `schema` with a
     compatible type; else UnreadableShard with a one-line reason naming the columns."""
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = storage.parquet_file(path)
         actual = parquet.schema_arrow
     except READ_ERRORS as error:
         raise UnreadableShard(one_line(error)) from error
@@ -194,10 +190,10 @@ def open_shard(path: Path | str, schema: pa.Schema) -> pq.ParquetFile:
     return parquet
 
 
-def declared_rows(path: Path | str) -> int:
+def declared_rows(path: str | os.PathLike) -> int:
     """The rows a shard's footer declares; none when the footer itself cannot be read."""
     try:
-        return pq.ParquetFile(path).metadata.num_rows
+        return storage.parquet_file(path).metadata.num_rows
     except READ_ERRORS:
         return 0
 

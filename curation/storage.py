@@ -134,8 +134,11 @@ def isdir(location: str | os.PathLike) -> bool:
     return fs.isdir(path)
 
 
-def _url(location: str, fs, path: str) -> str:
-    return fs.unstrip_protocol(path) if not is_local(location) else path
+def size(location: str | os.PathLike) -> int:
+    if is_local(location):
+        return os.stat(local_path(location)).st_size
+    fs, path = filesystem(location)
+    return int(fs.size(path))
 
 
 def entries(folder: str | os.PathLike) -> list[tuple[str, bool]]:
@@ -340,3 +343,26 @@ def load_npy(location: str | os.PathLike, mmap: bool = False):
     if is_local(location):
         return np.load(local_path(location), mmap_mode="r" if mmap else None)
     return np.load(io.BytesIO(read_bytes(location)))
+
+
+def load_npy_rows(location: str | os.PathLike, start: int, stop: int):
+    """Rows start..stop of a 2-D or 1-D .npy file: a slice of the memory map locally, one ranged
+    read of just those bytes from an object store."""
+    import numpy as np
+
+    if is_local(location):
+        return np.array(np.load(local_path(location), mmap_mode="r")[start:stop])
+    from numpy.lib import format as npy
+
+    with open_read(location) as handle:
+        version = npy.read_magic(handle)
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(handle)
+        if fortran_order:
+            raise ValueError(f"{location}: a Fortran-ordered array cannot be read by rows")
+        row_items = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+        stop = min(stop, shape[0]) if shape else 0
+        count = max(0, stop - start)
+        handle.seek(handle.tell() + start * row_items * dtype.itemsize)
+        data = handle.read(count * row_items * dtype.itemsize)
+    return np.frombuffer(data, dtype=dtype).reshape((count, *shape[1:])).copy()

@@ -50,6 +50,8 @@ SchedulerOpt = typer.Option(
     help="address of an existing Dask scheduler (tcp://host:8786), or 'sync' to run in-process [params: run.scheduler]",
 )
 OutOpt = typer.Option(..., "--out", help="output folder")
+# A stage's output and inputs may be object-store URLs (curation/storage.py); raw stores stay local.
+StageOutOpt = typer.Option(..., "--out", help="output folder: a path or a URL (s3://bucket/prefix, gs://…, az://…; docs/cluster.md)")
 MetricsOpt = typer.Option(None, "--metrics", help="also write the stage's stats.json here (a DVC metrics file)")
 
 
@@ -91,7 +93,7 @@ def cli_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stage_command(params_file: Optional[Path], out: Path, metrics: Optional[Path]) -> Iterator[dict]:
+def stage_command(params_file: Optional[Path], out: str, metrics: Optional[Path]) -> Iterator[dict]:
     """The frame of a stage command: errors as one line (`cli_errors`), params.yaml loaded and
     yielded to the body, then, once the body has completed, stats.json copied to `--metrics`."""
     with cli_errors():
@@ -118,8 +120,8 @@ def shard_bytes(params: dict) -> int:
     return int(param(params, "run.shard_mb") * 1024 * 1024)
 
 
-def copy_metrics(out: Path, metrics: Optional[Path]) -> None:
+def copy_metrics(out: str, metrics: Optional[Path]) -> None:
     if metrics is not None:
-        from curation.atomic import write_json_atomic
+        from curation import storage
 
-        write_json_atomic(metrics, json.loads((out / "stats.json").read_text(encoding="utf-8")))
+        storage.write_json(metrics, storage.read_json(storage.join(out, "stats.json")))

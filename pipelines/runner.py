@@ -12,13 +12,15 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+import os
 from typing import Any, Callable, Sequence
 
+from curation import storage
 from curation.accounting import Counts
-from curation.atomic import TMP_SUFFIX, write_json_atomic
 from curation.shards import DEFAULT_SHARD_BYTES
-from curation.task_output import TASKS_DIR, TaskOutput, clear_task, output_folders, read_marker, task_done
+from curation.task_output import (
+    STATS_FILE, TASKS_DIR, TaskOutput, clear_task, complete_shards, done_tasks, output_folders, read_marker,
+)
 from pipelines.executor import Executor
 
 FIRST_ERRORS = 5  # error-ledger rows the summary prints
@@ -39,9 +41,8 @@ class TaskSpec:
 
 def execute_task(spec: TaskSpec) -> dict:
     """Redo one task from scratch and mark it done (runs on a worker)."""
-    out_dir = Path(spec.out_dir)
-    clear_task(out_dir, spec.index)
-    output = TaskOutput(out_dir, spec.index, spec.stage, spec.shard_bytes)
+    clear_task(spec.out_dir, spec.index)
+    output = TaskOutput(spec.out_dir, spec.index, spec.stage, spec.shard_bytes)
     spec.work(spec.payload, output)
     return output.close()
 
@@ -51,32 +52,31 @@ def _plan_digest(stage: str, payloads: Sequence[Any], settings: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _reset_if_plan_changed(out_dir: Path, digest: str) -> None:
+def _reset_if_plan_changed(out_dir: str, digest: str) -> None:
     """A stage folder holds one plan's output: a different plan starts from an empty folder.
 
     Without this, shards of an earlier, larger run would linger next to the new ones.
     """
-    plan = out_dir / TASKS_DIR / PLAN_FILE
-    if plan.is_file() and json.loads(plan.read_text()).get("digest") == digest:
+    plan = storage.join(out_dir, TASKS_DIR, PLAN_FILE)
+    if storage.isfile(plan) and storage.read_json(plan).get("digest") == digest:
         return
-    for folder in output_folders(out_dir) + [out_dir / TASKS_DIR]:
-        if folder.is_dir():
-            for path in folder.iterdir():
-                if path.is_file() and (path.name.startswith("part-") or path.suffix in (".json", TMP_SUFFIX)):
-                    path.unlink()
-    write_json_atomic(plan, {"digest": digest})
+    for folder in output_folders(out_dir) + [storage.join(out_dir, TASKS_DIR)]:
+        for path in storage.files(folder):
+            name = storage.name(path)
+            if name.startswith("part-") or name.endswith((".json", storage.TMP_SUFFIX)):
+                storage.remove(path)
+    storage.write_json(plan, {"digest": digest})
 
 
-def _remove_temporaries(out_dir: Path) -> None:
-    for folder in output_folders(out_dir) + [out_dir / TASKS_DIR]:
-        if folder.is_dir():
-            for path in folder.glob("*" + TMP_SUFFIX):
-                path.unlink()
+def _remove_temporaries(out_dir: str) -> None:
+    for folder in output_folders(out_dir) + [storage.join(out_dir, TASKS_DIR)]:
+        for path in storage.files(folder, "*" + storage.TMP_SUFFIX):
+            storage.remove(path)
 
 
 def run_stage(
     stage: str,
-    out_dir: Path | str,
+    out_dir: str | os.PathLike,
     payloads: Sequence[Any],
     work: Callable[[Any, TaskOutput], None],
     executor: Executor,
@@ -92,14 +92,15 @@ def run_stage(
     the folder from empty instead of resuming. `expected_documents_in`, counted apart from the
     tasks, must equal the documents they saw.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = storage.norm(out_dir)
+    storage.makedirs(out_dir)
     _reset_if_plan_changed(out_dir, _plan_digest(stage, list(payloads), settings))
     _remove_temporaries(out_dir)
-    pending = [i for i in range(len(payloads)) if not task_done(out_dir, i)]
+    done = done_tasks(out_dir)
+    pending = [i for i in range(len(payloads)) if i not in done]
     if len(pending) < len(payloads):
         log.info("%s: resuming, %d of %d tasks already done", stage, len(payloads) - len(pending), len(payloads))
-    specs = [TaskSpec(stage, str(out_dir), i, work, payloads[i], shard_bytes) for i in pending]
+    specs = [TaskSpec(stage, out_dir, i, work, payloads[i], shard_bytes) for i in pending]
     executor.map(execute_task, specs, desc=stage)
 
     counts = Counts()
@@ -107,12 +108,12 @@ def run_stage(
         counts.add(Counts.from_dict(read_marker(out_dir, i)["counts"]))
     counts.check(stage, expected_documents_in)
     stats = {"stage": stage, "tasks": len(payloads), **counts.to_dict(), **(summary_extra or {})}
-    write_json_atomic(out_dir / "stats.json", stats)
+    storage.write_json(storage.join(out_dir, STATS_FILE), stats)
     print_summary(stage, out_dir, counts)
     return counts
 
 
-def print_summary(stage: str, out_dir: Path, counts: Counts) -> None:
+def print_summary(stage: str, out_dir: str, counts: Counts) -> None:
     reasons = ", ".join(f"{r} {n}" for r, n in counts.reasons.most_common()) or "none"
     lines = [
         f"[{stage}] documents: {counts.documents_in} in, {counts.documents_out} out, "
@@ -122,19 +123,17 @@ def print_summary(stage: str, out_dir: Path, counts: Counts) -> None:
     errors = first_errors(out_dir)
     lines += [f"[{stage}]   {line}" for line in errors]
     if errors and counts.input_errors + counts.record_errors > len(errors):
-        lines.append(f"[{stage}]   … the rest in {out_dir / 'errors'}")
-    lines.append(f"[{stage}] output: {out_dir}  (stats: {out_dir / 'stats.json'})")
+        lines.append(f"[{stage}]   … the rest in {storage.join(out_dir, 'errors')}")
+    lines.append(f"[{stage}] output: {out_dir}  (stats: {storage.join(out_dir, STATS_FILE)})")
     print("\n".join(lines), file=sys.stderr)
 
 
-def first_errors(out_dir: Path, limit: int = FIRST_ERRORS) -> list[str]:
-    """The first `limit` error-ledger rows of a stage folder, one line each: what went wrong where,
-    so that a run with unreadable inputs says why without opening the Parquet files."""
-    import pyarrow.parquet as pq
-
+def first_errors(out_dir: str, limit: int = FIRST_ERRORS) -> list[str]:
+    """The first `limit` error-ledger rows of a completed stage folder, one line each: what went
+    wrong where, so that a run with unreadable inputs says why without opening the Parquet files."""
     lines: list[str] = []
-    for path in sorted((Path(out_dir) / "errors").glob("part-*.parquet")):
-        for row in pq.read_table(path, columns=["input", "record", "error"]).slice(0, limit - len(lines)).to_pylist():
+    for path in complete_shards(out_dir, "errors"):
+        for row in storage.read_parquet(path, columns=["input", "record", "error"]).slice(0, limit - len(lines)).to_pylist():
             where = f"{row['input']} (record {row['record']})" if row["record"] else row["input"]
             lines.append(f"{where}: {row['error'][:300]}")
         if len(lines) >= limit:

@@ -15,13 +15,13 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from curation import storage
 from curation.dedup.cluster_reasons import PLAN_SCHEMA, plan_table
 from curation.dedup.minhash import connected_components
 from curation.dedup.shard_keys import NARROW_SCHEMA
 from curation.dedup.shuffle import position_of, shard_of
-from curation.dedup.workdir import WorkDir
+from curation.dedup.workdir import WorkDir, load_npy
 from curation.shards import write_table_atomic
 
 
@@ -30,7 +30,7 @@ def plan_drops(work: WorkDir, n_shards: int, partitions: int) -> tuple[list[tupl
 
     Returns, per shard, (plan file, its sha256): the apply tasks' payloads (the digest makes the
     runner's plan digest change whenever a shard's plan does), and the cluster counts."""
-    edge_parts = [np.load(work.edges(p)) for p in range(partitions)]
+    edge_parts = [load_npy(work.edges(p)) for p in range(partitions)]
     edges = np.concatenate(edge_parts) if edge_parts else np.empty((0, 2), np.int64)
     del edge_parts
     nodes, roots = connected_components(edges)
@@ -40,7 +40,7 @@ def plan_drops(work: WorkDir, n_shards: int, partitions: int) -> tuple[list[tupl
     members: list[pa.Table] = []
     dropped_early: list[pa.Table] = []
     for i in range(n_shards):
-        table = pq.read_table(work.docs(i), schema=NARROW_SCHEMA)
+        table = storage.read_parquet(work.docs(i), schema=NARROW_SCHEMA)
         early = table.filter(pc.is_valid(table["drop_reason"]))
         dropped_early.append(pa.table({"position": early["position"], "reason": early["drop_reason"], "detail": early["drop_detail"]}))
         sel = node_shard == i
@@ -61,7 +61,7 @@ def plan_drops(work: WorkDir, n_shards: int, partitions: int) -> tuple[list[tupl
         table = table.take(pc.sort_indices(table["position"]))
         path = work.plan(i)
         write_table_atomic(table, path)
-        out.append((str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+        out.append((path, hashlib.sha256(storage.read_bytes(path)).hexdigest()))
     clusters = int(np.unique(roots).size)
     return out, {"duplicate_edges": n_edges, "clusters": clusters, "documents_in_clusters": int(nodes.size)}
 

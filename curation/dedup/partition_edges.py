@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from curation.storage import load_npy_rows
 from curation.dedup.minhash import bucket_pairs, connected_components, estimate_jaccard
 from curation.dedup.settings import DedupSettings
 from curation.dedup.shuffle import KEY_DTYPE, KIND_TEXT, position_of, shard_of
-from curation.dedup.workdir import WorkDir, save_npy
+from curation.dedup.workdir import WorkDir, load_npy, save_npy
 
 VERIFY_CHUNK = 1 << 17  # candidate pairs whose signatures are gathered at once (2 x 60 MB at 120 permutations)
 
@@ -30,7 +31,7 @@ def _gather(work: WorkDir, gids: np.ndarray, cache: dict) -> np.ndarray:
     shards = shard_of(gids)
     for shard in np.unique(shards):
         if shard not in cache:
-            cache[shard] = np.load(work.signatures(int(shard)), mmap_mode="r")
+            cache[shard] = load_npy(work.signatures(int(shard)), mmap=True)
         sel = shards == shard
         rows = np.asarray(cache[shard][position_of(gids[sel])])
         if out is None:
@@ -42,9 +43,8 @@ def _gather(work: WorkDir, gids: np.ndarray, cache: dict) -> np.ndarray:
 def _read_partition(work: WorkDir, p: int, n_shards: int) -> np.ndarray:
     parts = []
     for i in range(n_shards):
-        offsets = np.load(work.offsets(i))
-        keys = np.load(work.keys(i), mmap_mode="r")
-        parts.append(np.array(keys[offsets[p] : offsets[p + 1]]))
+        offsets = load_npy(work.offsets(i))
+        parts.append(load_npy_rows(work.keys(i), int(offsets[p]), int(offsets[p + 1])))
     return np.concatenate(parts) if parts else np.empty(0, KEY_DTYPE)
 
 

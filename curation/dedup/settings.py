@@ -5,6 +5,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from curation import storage
 from curation.dedup.cluster_reasons import IDENTIFIERS
 from curation.dedup.decontam import DecontamConfig
 from curation.dedup.minhash import MinhashConfig
@@ -30,6 +31,9 @@ class DedupSettings:
     # Folder of built benchmark indexes, by content (curation.dedup.decontam.cache_index); None:
     # $MEDCURATE_CACHE, else $XDG_CACHE_HOME/medcurate, else ~/.cache/medcurate.
     index_cache: str | None = None
+    # Where the passes leave files for each other (curation.dedup.workdir): a path or URL that
+    # every worker reaches; None: DIR/_work beside the output.
+    scratch: str | None = None
 
     @property
     def index_cache_dir(self) -> Path:
@@ -44,10 +48,10 @@ class DedupSettings:
         data = asdict(self)
         data.pop("keep_work")
         data.pop("index_cache")
+        data.pop("scratch")
         data["benchmark_files"] = [file_identity(spec.partition("=")[2] or spec) for spec in self.benchmarks]
         return data
 
 
 def file_identity(path: str) -> list:
-    st = os.stat(path)
-    return [str(path), st.st_size]
+    return [str(path), storage.size(path)]

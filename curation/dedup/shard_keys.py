@@ -15,7 +15,6 @@ no row, a row group that cannot be decoded is skipped (positions stay those of t
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation import storage
 from curation.dedup.decontam import BenchmarkIndex, load_or_build
 from curation.dedup.keys import text_hash
 from curation.dedup.minhash import EMPTY_SIGNATURE, band_keys, has_words, signatures
@@ -152,7 +152,7 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
     for batch, positions in batches:
         n = batch.num_rows
         row_gids = gids(index, positions)
-        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes, Path(shard).name)
+        reason, detail = _row_verdicts(batch, positions, settings.max_text_bytes, storage.name(shard))
         clean = pc.is_null(reason).to_numpy(zero_copy_only=False)
         text = batch.column("text")
         if not clean.all():

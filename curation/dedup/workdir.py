@@ -10,74 +10,84 @@
     edges/PPPPP.done
     plan/SSSSS.parquet       pass 3: the rows of shard S that drop: (position, reason, detail)
 
-Every file is written to a temporary name and renamed, so an interrupted pass leaves no half
-file, and a task whose `.done` exists is not redone.
+The work folder is a location of curation.storage: DIR/_work beside the output, or under
+`dedup.scratch` (a path or URL every worker reaches). Tasks pass each other nothing but these
+names, so workers need share no disk. Every file is written whole or not at all (on local disk
+under a temporary name, renamed; on an object store, committed on close) and each task's `.done`
+is written after its files, so an interrupted pass leaves no half file and a task whose `.done`
+exists is not redone.
 """
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
+import os
 
 import numpy as np
 
-from curation.atomic import atomic_file, write_json_atomic
+from curation import storage
 
 WORK = "_work"
 
 
 class WorkDir:
-    def __init__(self, root: Path | str):
-        self.root = Path(root)
+    def __init__(self, root: str | os.PathLike):
+        self.root = storage.norm(root)
 
     def prepare(self, digest: str) -> None:
         """A work folder belongs to one set of inputs and settings; anything else is discarded."""
-        stamp = self.root / "inputs.digest"
-        if self.root.is_dir() and not (stamp.is_file() and stamp.read_text() == digest):
-            shutil.rmtree(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(digest)
+        stamp = storage.join(self.root, "inputs.digest")
+        if storage.isfile(stamp) and storage.read_text(stamp) == digest:
+            return
+        storage.remove_tree(self.root)
+        storage.makedirs(self.root)
+        storage.write_bytes(stamp, digest.encode())
+
+    def exists(self) -> bool:
+        return storage.exists(storage.join(self.root, "inputs.digest"))
 
     def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        storage.remove_tree(self.root)
+
+    def _file(self, *parts: str) -> str:
+        return storage.join(self.root, *parts)
 
     # paths ---------------------------------------------------------------------------------
-    def docs(self, shard: int) -> Path:
-        return self.root / "docs" / f"{shard:05d}.parquet"
+    def docs(self, shard: int) -> str:
+        return self._file("docs", f"{shard:05d}.parquet")
 
-    def signatures(self, shard: int) -> Path:
-        return self.root / "sig" / f"{shard:05d}.npy"
+    def signatures(self, shard: int) -> str:
+        return self._file("sig", f"{shard:05d}.npy")
 
-    def keys(self, shard: int) -> Path:
-        return self.root / "keys" / f"{shard:05d}.keys.npy"
+    def keys(self, shard: int) -> str:
+        return self._file("keys", f"{shard:05d}.keys.npy")
 
-    def offsets(self, shard: int) -> Path:
-        return self.root / "keys" / f"{shard:05d}.offsets.npy"
+    def offsets(self, shard: int) -> str:
+        return self._file("keys", f"{shard:05d}.offsets.npy")
 
-    def keys_done(self, shard: int) -> Path:
-        return self.root / "keys" / f"{shard:05d}.done"
+    def keys_done(self, shard: int) -> str:
+        return self._file("keys", f"{shard:05d}.done")
 
-    def edges(self, partition: int) -> Path:
-        return self.root / "edges" / f"{partition:05d}.npy"
+    def edges(self, partition: int) -> str:
+        return self._file("edges", f"{partition:05d}.npy")
 
-    def edges_done(self, partition: int) -> Path:
-        return self.root / "edges" / f"{partition:05d}.done"
+    def edges_done(self, partition: int) -> str:
+        return self._file("edges", f"{partition:05d}.done")
 
-    def plan(self, shard: int) -> Path:
-        return self.root / "plan" / f"{shard:05d}.parquet"
+    def plan(self, shard: int) -> str:
+        return self._file("plan", f"{shard:05d}.parquet")
 
     # markers -------------------------------------------------------------------------------
     @staticmethod
-    def read_done(path: Path) -> dict | None:
+    def read_done(path: str) -> dict | None:
         """The summary a finished task left, or None when the task has not finished."""
-        return json.loads(path.read_text()) if path.is_file() else None
+        try:
+            return storage.read_json(path)
+        except FileNotFoundError:
+            return None
 
     @staticmethod
-    def mark_done(path: Path, summary: dict) -> None:
-        write_json_atomic(path, summary)
+    def mark_done(path: str, summary: dict) -> None:
+        storage.write_json(path, summary)
 
 
-def save_npy(path: Path, array: np.ndarray) -> None:
-    """np.save, atomically."""
-    with atomic_file(path) as handle:
-        np.save(handle, array)
+save_npy = storage.save_npy  # np.save, whole or not at all
+load_npy = storage.load_npy

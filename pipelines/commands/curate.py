@@ -5,28 +5,27 @@ from typing import List, Optional
 import typer
 
 from pipelines.cli_common import (
-    MetricsOpt, OutOpt, ParamsOpt, SchedulerOpt, WorkersOpt, app, executor_for, shard_bytes, stage_command,
+    MetricsOpt, ParamsOpt, StageOutOpt, SchedulerOpt, WorkersOpt, app, executor_for, shard_bytes, stage_command,
 )
 from pipelines.params import param
 
 PlotsOpt = typer.Option(None, "--plots", help="also copy the stage's length histograms (CSV, DVC plots) into this folder")
 
 
-def copy_plots(out: Path, plots: Optional[Path], stage: str) -> None:
-    """DIR/plots/length_<measure>.csv -> PLOTS/<stage>_length_<measure>.csv."""
+def copy_plots(out: str, plots: Optional[Path], stage: str) -> None:
+    """DIR/plots/length_<measure>.csv -> PLOTS/<stage>_length_<measure>.csv (DIR may be a URL)."""
     if plots is None:
         return
-    import shutil
+    from curation import storage
 
-    plots.mkdir(parents=True, exist_ok=True)
-    for path in sorted((out / "plots").glob("*.csv")):
-        shutil.copyfile(path, plots / f"{stage}_{path.name}")
+    for path in storage.files(storage.join(out, "plots"), "*.csv"):
+        storage.write_bytes(plots / f"{stage}_{storage.name(path)}", storage.read_bytes(path))
 
 
 @app.command("filter")
 def filter_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents; a folder of stage folders (data/parsed/guidelines) stands for each"),
-    out: Path = OutOpt,
+    inputs: List[str] = typer.Argument(..., help="stage folders (or shards), paths or URLs of documents; a folder of stage folders (data/parsed/guidelines) stands for each"),
+    out: str = StageOutOpt,
     workers: Optional[int] = WorkersOpt,
     scheduler: Optional[str] = SchedulerOpt,
     metrics: Optional[Path] = MetricsOpt,
@@ -65,8 +64,8 @@ def dedup_settings(params: dict, benchmarks: List[str], ngram: Optional[int], ba
 
 @app.command("dedup")
 def dedup_command(
-    inputs: List[Path] = typer.Argument(..., help="stage folders (or shards) of documents, all sources together; a folder of stage folders stands for each"),
-    out: Path = OutOpt,
+    inputs: List[str] = typer.Argument(..., help="stage folders (or shards), paths or URLs of documents, all sources together; a folder of stage folders stands for each"),
+    out: str = StageOutOpt,
     benchmark: List[str] = typer.Option(
         [], "--benchmark", help="test set to decontaminate against: JSONL items or a .txt PMID list; NAME=FILE names it (repeatable; replaces params: dedup.benchmarks)"
     ),

@@ -12,21 +12,22 @@ the executor, the stage folder and the accounting:
    names and counts as row by row, and per-source counts (curation.stats.table_stats).
 
 Every pass is deterministic and independent of how many workers run it, so 1 and N workers give
-byte-identical output. Passes 1 and 2 leave a `.done` marker per task in DIR/_work
-(curation.dedup.workdir), so an interrupted run resumes where it stopped; DIR/_work is removed
-once the stage completes.
+byte-identical output. Passes 1 and 2 leave a `.done` marker per task in the work folder
+(curation.dedup.workdir: DIR/_work, or a folder named by the inputs' digest under `dedup.scratch`),
+so an interrupted run resumes where it stopped; the work folder is removed once the stage
+completes. DIR and the scratch may be URLs: tasks pass each other only names in them.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from pathlib import Path
+import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curation import storage
 from curation.dedup.decontam import cache_index
 from curation.dedup.drop_plan import plan_drops, split_by_plan
 from curation.dedup.malloc import tune_malloc
@@ -71,7 +72,7 @@ def apply_work(payload: tuple[str, str, str, tuple[int, ...]], output: TaskOutpu
     (pipelines.stages.inputs.document_row_groups); this pass must read exactly the others."""
     shard, plan_path, _digest, read_groups = payload
     tune_malloc()
-    plan = pq.read_table(plan_path)
+    plan = storage.read_parquet(plan_path)
     groups = list(document_row_groups(shard, output))
     if [g.index for g in groups] != list(read_groups):
         raise RuntimeError(f"{shard}: other row groups are readable now than in the keys pass; was the file changed?")
@@ -91,23 +92,30 @@ def _inputs_digest(shards: list[str], settings: DedupSettings) -> str:
     return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def work_folder(out_dir: str, digest: str, settings: DedupSettings) -> WorkDir:
+    """DIR/_work, or under `dedup.scratch` a folder of its own for these inputs and settings."""
+    if settings.scratch:
+        return WorkDir(storage.join(settings.scratch, f"dedup-{digest[:16]}"))
+    return WorkDir(storage.join(out_dir, WORK))
+
+
 def run(
-    inputs: list[Path | str],
-    out_dir: Path,
+    inputs: list[str | os.PathLike],
+    out_dir: str | os.PathLike,
     executor: Executor,
     shard_bytes: int,
     settings: DedupSettings = DedupSettings(),
 ) -> dict:
-    out_dir = Path(out_dir)
-    shards = [str(p) for p in stage_shards(inputs)]
+    out_dir = storage.norm(out_dir)
+    shards = stage_shards(inputs)
     digest = _inputs_digest(shards, settings)
-    stats_path = out_dir / "stats.json"
-    if stats_path.is_file():
-        previous = json.loads(stats_path.read_text(encoding="utf-8"))
-        if previous.get("inputs_digest") == digest and not (out_dir / WORK).exists():
+    work = work_folder(out_dir, digest, settings)
+    stats_path = storage.join(out_dir, "stats.json")
+    if storage.isfile(stats_path):
+        previous = storage.read_json(stats_path)
+        if previous.get("inputs_digest") == digest and not work.exists():
             log.info("%s: already complete for these inputs and settings", STAGE)
             return previous
-    work = WorkDir(out_dir / WORK)
     work.prepare(digest)
     log.info(
         "%s: %d shards; signatures take %d bytes per document, keys %d",
@@ -116,9 +124,9 @@ def run(
     if settings.benchmarks:
         # Built here once (or found from an earlier run), so that each worker only loads it.
         cache_index(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
-    key_summaries = executor.map(keys_task, [(str(work.root), i, s, settings) for i, s in enumerate(shards)], desc=f"{STAGE} (keys)")
+    key_summaries = executor.map(keys_task, [(work.root, i, s, settings) for i, s in enumerate(shards)], desc=f"{STAGE} (keys)")
     edge_summaries = executor.map(
-        edges_task, [(str(work.root), p, len(shards), settings) for p in range(settings.partitions)], desc=f"{STAGE} (edges)"
+        edges_task, [(work.root, p, len(shards), settings) for p in range(settings.partitions)], desc=f"{STAGE} (edges)"
     )
     plans, cluster_stats = plan_drops(work, len(shards), settings.partitions)
     payloads = [(s, path, digest, tuple(k["read_groups"])) for s, (path, digest), k in zip(shards, plans, key_summaries)]

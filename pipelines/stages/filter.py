@@ -11,9 +11,10 @@ Which filters and thresholds apply to a source: curation.filters.chain (params.y
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from curation import storage
 from curation.filters.chain import SourceChains
 from curation.schema import DOCUMENT_SCHEMA, MAX_TEXT_BYTES
 from curation.shards import fill_required, null_reasons
@@ -44,7 +45,7 @@ def filter_work(payload: tuple[str, FilterSettings], output: TaskOutput) -> None
             source = doc["source"]
             stats.seen(source, doc["text"])
             if reason is not None:  # a null where the schema requires a value: not a document
-                output.drop(doc, reason, f"row {position} of {Path(shard).name}")
+                output.drop(doc, reason, f"row {position} of {storage.name(shard)}")
                 stats.dropped(source, reason)
                 continue
             size = text_bytes(doc["text"], max_bytes)
@@ -76,7 +77,7 @@ def text_bytes(text: str, limit: int) -> int:
     return len(text) if len(text) * 4 <= limit else len(text.encode("utf-8", errors="surrogatepass"))
 
 
-def run(inputs: list[Path | str], out_dir: Path, settings: FilterSettings, executor: Executor, shard_bytes: int) -> dict:
-    shards = [str(p) for p in stage_shards(inputs)]
+def run(inputs: list[str | os.PathLike], out_dir: str | os.PathLike, settings: FilterSettings, executor: Executor, shard_bytes: int) -> dict:
+    shards = stage_shards(inputs)
     run_stage(STAGE, out_dir, [(s, settings) for s in shards], filter_work, executor, shard_bytes=shard_bytes, settings=settings, expected_documents_in=shard_rows(shards))
     return merge_stage_stats(out_dir)

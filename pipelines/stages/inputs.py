@@ -2,6 +2,7 @@
 document shards they name without trusting them."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -36,38 +37,49 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(("_", ".")) for part in path.relative_to(root).parts)
 
 
-def stage_folders(inputs: Iterable[Path | str]) -> list[Path]:
-    """The stage folders (or shard files) named by INPUT arguments, in the order given.
+def stage_folders(inputs: Iterable[str | os.PathLike]) -> list[str]:
+    """The stage folders (or shard files) named by INPUT arguments, in the order given: plain
+    paths or URLs (curation.storage).
 
     A folder that holds no shards of its own but stage folders (each with its stats.json), such as
     data/parsed/guidelines/<site>, stands for each of them, sorted by name: adding a site changes
     no command line.
     """
-    found: list[Path] = []
+    from curation import storage
+
+    found: list[str] = []
     for raw in inputs:
-        path = Path(raw)
-        if not path.exists():
+        path = storage.norm(raw)
+        if storage.isfile(path):
+            found.append(path)
+            continue
+        if not storage.isdir(path):
             raise NoInputsError(f"input not found: {path}")
-        nested = [] if not path.is_dir() or any(path.glob("*.parquet")) else sorted(
-            p for p in path.iterdir() if p.is_dir() and (p / "stats.json").is_file())
+        nested = [] if storage.files(path, "*.parquet") else [
+            p for p in storage.folders(path) if storage.isfile(storage.join(p, "stats.json"))]
         found.extend(nested or [path])
     return found
 
 
-def stage_shards(inputs: Iterable[Path | str]) -> list[Path]:
-    """Document shards of earlier stages: DIR/*.parquet (not ledgers, errors or splits)."""
-    shards: set[Path] = set()
+def stage_shards(inputs: Iterable[str | os.PathLike]) -> list[str]:
+    """Document shards of earlier stages: the shards a completed stage folder's task markers name
+    (curation.task_output.complete_shards; not ledgers, errors or splits), or shard files given
+    by name."""
+    from curation import storage
+    from curation.task_output import complete_shards
+
+    shards: set[str] = set()
     for path in stage_folders(inputs):
-        if path.is_file() and path.suffix == ".parquet":
+        if path.endswith(".parquet"):
             shards.add(path)
-        elif path.is_dir():
-            shards.update(p for p in path.glob("*.parquet") if p.is_file())
-        else:
+        elif storage.isfile(path):
             raise NoInputsError(f"not a stage folder or a shard: {path}")
+        else:
+            shards.update(complete_shards(path))
     return sorted(shards)
 
 
-def shard_rows(shards: Iterable[Path | str]) -> int:
+def shard_rows(shards: Iterable[str]) -> int:
     """Rows in the given shards, from their footers: the documents a stage must account for, as
     documents in or as unread rows of a shard in the error ledger. A shard whose footer cannot be
     read declares none (its task puts it in the error ledger)."""

@@ -7,39 +7,40 @@ task's other files when the task is redone or the plan changes). After the run, 
 from __future__ import annotations
 
 import csv
-import json
-from pathlib import Path
+import io
+import os
 
+from curation import storage
 from curation.stats import MEASURES, StageStats
-from curation.atomic import write_json_atomic
-from curation.task_output import TaskOutput
+from curation.task_output import STATS_FILE, TaskOutput
 
 STATS_DIR = "_stats"
 PLOTS_DIR = "plots"
 
 
 def save_task_stats(output: TaskOutput, stats: StageStats) -> None:
-    write_json_atomic(output.out_dir / STATS_DIR / f"part-{output.task:05d}-0000.json", stats.to_dict())
+    storage.write_json(task_stats_path(output.out_dir, output.task), stats.to_dict())
 
 
-def merge_stage_stats(out_dir: Path, extra: dict | None = None) -> dict:
-    out_dir = Path(out_dir)
+def task_stats_path(out_dir: str, task: int) -> str:
+    return storage.join(out_dir, STATS_DIR, f"part-{task:05d}-0000.json")
+
+
+def merge_stage_stats(out_dir: str | os.PathLike, extra: dict | None = None) -> dict:
+    """Every task's counts (by number: none of an earlier run is read) into stats.json, and the
+    length histograms into DIR/plots/."""
+    stats_path = storage.join(out_dir, STATS_FILE)
+    stats = storage.read_json(stats_path)
     merged = StageStats()
-    for path in sorted((out_dir / STATS_DIR).glob("part-*.json")):
-        merged.merge(json.loads(path.read_text(encoding="utf-8")))
-    stats_path = out_dir / "stats.json"
-    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    for task in range(stats["tasks"]):
+        merged.merge(storage.read_json(task_stats_path(out_dir, task)))
     stats.update(merged.to_dict())
     stats.update(extra or {})
-    write_json_atomic(stats_path, stats)
-    plots = out_dir / PLOTS_DIR
-    plots.mkdir(exist_ok=True)
+    storage.write_json(stats_path, stats)
     for measure in MEASURES:
-        path = plots / f"length_{measure}.csv"
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=[measure, "documents_in", "documents_out"], lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(merged.plot_rows(measure))
-        tmp.replace(path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=[measure, "documents_in", "documents_out"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(merged.plot_rows(measure))
+        storage.write_bytes(storage.join(out_dir, PLOTS_DIR, f"length_{measure}.csv"), text.getvalue().encode("utf-8"))
     return stats

@@ -25,7 +25,7 @@ def ledger_of(folder: Path) -> list[dict]:
 
 
 def folder_bytes(folder: Path) -> dict:
-    files = list_shards(folder) + list_shards(folder / "ledger")
+    files = map(Path, list_shards(folder) + list_shards(folder / "ledger"))
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}
 
 

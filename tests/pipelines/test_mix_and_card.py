@@ -129,14 +129,14 @@ def test_rerun_and_resume_write_the_same_bytes(corpus, mixed, tmp_path):
     again = tmp_path / "again"
     with Executor(scheduler="sync") as executor:
         mix.run(corpus["inputs"], again, settings_for(corpus), executor)
-        victim = list_shards(again / "train")[1]
+        victim = Path(list_shards(again / "train")[1])
         victim.unlink()  # as if killed while writing: no shard, no marker
         (again / "_tasks" / f"{int(victim.name.split('-')[1]):05d}.json").unlink()
         mix.run(corpus["inputs"], again, settings_for(corpus), executor)
     folders = ["train", "validation", "tokenized_train", "tokenized_validation", "token_counts", "ledger"]
     for folder in folders:
-        names = [p.name for p in list_shards(mixed / folder)]
-        assert names and names == [p.name for p in list_shards(again / folder)]
+        names = [Path(p).name for p in list_shards(mixed / folder)]
+        assert names and names == [Path(p).name for p in list_shards(again / folder)]
         for name in names:
             assert (mixed / folder / name).read_bytes() == (again / folder / name).read_bytes(), f"{folder}/{name}"
     assert len(list_shards(mixed / "train")) > 1  # sized by bytes, not one big file
