@@ -38,10 +38,12 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import storage
+from curation.shards import list_shards_many
 
 
 class DataError(ValueError):
@@ -57,26 +59,14 @@ class Unit:
     rows: int
 
 
-def list_shards(inputs: Sequence[str | os.PathLike]) -> list[str]:
-    """The Parquet shards of `inputs` (folders, local or URLs, or single shards), each folder's in
-    name order: the same list on every rank and after a resume."""
-    shards: list[str] = []
-    for location in map(os.fspath, inputs):
-        if location.endswith(".parquet") and storage.isfile(location):
-            shards.append(storage.norm(location))
-        else:
-            shards.extend(storage.files(location, "*.parquet"))
-    return shards
-
-
 def plan_units(inputs: Sequence[str | os.PathLike], column: str) -> list[Unit]:
     """Every (shard, row group) under `inputs`, in shard-name order; checks the column exists."""
-    shards = list_shards(inputs)
+    shards = list_shards_many(inputs)
     if not shards:
         raise DataError(f"no Parquet shards in {[os.fspath(p) for p in inputs]}")
     units = []
     for path in shards:
-        meta = open_shard(path)
+        meta = open_parquet(path)
         names = meta.schema_arrow.names
         if column not in names:
             raise DataError(f"{path}: no {column!r} column to train on (columns: {names})")
@@ -89,7 +79,7 @@ def plan_units(inputs: Sequence[str | os.PathLike], column: str) -> list[Unit]:
     return units
 
 
-def open_shard(path: str) -> pq.ParquetFile:
+def open_parquet(path: str) -> pq.ParquetFile:
     """A shard opened for reading one row group at a time.
 
     Remote shards are opened without fsspec's read-ahead: pyarrow asks for exactly the byte ranges
@@ -104,7 +94,7 @@ def open_shard(path: str) -> pq.ParquetFile:
 
 def read_row_group(unit: Unit, column: str):
     """One column of a unit (only that column chunk is read)."""
-    return open_shard(unit.path).read_row_group(unit.row_group, columns=[column])
+    return open_parquet(unit.path).read_row_group(unit.row_group, columns=[column])
 
 
 def read_documents(unit: Unit, column: str, tokenizer_path: str, first: int = 0, count: int | None = None,
