@@ -160,3 +160,18 @@ def test_the_secret_in_storage_options_is_written_nowhere(bucket, s3_run):
     assert any(p.endswith("/.metadata") for p in written) and any(p.endswith(".safetensors") for p in written)
     leaks = [p for p in written if SECRET.encode() in storage.read_bytes(p)]
     assert leaks == [] and not any(SECRET in out for out in outputs)
+
+
+@pytest.mark.parametrize("source", ["hf", "ckpt/step-00000012"])
+def test_init_from_a_hugging_face_export_or_a_step_folder_on_s3(s3_run, local_run, mix_dir, tokenizer_dir, tmp_path, source):
+    """Weights only, from the S3 run's export or checkpoint, into a fresh one-process run."""
+    from train.launch import run as launch
+
+    run, _ = s3_run
+    config = tiny_config(tmp_path / "init.yaml", mix_dir, tokenizer_dir, tmp_path, **{
+        "checkpoint.init_from": f"{run}/{source}", "checkpoint.export_hf": None, "checkpoint.every": 0,
+        "data.num_workers": 0, "steps": 1, "global_batch_tokens": None, "metrics.val_batches": 1,
+    })
+    summary = launch(config)
+    trained = losses(local_run)
+    assert summary.start_step == 0 and abs(summary.losses[0] - trained[12]) < 0.3 < trained[1] - summary.losses[0]
