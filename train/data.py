@@ -135,7 +135,12 @@ def local_tokenizer(location: str | os.PathLike) -> str:
     data = storage.read_bytes(source)
     path = os.path.join(tempfile.gettempdir(), f"medcurate-tokenizer-{hashlib.sha256(data).hexdigest()[:16]}.model")
     if not os.path.isfile(path):
-        storage.write_bytes(path, data)  # atomic: a rank reading it meanwhile sees all of it or nothing
+        # The ranks of a node may all get here at once: each writes a name of its own, then
+        # renames it (the same bytes), so none ever reads a partial file or loses its temporary one.
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
     return path
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from curation import storage
+from curation.tokenizer import Tokenizer
 from moto_s3 import make_bucket, moto_s3, s3_environment  # noqa: F401  (moto_s3 is a fixture)
 from train import checkpoint as ckpt
 from train import hf_io
@@ -175,3 +177,22 @@ def test_init_from_a_hugging_face_export_or_a_step_folder_on_s3(s3_run, local_ru
     summary = launch(config)
     trained = losses(local_run)
     assert summary.start_step == 0 and abs(summary.losses[0] - trained[12]) < 0.3 < trained[1] - summary.losses[0]
+
+
+def test_pre_tokenized_shards_on_s3_give_every_token_of_an_epoch_once(bucket, tokenizer_dir, tmp_path):
+    """`data.column: tokens` from S3: 2 ranks x 2 loader workers read one epoch, every token at most
+    once and all but the last partial batch, the same batches as from local disk."""
+    from test_train_epoch import batches_of, check_epoch, tokens_read, write_corpus
+
+    lengths = np.random.default_rng(4).integers(5, 300, size=90)
+    docs = write_corpus(tmp_path / "tokens", lengths, n_shards=3, row_group_rows=7)
+    for shard in sorted((tmp_path / "tokens").glob("*.parquet")):
+        storage.write_bytes(f"{bucket}/tokenized/{shard.name}", shard.read_bytes())
+    eos, local_rows, remote_rows = Tokenizer(tokenizer_dir).eos_id, [], []
+    for rank in range(2):
+        for folder, rows in ((tmp_path / "tokens", local_rows), (f"{bucket}/tokenized", remote_rows)):
+            loader = build_loader([folder], str(tokenizer_dir), 16, 2, rank, 2, num_workers=2, seed=9, column="tokens")
+            for logical in range(2):
+                rows += batches_of(loader, logical, loader.dataset.batches_per_epoch)
+    assert all(torch.equal(a, b) for a, b in zip(local_rows, remote_rows, strict=True))
+    check_epoch(tokens_read(remote_rows, eos), docs, logical_workers=4, need=2 * 17)
