@@ -98,7 +98,12 @@ def options_for(proto: str) -> dict:
 def _filesystem(proto: str, options_json: str, pid: int):
     import fsspec
 
-    return fsspec.filesystem(proto, **json.loads(options_json))
+    options = json.loads(options_json)
+    if proto != "file":
+        # Other processes (workers, a re-run) write the same folders: a cached listing would
+        # hide their files.
+        options.setdefault("use_listings_cache", False)
+    return fsspec.filesystem(proto, **options)
 
 
 def filesystem(location: str | os.PathLike):
@@ -154,7 +159,7 @@ def entries(folder: str | os.PathLike) -> list[tuple[str, bool]]:
             return []
     fs, path = filesystem(folder)
     try:
-        listed = fs.ls(path, detail=True, refresh=True)
+        listed = fs.ls(path, detail=True)
     except FileNotFoundError:
         return []
     base = norm(folder)

@@ -47,8 +47,11 @@ def execute_task(spec: TaskSpec) -> dict:
     return output.close()
 
 
-def _plan_digest(stage: str, payloads: Sequence[Any], settings: Any) -> str:
+def _plan_digest(stage: str, out_dir: str, payloads: Sequence[Any], settings: Any) -> str:
     text = json.dumps({"stage": stage, "payloads": payloads, "settings": settings}, sort_keys=True, default=str)
+    # The same plan wherever the folder lies (a path, a bucket): payloads that name files inside
+    # it (dedup's plans) count by their place in it.
+    text = text.replace(json.dumps(out_dir)[1:-1], "<out>")
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -94,7 +97,7 @@ def run_stage(
     """
     out_dir = storage.norm(out_dir)
     storage.makedirs(out_dir)
-    _reset_if_plan_changed(out_dir, _plan_digest(stage, list(payloads), settings))
+    _reset_if_plan_changed(out_dir, _plan_digest(stage, out_dir, list(payloads), settings))
     _remove_temporaries(out_dir)
     done = done_tasks(out_dir)
     pending = [i for i in range(len(payloads)) if i not in done]

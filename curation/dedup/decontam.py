@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.dedup.ngrams import hash_ngrams, words_of
+from curation import storage
 from curation.atomic import write_bytes_atomic
 
 log = logging.getLogger("medcurate")
@@ -175,7 +176,7 @@ class BenchmarkIndex:
     def load(cls, path: Path, config: DecontamConfig) -> "BenchmarkIndex":
         index = cls.__new__(cls)
         index.config = config
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False) as data:
             names = json.loads(data["names"].tobytes())
             index.hashes, index.items = data["hashes"], data["items"]
             index.item_benchmark = data["item_benchmark"].tolist()
@@ -249,6 +250,16 @@ def cache_index(specs: list[str], config: DecontamConfig, cache_dir: Path) -> Pa
             log.warning("decontamination: benchmark index not cached in %s (%s)", cache_dir, exc)
             return None
     return path
+
+
+def stage_index(specs: list[str], config: DecontamConfig, cache_dir: Path, target: str) -> None:
+    """Put the index at `target` (in the stage's work folder, which every worker reaches): copied
+    from the cache, built when not cacheable. Only the machine that plans reads the benchmark files."""
+    cached = cache_index(specs, config, cache_dir)
+    if cached is not None:
+        storage.write_bytes(target, storage.read_bytes(cached))
+    else:
+        BenchmarkIndex(specs, config).save(target)
 
 
 def load_or_build(specs: list[str], config: DecontamConfig, cache_dir: Path | None) -> BenchmarkIndex:

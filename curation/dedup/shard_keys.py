@@ -50,14 +50,20 @@ NARROW_SCHEMA = pa.schema(
 _INDEX_CACHE: dict = {}
 
 
-def benchmark_index(settings: DedupSettings) -> BenchmarkIndex | None:
-    """The settings' benchmark index, loaded (or built) once per process."""
+def benchmark_index(work: WorkDir, settings: DedupSettings) -> BenchmarkIndex | None:
+    """The settings' benchmark index, loaded once per process from the work folder, where the
+    stage put it (curation.dedup.decontam.stage_index); loaded or built from the benchmark
+    files, which must then be on this machine, when it is not there."""
     if not settings.benchmarks:
         return None
-    key = (settings.benchmarks, settings.decontam)
+    key = (work.root, settings.benchmarks, settings.decontam)
     if key not in _INDEX_CACHE:
         _INDEX_CACHE.clear()
-        _INDEX_CACHE[key] = load_or_build(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
+        staged = work.benchmark_index()
+        if storage.isfile(staged):
+            _INDEX_CACHE[key] = BenchmarkIndex.load(staged, settings.decontam)
+        else:
+            _INDEX_CACHE[key] = load_or_build(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
     return _INDEX_CACHE[key]
 
 
@@ -139,7 +145,7 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
     summary = work.read_done(done)
     if summary is not None:
         return summary
-    bench = benchmark_index(settings)
+    bench = benchmark_index(work, settings)
     narrow: list[pa.Table] = []
     keys: list[np.ndarray] = []
     sigs: list[np.ndarray] = []

@@ -1,6 +1,7 @@
 """The files the dedup passes leave for each other in DIR/_work, written atomically.
 
     inputs.digest            the inputs and settings this folder belongs to
+    benchmark-index.npz      the decontamination index, built (or found in the cache) by the planner
     docs/SSSSS.parquet       pass 1: the narrow document table of input shard S
     sig/SSSSS.npy            pass 1: its MinHash signatures (uint32, documents x permutations)
     keys/SSSSS.keys.npy      pass 1: its shuffle keys, grouped by partition,
@@ -71,6 +72,9 @@ class WorkDir:
 
     def edges_done(self, partition: int) -> str:
         return self._file("edges", f"{partition:05d}.done")
+
+    def benchmark_index(self) -> str:
+        return self._file("benchmark-index.npz")
 
     def plan(self, shard: int) -> str:
         return self._file("plan", f"{shard:05d}.parquet")

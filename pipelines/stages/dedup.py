@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation import storage
-from curation.dedup.decontam import cache_index
+from curation.dedup.decontam import stage_index
 from curation.dedup.drop_plan import plan_drops, split_by_plan
 from curation.dedup.malloc import tune_malloc
 from curation.dedup.partition_edges import partition_edges
@@ -122,8 +122,9 @@ def run(
         STAGE, len(shards), 4 * settings.minhash.num_perm, KEY_DTYPE.itemsize * (settings.minhash.num_bands + 1 + len(settings.identifiers)),
     )
     if settings.benchmarks:
-        # Built here once (or found from an earlier run), so that each worker only loads it.
-        cache_index(list(settings.benchmarks), settings.decontam, settings.index_cache_dir)
+        # Built here once (or found from an earlier run) and put in the work folder, so that each
+        # worker only loads it, from where every worker reaches.
+        stage_index(list(settings.benchmarks), settings.decontam, settings.index_cache_dir, work.benchmark_index())
     key_summaries = executor.map(keys_task, [(work.root, i, s, settings) for i, s in enumerate(shards)], desc=f"{STAGE} (keys)")
     edge_summaries = executor.map(
         edges_task, [(work.root, p, len(shards), settings) for p in range(settings.partitions)], desc=f"{STAGE} (edges)"
