@@ -94,7 +94,9 @@ def _dcp_storage(path: str, write: bool) -> dict:
         return {"checkpoint_id": storage.local_path(path)}
     from torch.distributed.checkpoint._fsspec_filesystem import FsspecReader, FsspecWriter
 
-    options = storage.options_for(storage.protocol(path))
+    # The options curation.storage opens its stores with (no listing cache: the ranks and a re-run
+    # rewrite these folders), so that fsspec hands DCP the same cached client.
+    options = storage.options_for(storage.protocol(path)) | {"use_listings_cache": False}
     if write:
         return {"storage_writer": FsspecWriter(path, sync_files=False, **options)}
     return {"storage_reader": FsspecReader(path, **options)}
