@@ -95,7 +95,7 @@ def options_for(proto: str) -> dict:
 
 
 @lru_cache(maxsize=None)
-def _filesystem(proto: str, options_json: str):
+def _filesystem(proto: str, options_json: str, pid: int):
     import fsspec
 
     options = json.loads(options_json)
@@ -109,7 +109,9 @@ def _filesystem(proto: str, options_json: str):
 def filesystem(location: str | os.PathLike):
     """(fsspec filesystem, path inside it) for a URL; the local filesystem for a plain path."""
     proto = protocol(location)
-    fs = _filesystem(proto, json.dumps(options_for(proto), sort_keys=True))
+    # Per process: a forked child (a DataLoader worker) must not reuse its parent's async client,
+    # which fsspec refuses ("This class is not fork-safe").
+    fs = _filesystem(proto, json.dumps(options_for(proto), sort_keys=True), os.getpid())
     text = norm(location)
     return fs, (text if proto == "file" else fs._strip_protocol(text))
 

@@ -2,6 +2,8 @@
 
 Unknown keys are errors (a typo must not silently fall back to a default). Relative paths in
 the YAML are taken relative to the current directory, as DVC runs stages from the repo root.
+Every folder or file of data, tokenizer, checkpoint and metrics may also be a URL (s3://, gs://,
+az://, file://: curation.storage); `storage_options` gives fsspec options per protocol.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from curation import storage
 from curation.config import check_value
 
 from train.model import ModelArgs
@@ -101,6 +104,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     attn_impl: str = "auto"  # auto | sdpa | varlen | flash_attn
     document_masking: bool = True  # False = attend across packed documents (MEDITRON)
+    # {protocol: {option: value}} for URL locations, e.g. {s3: {endpoint_url: ...}}; empty: each
+    # backend's environment (AWS_ENDPOINT_URL, AWS_PROFILE, ...). Never written to a checkpoint.
+    storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -165,8 +171,10 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"data.seq_len {cfg.data.seq_len} exceeds model.max_seq_len {cfg.model.max_seq_len}")
     if cfg.data.column not in ("text", "tokens"):
         raise ConfigError("data.column must be 'text' or 'tokens'")
-    if cfg.checkpoint.resume not in ("auto", "never") and not Path(cfg.checkpoint.resume).exists():
-        raise ConfigError(f"checkpoint.resume: {cfg.checkpoint.resume} does not exist")
+    resume = cfg.checkpoint.resume
+    # A URL is checked when it is read (read_meta): its store's options are not in effect yet.
+    if resume not in ("auto", "never") and storage.is_local(resume) and not storage.exists(resume):
+        raise ConfigError(f"checkpoint.resume: {resume} does not exist")
     if cfg.parallel.mixed_precision not in ("auto", "bf16", "fp32"):
         raise ConfigError("parallel.mixed_precision must be auto, bf16 or fp32")
     check_world_sizes(cfg)

@@ -3,15 +3,19 @@
 Weight names map one to one (see `_hf_to_ours`); our RoPE uses HF's rotate-half layout, so no q/k
 permutation is needed. `resize_vocab` grows the embedding (and untied head) when special tokens
 are added to the tokenizer, as MEDITRON did for `[bib_ref]` and friends.
+
+Folders may be local or URLs (curation.storage): a remote safetensors file is read whole into
+memory and written from memory (at most one shard, `max_shard_bytes`, at a time).
 """
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
 
 import torch
 
+from curation import storage
 from train.model import ModelArgs
 
 TOKENIZER_MODEL = "tokenizer.model"
@@ -123,32 +127,52 @@ def hf_config_from_args(args: ModelArgs, dtype: torch.dtype, bos_id: int = 1, eo
     }
 
 
-def load_hf_state_dict(folder: Path) -> dict[str, torch.Tensor]:
-    """All tensors of a (possibly sharded) safetensors checkpoint, under HF names."""
-    from safetensors.torch import load_file
+def _json_text(data: dict) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
 
-    folder = Path(folder)
-    if (folder / INDEX).is_file():
-        weight_map = json.loads((folder / INDEX).read_text())["weight_map"]
-        files = sorted(set(weight_map.values()))
-    elif (folder / SINGLE).is_file():
+
+def read_safetensors(location: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load, load_file
+
+    return load_file(storage.local_path(location)) if storage.is_local(location) else load(storage.read_bytes(location))
+
+
+def write_safetensors(location: str, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
+    from safetensors.torch import save, save_file
+
+    if storage.is_local(location):
+        save_file(tensors, storage.local_path(location), metadata=metadata)
+    else:
+        storage.write_bytes(location, save(tensors, metadata=metadata))
+
+
+def load_hf_state_dict(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """All tensors of a (possibly sharded) safetensors checkpoint, under HF names."""
+    index = storage.join(folder, INDEX)
+    if storage.isfile(index):
+        files = sorted(set(storage.read_json(index)["weight_map"].values()))
+    elif storage.isfile(storage.join(folder, SINGLE)):
         files = [SINGLE]
     else:
-        raise FileNotFoundError(f"{folder}: neither {SINGLE} nor {INDEX}")
+        raise FileNotFoundError(f"{os.fspath(folder)}: neither {SINGLE} nor {INDEX}")
     tensors: dict[str, torch.Tensor] = {}
     for name in files:
-        tensors.update(load_file(folder / name))
+        tensors.update(read_safetensors(storage.join(folder, name)))
     return tensors
 
 
-def load_hf(folder: Path, max_seq_len: int | None = None, weights: bool = True) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
-    """(model args, state dict under our names) from a local HF checkpoint folder.
+def is_hf_folder(folder: str | os.PathLike) -> bool:
+    return storage.isfile(storage.join(folder, CONFIG))
+
+
+def load_hf(folder: str | os.PathLike, max_seq_len: int | None = None,
+            weights: bool = True) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
+    """(model args, state dict under our names) from a HF checkpoint folder (local or a URL).
 
     `weights=False` reads only config.json and returns an empty state dict."""
-    folder = Path(folder)
-    if not (folder / CONFIG).is_file():
-        raise FileNotFoundError(f"{folder}: no {CONFIG}; is this a Hugging Face checkpoint?")
-    args = args_from_hf_config(json.loads((folder / CONFIG).read_text()), max_seq_len)
+    if not is_hf_folder(folder):
+        raise FileNotFoundError(f"{os.fspath(folder)}: no {CONFIG}; is this a Hugging Face checkpoint?")
+    args = args_from_hf_config(storage.read_json(storage.join(folder, CONFIG)), max_seq_len)
     if not weights:
         return args, {}
     state = {_hf_to_ours(k): v for k, v in load_hf_state_dict(folder).items() if not k.endswith("rotary_emb.inv_freq")}
@@ -157,24 +181,21 @@ def load_hf(folder: Path, max_seq_len: int | None = None, weights: bool = True) 
         # also write the tied head; the embedding is the one that counts).
         state["output.weight"] = state["tok_embeddings.weight"]
     elif "output.weight" not in state:
-        raise ValueError(f"{folder}: tie_word_embeddings is false but there is no lm_head.weight")
+        raise ValueError(f"{os.fspath(folder)}: tie_word_embeddings is false but there is no lm_head.weight")
     return args, state
 
 
 def save_hf(
-    folder: Path,
+    folder: str | os.PathLike,
     args: ModelArgs,
     state: dict[str, torch.Tensor],
     dtype: torch.dtype = torch.bfloat16,
     max_shard_bytes: int = 5 * 1024**3,
     bos_id: int = 1,
     eos_id: int = 2,
-) -> list[Path]:
+) -> list[str]:
     """Write config.json and safetensors shards (with an index when there is more than one)."""
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(folder)
     hf = {}
     for name, tensor in state.items():
         if args.tie_embeddings and name == "output.weight":
@@ -193,19 +214,19 @@ def save_hf(
     written = []
     meta = {"format": "pt"}
     if len(shards) == 1:
-        save_file(shards[0], folder / SINGLE, metadata=meta)
-        written.append(folder / SINGLE)
+        write_safetensors(storage.join(folder, SINGLE), shards[0], meta)
+        written.append(storage.join(folder, SINGLE))
     else:
         weight_map = {}
         for i, shard in enumerate(shards, 1):
             name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
-            save_file(shard, folder / name, metadata=meta)
-            written.append(folder / name)
+            write_safetensors(storage.join(folder, name), shard, meta)
+            written.append(storage.join(folder, name))
             weight_map.update({k: name for k in shard})
         total = sum(t.numel() * t.element_size() for t in hf.values())
         index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
-        (folder / INDEX).write_text(json.dumps(index, indent=2) + "\n")
-    (folder / CONFIG).write_text(json.dumps(hf_config_from_args(args, dtype, bos_id, eos_id), indent=2) + "\n")
+        storage.write_bytes(storage.join(folder, INDEX), _json_text(index))
+    storage.write_bytes(storage.join(folder, CONFIG), _json_text(hf_config_from_args(args, dtype, bos_id, eos_id)))
     return written
 
 
@@ -234,12 +255,10 @@ def resize_vocab(args: ModelArgs, state: dict[str, torch.Tensor], new_vocab_size
     return new_args, state
 
 
-def save_tokenizer(folder: Path, tokenizer) -> None:
+def save_tokenizer(folder: str | os.PathLike, tokenizer) -> None:
     """The run's SentencePiece model and a tokenizer_config.json, so that `AutoTokenizer` loads
     the export as Llama's tokenizer: user-defined pieces (MEDITRON's markers) stay one token."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / TOKENIZER_MODEL).write_bytes(tokenizer.path.read_bytes())
+    storage.write_bytes(storage.join(folder, TOKENIZER_MODEL), tokenizer.path.read_bytes())
     sp = tokenizer.sp
     config = {
         "tokenizer_class": "LlamaTokenizer",
@@ -250,4 +269,4 @@ def save_tokenizer(folder: Path, tokenizer) -> None:
         "add_eos_token": False,
         "model_max_length": None,
     }
-    (folder / TOKENIZER_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    storage.write_bytes(storage.join(folder, TOKENIZER_CONFIG), _json_text(config))

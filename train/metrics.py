@@ -10,14 +10,17 @@ activation recompute are not credited). MFU = flops/token * tokens/s per device 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import resource
 import time
-from pathlib import Path
 
 import torch
 
-from curation.atomic import write_bytes_atomic
+from curation import storage
 from train.model import ModelArgs
+
+log = logging.getLogger("medcurate.train")
 
 # Dense bf16 peak FLOP/s (torchtitan tools/utils.py:get_peak_flops, vendor datasheets).
 PEAK_BF16_FLOPS = [
@@ -96,26 +99,24 @@ class StepTimer:
         return out
 
 
-def truncate_metrics(path: Path, last_step: int) -> int:
-    """Keep only the records of steps <= `last_step` (atomically); returns how many were dropped.
+def truncate_metrics(path: str | os.PathLike, last_step: int) -> list[str]:
+    """Keep only the records of steps <= `last_step` (rewritten whole); returns the lines kept.
 
     A run resumed from the checkpoint of step k trains steps k+1.. again, so their records from
     before the interruption must go, or they would appear twice. A line cut off by a kill is dropped too.
     """
-    if not path.is_file():
-        return 0
-    kept, dropped = [], 0
-    for line in path.read_text().splitlines():
+    if not storage.isfile(path):
+        return []
+    kept = []
+    for line in storage.read_text(path).splitlines():
         try:
             keep = json.loads(line)["step"] <= last_step
         except (ValueError, KeyError, TypeError):
             keep = False
         if keep:
             kept.append(line + "\n")
-        else:
-            dropped += 1
-    write_bytes_atomic(path, "".join(kept).encode("utf-8"))
-    return dropped
+    storage.write_bytes(path, "".join(kept).encode("utf-8"))
+    return kept
 
 
 class MetricsLogger:
@@ -123,19 +124,33 @@ class MetricsLogger:
 
     `resume_step`: the step of the checkpoint a run resumes from; the log is cut back to it first,
     so an interrupted and resumed run leaves the same step sequence as an uninterrupted one.
+
+    A local metrics.jsonl is appended to line by line. An object store cannot append, so there the
+    log is kept in memory and written whole by `flush`, which the trainer calls before each
+    checkpoint and at the end: the stored log always reaches the latest checkpoint, and the steps
+    after it, lost by a kill, are the ones a resume trains again. TensorBoard is written only for
+    a local folder.
     """
 
-    def __init__(self, folder: Path, enabled: bool, tensorboard: bool = True, resume_step: int | None = None):
+    def __init__(self, folder: str | os.PathLike, enabled: bool, tensorboard: bool = True,
+                 resume_step: int | None = None):
         self.enabled = enabled
-        self.path = Path(folder) / "metrics.jsonl"
+        self.path = storage.join(folder, "metrics.jsonl")
+        self.local = storage.is_local(folder)
         self.tb = None
         if not enabled:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if resume_step is not None:
-            truncate_metrics(self.path, resume_step)
-        self._fh = open(self.path, "a" if resume_step is not None else "w")
-        if tensorboard:
+        storage.makedirs(folder)
+        kept = truncate_metrics(self.path, resume_step) if resume_step is not None else []
+        if self.local:
+            self._fh = open(self.path, "a" if resume_step is not None else "w")
+        else:
+            self._lines = kept
+            self.flush()
+        if tensorboard and not self.local:
+            log.warning("TensorBoard is written only for a local metrics.folder; %s gets metrics.jsonl alone",
+                        storage.norm(folder))
+        elif tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
@@ -143,26 +158,36 @@ class MetricsLogger:
             if SummaryWriter is not None:
                 # purge_step: TensorBoard hides the events of steps logged again after a resume.
                 purge = resume_step + 1 if resume_step is not None else None
-                self.tb = SummaryWriter(log_dir=str(Path(folder) / "tensorboard"), purge_step=purge)
+                self.tb = SummaryWriter(log_dir=storage.join(folder, "tensorboard"), purge_step=purge)
 
     def log(self, step: int, values: dict) -> None:
         if not self.enabled:
             return
-        record = {"step": step, "time": round(time.time(), 3)} | values
-        self._fh.write(json.dumps(record) + "\n")
-        self._fh.flush()
+        line = json.dumps({"step": step, "time": round(time.time(), 3)} | values) + "\n"
+        if self.local:
+            self._fh.write(line)
+            self._fh.flush()
+        else:
+            self._lines.append(line)
         if self.tb is not None:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
                     self.tb.add_scalar(key, value, step)
 
+    def flush(self) -> None:
+        """Store the log written so far (a no-op for a local file, which is flushed at each line)."""
+        if self.enabled and not self.local:
+            storage.write_bytes(self.path, "".join(self._lines).encode("utf-8"))
+
     def close(self) -> None:
         if self.enabled:
-            self._fh.close()
+            self.flush()
+            if self.local:
+                self._fh.close()
             if self.tb is not None:
                 self.tb.close()
 
 
-def write_dvc_metrics(path: Path, values: dict) -> None:
-    """A flat JSON file for `dvc metrics show` (written atomically)."""
-    write_bytes_atomic(Path(path), (json.dumps(values, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+def write_dvc_metrics(path: str | os.PathLike, values: dict) -> None:
+    """A flat JSON file for `dvc metrics show` (written whole: atomically on local disk)."""
+    storage.write_json(path, values)

@@ -12,18 +12,18 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from curation import storage
 from curation.tokenizer import Tokenizer
 from train import checkpoint as ckpt
 from train import hf_io
 from train.attention import build_attn_meta, resolve_impl
 from train.config import ConfigError, TrainConfig, resolve_vocab
-from train.data import build_loader
+from train.data import build_loader, local_tokenizer
 from train.metrics import MetricsLogger, StepTimer, flops_per_token, peak_flops, peak_memory_bytes, write_dvc_metrics
 from train.model import ModelArgs, Transformer
 from train.optim import accumulation_steps, build_optimizer, build_scheduler, horizon
@@ -56,13 +56,17 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, dist_info: DistInfo):
         self.cfg, self.dist = cfg, dist_info
         self.device = dist_info.device
+        if cfg.storage_options:  # else the environment's (and any MEDCURATE_STORAGE_OPTIONS inherited)
+            storage.configure(cfg.storage_options)
         # Same init on every rank; Python's and NumPy's generators too, since a checkpoint saves
         # and restores them (unseeded they would start from OS entropy, different in every run).
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
 
-        self.tokenizer = Tokenizer(cfg.data.tokenizer)
+        # A tokenizer on an object store is fetched once to local disk, where SentencePiece reads it.
+        self.tokenizer_path = local_tokenizer(cfg.data.tokenizer)
+        self.tokenizer = Tokenizer(self.tokenizer_path)
         cfg.model = resolve_vocab(cfg.model, self.tokenizer.vocab_size, cfg.data.tokenizer)
         self.model_args, hf_state = self._model_args()
         self.model = self._build_model(hf_state)
@@ -77,11 +81,11 @@ class Trainer:
 
         d = cfg.data
         # The ranks split the token counting that plans each epoch (train/data.py).
-        self.train_loader = build_loader(d.train, d.tokenizer, d.seq_len, d.micro_batch_size, dist_info.rank,
+        self.train_loader = build_loader(d.train, self.tokenizer_path, d.seq_len, d.micro_batch_size, dist_info.rank,
                                          dist_info.world_size, d.num_workers, d.seed, d.column, d.shuffle,
                                          gather=all_gather_objects)
         self.val_loader = None  # planned at the first evaluation
-        self.checkpointer = ckpt.Checkpointer(Path(cfg.checkpoint.folder), cfg.checkpoint.every,
+        self.checkpointer = ckpt.Checkpointer(cfg.checkpoint.folder, cfg.checkpoint.every,
                                               cfg.checkpoint.keep_last, dist_info.rank, dist_info.world_size)
         self.step, self.tokens = 0, 0
         self.flops_per_token = flops_per_token(self.model_args, d.seq_len)
@@ -92,11 +96,11 @@ class Trainer:
         """The model shape: from the config, or from a Hugging Face checkpoint given as init_from."""
         cfg = self.cfg
         source = cfg.checkpoint.init_from
-        if not source or not (Path(source) / hf_io.CONFIG).is_file():
+        if not source or not hf_io.is_hf_folder(source):
             return cfg.model, None
         # Only rank 0 reads the tensors (a 70B checkpoint per rank would not fit in host memory);
         # the others get them broadcast while loading (checkpoint.load_full_weights).
-        hf_args, state = hf_io.load_hf(Path(source), max_seq_len=cfg.model.max_seq_len,
+        hf_args, state = hf_io.load_hf(source, max_seq_len=cfg.model.max_seq_len,
                                        weights=self.dist.is_main)
         diffs = [f"{k}: checkpoint {getattr(hf_args, k)!r} != config {getattr(cfg.model, k)!r}"
                  for k in _SHAPE_KEYS if getattr(hf_args, k) != getattr(cfg.model, k)]
@@ -135,12 +139,12 @@ class Trainer:
             ckpt.load_full_weights(model, hf_state)
             log.info("initialised weights from Hugging Face checkpoint %s", source)
         elif source:
-            meta = ckpt.read_meta(Path(source))
+            meta = ckpt.read_meta(source)
             if {k: v for k, v in meta["model"].items() if k != "init_std"} != {
                 k: v for k, v in self.model_args.to_dict().items() if k != "init_std"
             }:
                 raise ConfigError(f"init_from {source}: its model {meta['model']} differs from the config's")
-            ckpt.load_weights_only(Path(source), model)
+            ckpt.load_weights_only(source, model)
             log.info("initialised weights from checkpoint %s (weights only)", source)
         return model
 
@@ -151,13 +155,16 @@ class Trainer:
                 "shuffle": c.data.shuffle, "tokenizer_vocab": self.tokenizer.vocab_size}
 
     def _checkpoint_meta(self) -> dict:
-        return {"model": self.model_args.to_dict(), "layout": self._layout(), "config": self.cfg.to_dict()}
+        # storage_options may hold credentials: never written to a checkpoint.
+        config = self.cfg.to_dict()
+        config.pop("storage_options", None)
+        return {"model": self.model_args.to_dict(), "layout": self._layout(), "config": config}
 
-    def maybe_resume(self) -> Path | None:
+    def maybe_resume(self) -> str | None:
         mode = self.cfg.checkpoint.resume
         if mode == "never":
             return None
-        path = ckpt.latest_checkpoint(Path(self.cfg.checkpoint.folder)) if mode == "auto" else Path(mode)
+        path = ckpt.latest_checkpoint(self.cfg.checkpoint.folder) if mode == "auto" else mode
         if path is None:
             return None
         ckpt.check_compatible(ckpt.read_meta(path), self.model_args.to_dict(), self._layout(), path)
@@ -206,7 +213,7 @@ class Trainer:
         if not c.data.validation or c.metrics.val_batches <= 0:
             return None
         if self.val_loader is None:
-            self.val_loader = build_loader(c.data.validation, c.data.tokenizer, c.data.seq_len,
+            self.val_loader = build_loader(c.data.validation, self.tokenizer_path, c.data.seq_len,
                                            c.data.micro_batch_size, self.dist.rank, self.dist.world_size, 0,
                                            c.data.seed, c.data.column, shuffle=False, replicate_if_small=True,
                                            gather=all_gather_objects)
@@ -226,7 +233,7 @@ class Trainer:
     def train(self) -> RunSummary:
         c, is_main = self.cfg, self.dist.is_main
         resumed = self.maybe_resume()
-        logger = MetricsLogger(Path(c.metrics.folder), is_main, c.metrics.tensorboard,
+        logger = MetricsLogger(c.metrics.folder, is_main, c.metrics.tensorboard,
                                resume_step=self.step if resumed else None)
         summary = RunSummary(start_step=self.step, attn_impl=self.attn_impl)
         params = sum(p.numel() for p in self.model.parameters())  # DTensor numel is the global size
@@ -262,6 +269,7 @@ class Trainer:
                          grad_norm, record["tokens_per_s_per_device"],
                          f" val_loss {record['val_loss']:.4f}" if record.get("val_loss") is not None else "")
             if self.checkpointer.due(self.step, last):
+                logger.flush()  # a stored log reaches every checkpoint (object stores: see MetricsLogger)
                 last_saved = self.checkpointer.save(self.step, self.model, self.optimizer, self.scheduler,
                                                     self.train_loader, {"step": self.step, "tokens": self.tokens},
                                                     self._checkpoint_meta())
@@ -273,17 +281,17 @@ class Trainer:
         summary.data_share = sum(window_data) / len(window_data) if window_data else 0.0
         summary.mfu = self.flops_per_token * summary.tokens_per_s / self.peak if self.peak else None
         summary.peak_memory_gb = all_reduce_max(peak_memory_bytes(self.device), self.device) / 1e9
-        summary.checkpoint = str(last_saved or ckpt.latest_checkpoint(Path(c.checkpoint.folder)) or "")
+        summary.checkpoint = last_saved or ckpt.latest_checkpoint(c.checkpoint.folder) or ""
         if c.checkpoint.export_hf:
-            summary.export = self.export_hf(Path(c.checkpoint.export_hf))
+            summary.export = self.export_hf(c.checkpoint.export_hf)
         if is_main and c.metrics.dvc_metrics:
-            write_dvc_metrics(Path(c.metrics.dvc_metrics), self.dvc_metrics(summary))
+            write_dvc_metrics(c.metrics.dvc_metrics, self.dvc_metrics(summary))
         return summary
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def export_hf(self, folder: Path) -> str:
+    def export_hf(self, folder: str) -> str:
         full = ckpt.gather_full_weights(self.model)  # every rank takes part; rank 0 receives
         if self.dist.is_main:
             dtype = getattr(torch, self.cfg.checkpoint.export_dtype)
@@ -292,7 +300,7 @@ class Trainer:
             # The tokenizer travels with the weights so the export is usable on its own.
             hf_io.save_tokenizer(folder, self.tokenizer)
         torch.distributed.barrier()
-        return str(folder)
+        return storage.norm(folder)
 
     def dvc_metrics(self, s: RunSummary) -> dict:
         return {

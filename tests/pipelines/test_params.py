@@ -66,9 +66,9 @@ def test_defaults_live_in_one_place():
     assert (mix.tokenizer, mix.salt, mix.budgets, mix.validation_share, mix.pretokenized, mix.shard_mb * 2**20) == (
         settings.tokenizer, settings.salt, settings.budgets, settings.validation_share, settings.pretokenized, settings.shard_bytes)
     assert mix.seed is None and settings.seed == default("seed")  # mix.seed null: the top-level seed
-    # One atomic writer (curation/atomic.py): train/metrics.py has none of its own.
+    # One whole-or-nothing writer (curation/storage.py, aliased by curation/atomic.py): train/metrics.py has none of its own.
     metrics_source = (REPO / "train" / "metrics.py").read_text(encoding="utf-8")
-    assert "os.replace" not in metrics_source and "from curation.atomic import" in metrics_source
+    assert "os.replace" not in metrics_source and "from curation import storage" in metrics_source
 
 
 def written_defaults(source: str, *names: str) -> list[str]:
