@@ -1,4 +1,5 @@
-"""Fixtures for the training tests: real shards built from ../shared PubMed abstracts."""
+"""Fixtures for the training tests: real shards built from ../shared PubMed abstracts (registered
+by tests/conftest.py; one conftest module only, so `from conftest import ...` always finds the top one)."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +12,7 @@ import pytest
 from curation.schema import DOCUMENT_SCHEMA, make_document
 from curation.shards import write_table_atomic
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "pubmed_abstracts" / "asreview_cohen2006"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "pubmed_abstracts" / "asreview_cohen2006"
 
 
 def read_abstracts(limit: int) -> list[dict]:
