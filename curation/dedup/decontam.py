@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import logging
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -253,13 +254,10 @@ def cache_index(specs: list[str], config: DecontamConfig, cache_dir: Path) -> Pa
 
 
 def stage_index(specs: list[str], config: DecontamConfig, cache_dir: Path, target: str) -> None:
-    """Put the index at `target` (in the stage's work folder, which every worker reaches): copied
-    from the cache, built when not cacheable. Only the machine that plans reads the benchmark files."""
-    cached = cache_index(specs, config, cache_dir)
-    if cached is not None:
-        storage.write_bytes(target, storage.read_bytes(cached))
-    else:
-        BenchmarkIndex(specs, config).save(target)
+    """Put the index at `target` (in the stage's work folder, which every worker reaches), read
+    through load_or_build so a damaged cache file is rebuilt here, not loaded by every worker.
+    Only the machine that plans reads the benchmark files."""
+    load_or_build(specs, config, cache_dir).save(target)
 
 
 def load_or_build(specs: list[str], config: DecontamConfig, cache_dir: Path | None) -> BenchmarkIndex:
@@ -269,6 +267,6 @@ def load_or_build(specs: list[str], config: DecontamConfig, cache_dir: Path | No
     if path is not None:
         try:
             return BenchmarkIndex.load(path, config)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("decontamination: rebuilding the benchmark index (cached %s unreadable: %s)", path.name, exc)
     return BenchmarkIndex(specs, config)

@@ -5,7 +5,7 @@ import random
 import numpy as np
 from datasketch import MinHash
 
-from curation.dedup.decontam import BenchmarkIndex, benchmark_name, cache_index, index_key, load_or_build
+from curation.dedup.decontam import BenchmarkIndex, benchmark_name, cache_index, index_key, load_or_build, stage_index
 from curation.dedup.minhash import MinhashConfig, bucket_pairs, connected_components, estimate_jaccard, signatures
 from curation.dedup.ngrams import hash_ngrams, ngram_strings
 from realdata import QA, distinct_abstracts, variant
@@ -98,6 +98,14 @@ def test_benchmark_index_cached_by_content_finds_the_same(tmp_path):
     damaged.write_bytes(b"not an npz")
     again = load_or_build(specs, built.config, cache)
     assert [(m.reason, m.detail) if m else None for m in again.find(texts, pmids)] == expected
+    # A cache file cut short (a zip without its directory) is rebuilt where the stage plans, so
+    # the index it puts in the work folder for the workers loads.
+    cached = cache_index(specs, built.config, cache)
+    cached.write_bytes(cached.read_bytes()[:1000])
+    staged = tmp_path / "work" / "benchmark-index.npz"
+    stage_index(specs, built.config, cache, str(staged))
+    from_work = BenchmarkIndex.load(str(staged), built.config)
+    assert [(m.reason, m.detail) if m else None for m in from_work.find(texts, pmids)] == expected
 
 
 def test_pmid_lists_and_benchmark_names(tmp_path):
