@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.dedup.ngrams import hash_ngrams, words_of
+from curation.dedup.ngrams import NgramBatch, hash_ngrams, words_of
 from curation import storage
 from curation.atomic import write_bytes_atomic
 
@@ -188,14 +188,17 @@ class BenchmarkIndex:
 
     def find(self, texts: list[str], pmids: list[str | None]) -> list[Match | None]:
         """For each document, its strongest contamination (most shared n-grams), or None."""
-        result: list[Match | None] = [None] * len(texts)
+        return self.find_ngrams(hash_ngrams(texts, self.config.n_grams), pmids)
+
+    def find_ngrams(self, grams: NgramBatch, pmids: list[str | None]) -> list[Match | None]:
+        """`find` for documents whose `config.n_grams`-grams are hashed in `grams`."""
+        result: list[Match | None] = [None] * len(pmids)
         for i, pmid in enumerate(pmids):
             if pmid and pmid in self.pmids:
                 name, label = self.pmids[pmid]
                 result[i] = Match(name, label, 0, "pmid")
-        if self.hashes.size == 0 or not texts:
+        if self.hashes.size == 0 or grams.hashes.size == 0:
             return result
-        grams = hash_ngrams(texts, self.config.n_grams)
         # Almost no n-gram of a document is in the index: the top-bits table rules most out at
         # one memory read each, a binary search settles the rest, and the (document, n-gram)
         # pairs are made distinct among the few hits only, instead of sorting every n-gram.

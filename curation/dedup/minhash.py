@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from curation.dedup.ngrams import hash_ngrams, splitmix64
+from curation.dedup.ngrams import NgramBatch, hash_ngrams, splitmix64, text_batches
 
 _U64 = np.uint64
 EMPTY_SIGNATURE = np.iinfo(np.uint32).max  # every minimum of a text without words (and of a row never read)
@@ -69,41 +69,36 @@ def permutations(config: MinhashConfig) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _batches(texts: list[str], limit: int):
-    start, size = 0, 0
-    for i, text in enumerate(texts):
-        size += len(text)
-        if size >= limit:
-            yield start, i + 1
-            start, size = i + 1, 0
-    if start < len(texts):
-        yield start, len(texts)
-
-
 def signatures(texts: list[str], config: MinhashConfig = MinhashConfig()) -> np.ndarray:
     """A (documents x num_perm) uint32 matrix; a document without words gets all 0xffffffff."""
+    out = np.empty((len(texts), config.num_perm), dtype=np.uint32)
+    for lo, hi in text_batches(texts, config.batch_bytes):
+        out[lo:hi] = ngram_signatures(hash_ngrams(texts[lo:hi], config.n_grams), config)
+    return out
+
+
+def ngram_signatures(grams: NgramBatch, config: MinhashConfig = MinhashConfig()) -> np.ndarray:
+    """`signatures` of the documents whose `config.n_grams`-grams are hashed in `grams`."""
     a, b = permutations(config)
-    out = np.full((len(texts), config.num_perm), EMPTY_SIGNATURE, dtype=np.uint32)
-    for lo, hi in _batches(texts, config.batch_bytes):
-        grams = hash_ngrams(texts[lo:hi], config.n_grams)
-        if grams.hashes.size == 0:
-            continue
-        mins, owners = [], []
-        buffer = np.empty((config.num_perm, min(config.chunk_ngrams, grams.hashes.size)), _U64)  # reused by every block
-        for c in range(0, grams.hashes.size, config.chunk_ngrams):
-            h = grams.hashes[c : c + config.chunk_ngrams]
-            d = grams.doc[c : c + config.chunk_ngrams]
-            block = buffer[:, : h.size]
-            np.multiply(a[:, None], h, out=block)  # (num_perm, chunk), wraps modulo 2^64
-            block += b[:, None]
-            heads = np.flatnonzero(np.diff(d, prepend=-1))
-            mins.append(np.minimum.reduceat(block, heads, axis=1))
-            owners.append(d[heads])
-        # A document cut by a block boundary has two partial minima: reduce them once more.
-        block, owner = np.concatenate(mins, axis=1), np.concatenate(owners)
-        heads = np.flatnonzero(np.diff(owner, prepend=-1))
-        block = np.minimum.reduceat(block, heads, axis=1)
-        out[lo + owner[heads]] = (block.T >> _U64(32)).astype(np.uint32)
+    out = np.full((len(grams.offsets) - 1, config.num_perm), EMPTY_SIGNATURE, dtype=np.uint32)
+    if grams.hashes.size == 0:
+        return out
+    mins, owners = [], []
+    buffer = np.empty((config.num_perm, min(config.chunk_ngrams, grams.hashes.size)), _U64)  # reused by every block
+    for c in range(0, grams.hashes.size, config.chunk_ngrams):
+        h = grams.hashes[c : c + config.chunk_ngrams]
+        d = grams.doc[c : c + config.chunk_ngrams]
+        block = buffer[:, : h.size]
+        np.multiply(a[:, None], h, out=block)  # (num_perm, chunk), wraps modulo 2^64
+        block += b[:, None]
+        heads = np.flatnonzero(np.diff(d, prepend=-1))
+        mins.append(np.minimum.reduceat(block, heads, axis=1))
+        owners.append(d[heads])
+    # A document cut by a block boundary has two partial minima: reduce them once more.
+    block, owner = np.concatenate(mins, axis=1), np.concatenate(owners)
+    heads = np.flatnonzero(np.diff(owner, prepend=-1))
+    block = np.minimum.reduceat(block, heads, axis=1)
+    out[owner[heads]] = (block.T >> _U64(32)).astype(np.uint32)
     return out
 
 

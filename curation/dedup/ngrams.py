@@ -11,12 +11,17 @@ whole batch of documents at once with numpy, never one Python string per n-gram:
 - an n-gram's hash combines its n word hashes with fixed odd multipliers and a splitmix64
   finaliser, so word order matters and the output bits are well mixed.
 
+Word hashes are the costly half: a caller that needs n-grams of two sizes of the same texts
+(MinHash's 5-grams and decontamination's 13-grams) hashes the words once (`word_hashes`) and
+combines them twice (`ngrams`).
+
 `ngram_strings` gives the same n-grams as Python strings, for peers (datasketch) and tests.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -95,12 +100,21 @@ class NgramBatch:
         return self.hashes[self.offsets[i] : self.offsets[i + 1]]
 
 
-def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every word of every text, and the text it belongs to."""
+@dataclass
+class Words:
+    """The hash of every word of a batch of texts, in order, and the text each belongs to."""
+
+    hashes: np.ndarray  # uint64
+    doc: np.ndarray  # int64
+    count: int  # texts in the batch, words or not
+
+
+def word_hashes(texts: list[str]) -> Words:
+    """Hash of every word of every text (see the module docstring)."""
     encoded = [t.lower().encode("utf-8", "surrogatepass") for t in texts]
     buf = np.frombuffer(b"\x00".join(encoded), dtype=np.uint8)  # NUL is a word break
     if buf.size == 0:
-        return np.empty(0, _U64), np.empty(0, np.int64)
+        return Words(np.empty(0, _U64), np.empty(0, np.int64), len(texts))
     is_word = np.take(_WORD_BYTE, buf)
     pw, ipw = _POWERS.get(buf.size)
     prefix = np.empty(buf.size + 1, _U64)
@@ -114,21 +128,20 @@ def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     # Words per text, from where each text (and its NUL) ends: no search per word.
     text_ends = np.cumsum(np.fromiter((len(e) + 1 for e in encoded), np.int64, len(encoded)))
     per_text = np.diff(np.searchsorted(starts, text_ends), prepend=0)
-    return words, np.repeat(np.arange(len(texts), dtype=np.int64), per_text)
+    return Words(words, np.repeat(np.arange(len(texts), dtype=np.int64), per_text), len(texts))
 
 
-def hash_ngrams(texts: list[str], n: int) -> NgramBatch:
-    """Hashes of the word n-grams of each text (see the module docstring)."""
+def ngrams(words: Words, n: int) -> NgramBatch:
+    """The n-gram hashes of texts whose words are hashed (see the module docstring)."""
     if not 1 <= n <= MAX_N:
         raise ValueError(f"n-gram size must be within 1..{MAX_N}, got {n}")
-    words, doc = _word_hashes(texts)
-    count = len(texts)
+    count, doc = words.count, words.doc
     per_doc = np.bincount(doc, minlength=count) if doc.size else np.zeros(count, np.int64)
-    m = words.size - n + 1
+    m = words.hashes.size - n + 1
     if m > 0:
-        combined = words[:m] * _COMBINE[0]
+        combined = words.hashes[:m] * _COMBINE[0]
         for k in range(1, n):
-            combined += words[k : k + m] * _COMBINE[k]
+            combined += words.hashes[k : k + m] * _COMBINE[k]
         whole = doc[:m] == doc[n - 1 :]
         hashes, owner = splitmix64(combined[whole]), doc[:m][whole]
     else:
@@ -139,7 +152,7 @@ def hash_ngrams(texts: list[str], n: int) -> NgramBatch:
         first = np.concatenate(([0], np.cumsum(per_doc)))[short]
         extra = np.empty(short.size, _U64)
         for j, (d, f) in enumerate(zip(short, first)):
-            extra[j] = np.sum(words[f : f + per_doc[d]] * _COMBINE[: per_doc[d]], dtype=_U64)
+            extra[j] = np.sum(words.hashes[f : f + per_doc[d]] * _COMBINE[: per_doc[d]], dtype=_U64)
         hashes = np.concatenate((hashes, splitmix64(extra)))
         owner = np.concatenate((owner, short))
         order = np.argsort(owner, kind="stable")
@@ -147,6 +160,24 @@ def hash_ngrams(texts: list[str], n: int) -> NgramBatch:
     offsets = np.zeros(count + 1, np.int64)
     np.cumsum(np.bincount(owner, minlength=count), out=offsets[1:])
     return NgramBatch(hashes, owner, offsets)
+
+
+def hash_ngrams(texts: list[str], n: int) -> NgramBatch:
+    """Hashes of the word n-grams of each text."""
+    return ngrams(word_hashes(texts), n)
+
+
+def text_batches(texts: list[str], limit_bytes: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of consecutive runs of texts of about `limit_bytes` characters each (a longer
+    text is a run of its own): hashing a run takes memory in proportion to its size."""
+    start, size = 0, 0
+    for i, text in enumerate(texts):
+        size += len(text)
+        if size >= limit_bytes:
+            yield start, i + 1
+            start, size = i + 1, 0
+    if start < len(texts):
+        yield start, len(texts)
 
 
 def words_of(text: str) -> list[str]:

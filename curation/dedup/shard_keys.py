@@ -24,9 +24,10 @@ import pyarrow.parquet as pq
 
 from curation import storage
 from curation.dedup.cluster_reasons import IDENTIFIERS
-from curation.dedup.decontam import BenchmarkIndex, load_or_build
+from curation.dedup.decontam import BenchmarkIndex, Match, load_or_build
 from curation.dedup.keys import text_hash
-from curation.dedup.minhash import EMPTY_SIGNATURE, band_keys, has_words, signatures
+from curation.dedup.minhash import EMPTY_SIGNATURE, band_keys, has_words, ngram_signatures
+from curation.dedup.ngrams import ngrams, text_batches, word_hashes
 from curation.dedup.settings import DedupSettings
 from curation.dedup.shuffle import KIND_DOC_ID, KIND_ID, KIND_TEXT, gids, group_by_partition, hash64, key_block
 from curation.dedup.workdir import WorkDir, save_npy
@@ -134,6 +135,26 @@ def _by_position(sigs: list[np.ndarray], narrow: list[pa.Table], num_perm: int) 
     return out
 
 
+def _matches_and_signatures(
+    texts: list[str], pmids: list[str | None], bench: BenchmarkIndex | None, settings: DedupSettings,
+) -> tuple[list[Match | None] | None, np.ndarray | None]:
+    """The benchmark match (if a benchmark index is given) and the MinHash signature (if near
+    duplicates are looked for) of every text. Both are made of the same word hashes, combined
+    into n-grams of their own size, so the words are hashed once, a run of texts at a time."""
+    config = settings.minhash
+    found: list[Match | None] | None = [] if bench else None
+    sig = np.empty((len(texts), config.num_perm), np.uint32) if settings.near else None
+    if found is None and sig is None:
+        return None, None
+    for lo, hi in text_batches(texts, config.batch_bytes):
+        words = word_hashes(texts[lo:hi])
+        if bench:
+            found += bench.find_ngrams(ngrams(words, bench.config.n_grams), pmids[lo:hi])
+        if sig is not None:
+            sig[lo:hi] = ngram_signatures(ngrams(words, config.n_grams), config)
+    return found, sig
+
+
 def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -> dict:
     """Pass 1 for input shard number `index`; returns (and leaves in the work folder) its summary:
     documents read, keys, contaminated documents and the row groups read (`read_groups`: not the
@@ -167,8 +188,8 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
         texts = text.to_pylist()
         hashes = [text_hash(t) for t in texts]
         ids = pc.fill_null(batch.column("id"), "").to_pylist()
-        if bench:
-            found = bench.find(texts, batch.column("pmid").to_pylist())
+        found, sig = _matches_and_signatures(texts, batch.column("pmid").to_pylist(), bench, settings)
+        if found is not None:
             hit = np.array([m is not None for m in found], dtype=bool) & clean
             if hit.any():
                 reason = pc.if_else(pa.array(hit), pa.array([m.reason if m else None for m in found], pa.string()), reason)
@@ -190,8 +211,7 @@ def shard_keys(work: WorkDir, index: int, shard: str, settings: DedupSettings) -
             values = columns[name].to_pylist()
             present = np.fromiter((bool(v) for v in values), bool, n) & clean
             keys.append(key_block(KIND_ID[name], np.fromiter((hash64(v) if v else 0 for v in values), np.uint64, n), row_gids, present))
-        if settings.near:
-            sig = signatures(texts, settings.minhash)
+        if sig is not None:
             sigs.append(sig)
             bands = band_keys(sig, settings.minhash)
             usable = has_words(sig) & clean
