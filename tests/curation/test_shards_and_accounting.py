@@ -2,12 +2,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from curation.accounting import AccountingError, Counts
 from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA, make_document
-from curation.shards import ShardWriter, list_shards, read_table
+from curation.shards import ShardWriter, list_shards, read_table, write_table_atomic
 from curation.task_output import TaskOutput, clear_task, read_marker, task_done
 
 
@@ -42,6 +43,20 @@ def test_shard_writer_rolls_over_by_size_with_fixed_names_and_zstd(tmp_path):
     table = read_table(list_shards(tmp_path), DOCUMENT_SCHEMA)
     assert table.schema == DOCUMENT_SCHEMA
     assert table["id"].to_pylist() == [f"test:{i}" for i in range(30)]
+
+
+def test_shard_writer_holds_at_most_a_row_group_as_python_rows(tmp_path):
+    """Rows become Arrow batches a row group at a time; the shard is the same as one written from
+    a single table of all the rows."""
+    writer = ShardWriter(tmp_path / "batched", 0, DOCUMENT_SCHEMA, row_group_rows=4)
+    rows = [doc(i, "word " * i) for i in range(10)]
+    for row in rows:
+        writer.write(row)
+        assert len(writer.rows) < 4
+    assert [b.num_rows for b in writer.batches] == [4, 4]
+    [path] = writer.close()
+    write_table_atomic(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), tmp_path / "whole.parquet", 4)
+    assert Path(path).read_bytes() == (tmp_path / "whole.parquet").read_bytes()
 
 
 def test_same_rows_give_same_bytes(tmp_path):
