@@ -23,6 +23,7 @@ import fnmatch
 import json
 import os
 import posixpath
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Iterator
@@ -146,6 +147,22 @@ def size(location: str | os.PathLike) -> int:
         return os.stat(local_path(location)).st_size
     fs, path = filesystem(location)
     return int(fs.size(path))
+
+
+def file_size(location: str | os.PathLike) -> int | None:
+    """The size of a file, None when `location` is no file: one stat (one HEAD on a store)."""
+    if is_local(location):
+        try:
+            st = os.stat(local_path(location))
+        except OSError:
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+    fs, path = filesystem(location)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    return int(info["size"]) if info.get("type") == "file" else None
 
 
 def entries(folder: str | os.PathLike) -> list[tuple[str, bool]]:

@@ -157,7 +157,7 @@ class Executor:
             return
         paths = list(paths) if paths is not None else None
         tasks = tasks if tasks is not None else len(paths or ())
-        size = sum(storage.size(p) for p in paths if storage.isfile(p)) if paths is not None else None  # paths or URLs
+        size = sum(storage.file_size(p) or 0 for p in paths) if paths is not None else None  # paths or URLs
         per_worker = self.bytes_per_worker if size is not None else 0
         self.workers = workers_for(size or 0, tasks, self.workers, per_worker)
         if self.workers == 1:

@@ -23,6 +23,9 @@ def _roundtrip(base: str) -> None:
     assert [storage.name(p) for p in storage.files(folder, "part-*")] == ["part-00000-0000.parquet", "part-00001-0000.parquet"]
     assert [storage.name(p) for p in storage.folders(folder)] == ["_tasks"]
     assert storage.isdir(folder) and storage.isfile(storage.join(folder, "_tasks", "00000.json"))
+    # One request for the size of an input: a folder or a missing file has none.
+    assert storage.file_size(storage.join(folder, "part-00000-0000.parquet")) == 1
+    assert storage.file_size(folder) is None and storage.file_size(storage.join(folder, "missing")) is None
     assert storage.walk_files(folder) == [storage.join(folder, "_tasks", "00000.json")] + storage.files(folder)
     # A write whose body raises leaves nothing under the final name, and keeps the old file.
     target = storage.join(folder, "stats.json")
