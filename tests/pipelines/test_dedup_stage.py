@@ -12,8 +12,9 @@ from curation.dedup.ngrams import ngram_strings
 from curation.schema import DOCUMENT_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from pipelines.executor import Executor
-from pipelines.stages import dedup
-from realdata import QA, cohen_docs, distinct_abstracts, variant, write_shards
+from peak_rss import run_measured
+from pipelines.stages import dedup, pmc_parse
+from realdata import CORPORA, QA, cohen_docs, distinct_abstracts, variant, write_shards
 
 
 def docs_of(folder: Path) -> list[dict]:
@@ -240,3 +241,31 @@ def test_the_default_cap_ledgers_a_17_mb_text(tmp_path):
         stats = dedup.run([tmp_path / "in"], tmp_path / "out", executor, 1 << 26)
     assert [(r["id"], r["reason"]) for r in ledger_of(tmp_path / "out")] == [("dump:1", "too_large")]
     assert stats["documents_out"] == 50
+
+
+DEDUP_WITH_MEDQA = """
+from pathlib import Path
+from pipelines.executor import Executor
+from pipelines.stages import dedup
+settings = dedup.DedupSettings(benchmarks=({medqa!r},))
+with Executor(scheduler="sync") as executor:
+    stats = dedup.run([Path({inputs!r})], Path({out!r}), executor, 1 << 26, settings)
+print(stats["documents_out"])
+"""
+
+
+def test_pass_one_hashes_full_texts_a_run_at_a_time(tmp_path):
+    """MinHash and decontamination hash about 1 MB of text at a time, whatever the batch of rows:
+    one shard of 1,950 real full-text papers (82 MB of text, one 4,096-row batch) took 3.3 GB when
+    decontamination hashed the whole batch at once; now under 1.6 GB, the shard's own text and
+    the output included."""
+    with Executor(scheduler="sync") as executor:
+        pmc_parse.run([CORPORA / "fulltext"], tmp_path / "parsed", executor, 1 << 26)
+    papers = docs_of(tmp_path / "parsed")
+    copies = [dict(p, id=f"{p['id']}:{k}", pmid=None, pmcid=None, doi=None) for k in range(15) for p in papers]
+    assert sum(len(d["text"]) for d in copies) > 80_000_000
+    write_shards(copies, tmp_path / "in", len(copies))
+    code = DEDUP_WITH_MEDQA.format(medqa=str(QA / "medqa" / "test.jsonl"), inputs=str(tmp_path / "in"), out=str(tmp_path / "out"))
+    stdout, peak_mb = run_measured(code)
+    assert int(stdout.split()[-1]) == len(papers)  # every copy is an exact duplicate of its paper
+    assert peak_mb < 1600, f"dedup of 82 MB of full text peaked at {peak_mb:.0f} MB"
