@@ -20,7 +20,10 @@ Contenders, each run `--rounds` times alternating, best CPU kept:
   CPU of every process). datatrove's language filter is not run: its fastText model is a
   download, and this machine has no network.
 Agreement by source: how often both keep or both drop a document (English sources only mean
-something: datatrove keeps every language here). Results: benchmarks/results/filter.json.
+something: datatrove keeps every language here). Documents are counted as rows, by position: a
+PMID in two Cohen review files is two rows, each kept by the command (dedup ledgers the second).
+Each round checks that the library loop keeps the rows the command keeps (`command_vs_library`).
+Results: benchmarks/results/filter.json.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,23 +70,24 @@ def datatrove_filters():
     return [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter()]
 
 
-def datatrove_library(docs: list[dict]) -> tuple[float, set[str]]:
-    """(CPU s, ids kept) of datatrove's four filters over the documents, in this process."""
+def datatrove_library(docs: list[dict]) -> tuple[float, set[int]]:
+    """(CPU s, positions in `docs` of the rows kept) of datatrove's four filters, in this process."""
     from datatrove.data import Document
 
     filters = datatrove_filters()
-    documents = [Document(text=d["text"], id=d["id"], metadata={"source": d["source"]}) for d in docs]
+    documents = [Document(text=d["text"], id=str(position), metadata={"source": d["source"]}) for position, d in enumerate(docs)]
     start = time.process_time()
     stream = iter(documents)
     for step in filters:
         stream = step.run(stream)
-    kept = {doc.id for doc in stream}
+    kept = {int(doc.id) for doc in stream}
     return time.process_time() - start, kept
 
 
-def our_library(docs: list[dict], filter_config: dict, seed: int) -> tuple[float, dict[str, float], set[str]]:
-    """(CPU s, CPU s per step, ids kept) of our cleaner and filters over the documents, in this
-    process: the loop of pipelines.stages.filter.filter_work without the Parquet reading and writing."""
+def our_library(docs: list[dict], filter_config: dict, seed: int) -> tuple[float, dict[str, float], set[int]]:
+    """(CPU s, CPU s per step, positions in `docs` of the rows kept) of our cleaner and filters over
+    the documents, in this process: the loop of pipelines.stages.filter.filter_work without the
+    Parquet reading and writing. Positions, not ids: ids repeat (a PMID in two Cohen files)."""
     chains = SourceChains(filter_config, seed)
     for source in {d["source"] for d in docs}:  # build chains (and load langdetect's profiles) untimed
         for step in chains(source).filters:
@@ -92,7 +96,7 @@ def our_library(docs: list[dict], filter_config: dict, seed: int) -> tuple[float
     kept = set()
     clock = time.process_time
     total_start = clock()
-    for original in docs:
+    for position, original in enumerate(docs):
         doc = copy.copy(original)
         chain = chains(doc["source"])
         if chain.cleaner is not None:
@@ -108,8 +112,23 @@ def our_library(docs: list[dict], filter_config: dict, seed: int) -> tuple[float
             if not verdict.keep:
                 break
         else:
-            kept.add(doc["id"])
+            kept.add(position)
     return clock() - total_start, dict(per_step), kept
+
+
+def command_kept_ids(out: Path) -> Counter:
+    """The ids of the rows `medcurate filter` wrote to OUT, each with its number of rows."""
+    import pyarrow.parquet as pq
+
+    return Counter(i for path in sorted(out.glob("part-*.parquet")) for i in pq.read_table(path, columns=["id"]).column("id").to_pylist())
+
+
+def command_vs_library(docs: list[dict], library_kept: set[int], command_ids: Counter) -> dict:
+    """Rows kept by one side only, by id (an id twice when two of its rows are)."""
+    library_ids = Counter(docs[position]["id"] for position in library_kept)
+    only_command, only_library = command_ids - library_ids, library_ids - command_ids
+    return {"same_rows_kept": not (only_command or only_library),
+            "only_command": sorted(only_command.elements()), "only_library": sorted(only_library.elements())}
 
 
 def measured(args: list[str]) -> tuple[float, float, str]:
@@ -141,17 +160,22 @@ def params_with_engine(params: dict, engine: str, path: Path) -> Path:
     return path
 
 
-def agreement(by_source: dict[str, list[dict]], ours: set[str], theirs: set[str]) -> dict:
+def agreement(docs: list[dict], ours: set[int], theirs: set[int]) -> dict:
+    """By source, how the two sets of kept positions in `docs` agree, row by row."""
+    by_source: dict[str, list[int]] = {source: [] for source in filter_corpus.SOURCES}
+    for position, doc in enumerate(docs):
+        by_source.setdefault(doc["source"], []).append(position)
     out = {}
-    for source, docs in by_source.items():
-        ids = [d["id"] for d in docs]
-        both = sum(i in ours and i in theirs for i in ids)
-        neither = sum(i not in ours and i not in theirs for i in ids)
+    for source, rows in by_source.items():
+        if not rows:
+            continue
+        both = sum(r in ours and r in theirs for r in rows)
+        neither = sum(r not in ours and r not in theirs for r in rows)
         out[source] = {
-            "documents": len(ids), "kept_by_both": both, "dropped_by_both": neither,
-            "kept_only_by_medcurate": sum(i in ours and i not in theirs for i in ids),
-            "kept_only_by_datatrove": sum(i in theirs and i not in ours for i in ids),
-            "agreement": round((both + neither) / len(ids), 4),
+            "documents": len(rows), "kept_by_both": both, "dropped_by_both": neither,
+            "kept_only_by_medcurate": sum(r in ours and r not in theirs for r in rows),
+            "kept_only_by_datatrove": sum(r in theirs and r not in ours for r in rows),
+            "agreement": round((both + neither) / len(rows), 4),
         }
     return out
 
@@ -169,11 +193,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/filter.json"))
     args = parser.parse_args()
     params = load_params(args.params)
-    filter_config, seed = params["filter"], params.get("seed", 0)
+    seed = params.get("seed", 0)
     by_source = filter_corpus.build(args.per_source or None)
     docs = filter_corpus.mixed(by_source)
     n = len(docs)
     runs: dict[str, list] = defaultdict(list)
+    disagreements: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         shards = write_shards(docs, tmp / "in", 2000)
@@ -184,6 +209,10 @@ def main() -> None:
                 runs[f"medcurate_command_{engine}"].append(our_command(shards, tmp / f"out-{engine}-{round_}", path, args.workers))
                 config = load_params(path)["filter"]
                 runs[f"medcurate_library_{engine}"].append(our_library(docs, config, seed))
+                gap = command_vs_library(docs, runs[f"medcurate_library_{engine}"][-1][2], command_kept_ids(tmp / f"out-{engine}-{round_}"))
+                if not gap["same_rows_kept"]:
+                    disagreements.setdefault(engine, gap)
+                    print(f"engine {engine}: the command and the library keep different rows: {gap}", flush=True)
             runs["datatrove_command"].append(datatrove_command(shards, str(tmp / f"dt-{round_}"), args.workers))
             runs["medcurate_command_one_document"].append(our_command(one, tmp / f"one-{round_}", engines["fast"], args.workers))
             runs["datatrove_command_one_document"].append(datatrove_command(one, str(tmp / f"dt-one-{round_}"), args.workers))
@@ -228,7 +257,8 @@ def main() -> None:
     }
     ours = min(runs["medcurate_library_fast"], key=lambda v: v[0])[2]
     theirs = min(runs["datatrove_library"], key=lambda v: v[0])[1]
-    results["agreement_fast_vs_datatrove"] = agreement(by_source, ours, theirs)
+    results["agreement_fast_vs_datatrove"] = agreement(docs, ours, theirs)
+    results["command_vs_library"] = {engine: disagreements.get(engine, {"same_rows_kept": True}) for engine in ("fast", "langdetect")}
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: results[k] for k in ("ratios",)}, indent=1))
     for name in runs:

@@ -1,7 +1,8 @@
 """Documents for the filter and language benchmarks, built from ../shared/corpora (never copied).
 
 One list per source, each document as the parse stages write it:
-- `pubmed`: Cohen et al. 2006 MEDLINE titles + abstracts (pubmed_abstracts/asreview_cohen2006);
+- `pubmed`: Cohen et al. 2006 MEDLINE titles + abstracts (pubmed_abstracts/asreview_cohen2006); a PMID
+  in several review files is several rows with one id, as in cohen_docs: count rows, not ids;
 - `pmc`: the 135 JATS articles of fulltext/, rendered by our PMC parser (defaults);
 - `replay/reuters`: Reuters-21578 stories with a body (general_english/reuters21578);
 - `replay/20ng`: 20 Newsgroups posts (general_english/20ng_bydate.tar.gz), as the replay reader cleans them;
