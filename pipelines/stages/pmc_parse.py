@@ -11,7 +11,7 @@ What one file may cost is capped (`ReadLimits`, params pmc.parse.max_*): its art
 decompressed size. A file over a cap is an error-ledger entry; a package is parsed member by
 member, so only one member's bytes and tree are held at a time.
 
-A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/sync.py) is an input too: each tombstone,
+A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/tombstones.py) is an input too: each tombstone,
 an article version the sync took out of the store, becomes a ledger entry `removed:<why>` with id
 `pmc:PMC<n>.<v>` (never the id of the live document a newer version gives), so a release says
 what left the corpus and why.
@@ -32,14 +32,14 @@ from pipelines.runner import run_stage
 from pipelines.stages.inputs import expand_inputs
 from sources.errors import InputError, RemoteError
 from sources.pmc import licenses
-from sources.pmc.cloud import sync as cloud_sync
+from sources.pmc.cloud import tombstones
 from sources.pmc.jats import URL, Article, ArticleError, JatsOptions, parse_bytes
 from sources.pmc import packages
 from sources.pmc.settings import ReadLimits
 from sources.safe_io import read_input_hashed, sha256_file
 
 STAGE = "pmc.parse"
-TOMBSTONES = Path(cloud_sync.TOMBSTONES).name  # articles/removed.jsonl of a cloud raw store
+TOMBSTONES = Path(tombstones.TOMBSTONES).name  # articles/removed.jsonl of a cloud raw store
 SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
 PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
 MAX_TOMBSTONE_BYTES = 256 << 20  # one line per removed version: millions fit
@@ -57,7 +57,7 @@ def tombstone_articles(path: str) -> list[Article]:
         data = handle.read()
     digest = hashlib.sha256(data).hexdigest()
     items = []
-    for number, stone in cloud_sync.parse_tombstones(data, path):
+    for number, stone in tombstones.parse_tombstones(data, path):
         pmcid, version, why = stone["pmcid"], stone["version"], stone["reason"]
         doc = make_document(  # the version in the id: the live document of a newer version is `pmc:<pmcid>`
             id=f"pmc:{pmcid}.{version}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,

@@ -192,6 +192,17 @@ def test_tombstones_are_ledgered_and_a_damaged_tombstone_file_is_an_error_entry(
     assert (stats["inputs"], stats["input_errors"], stats["documents_in"]) == (3, 1, docs.num_rows + ledger.num_rows)
 
 
+def test_the_parse_stage_reads_tombstones_without_importing_the_cloud_sync_or_an_http_client():
+    """Every `pmc parse` pays its imports: the tombstone format is read without the sync and its
+    HTTP client (requests, urllib3: ~0.1 CPU-s of start-up)."""
+    import subprocess
+
+    code = ("import sys, pipelines.stages.pmc_parse; "
+            "print(sorted(m for m in ('requests', 'urllib3', 'sources.http', 'sources.pmc.cloud.sync') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_a_package_cut_inside_a_gnu_sparse_header_is_an_error_ledger_entry(tmp_path):
     """The package's article comes first, then a GNU sparse member whose extension block the
     archive cuts short: plain tarfile raised IndexError and the whole stage failed."""

@@ -19,7 +19,8 @@ from sources.pmc.cloud import inventory as inv
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
 from sources.pmc.cloud.s3 import key_and_md5, list_objects, parse_list_page
-from sources.pmc.cloud.sync import TOMBSTONES, list_versions, sync
+from sources.pmc.cloud.sync import list_versions, sync
+from sources.pmc.cloud.tombstones import TOMBSTONES
 from sources.pmc.cloud.versions import SelectionPolicy, choose, parse_version
 
 try:

@@ -25,7 +25,8 @@ from pipelines.demo_bucket import INVENTORY, article_objects, inventory_objects
 from sources.errors import FetchError, InputError
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud.manifest import Manifest
-from sources.pmc.cloud.sync import TOMBSTONES, MassRemovalError, RemovalLimit, sync
+from sources.pmc.cloud.sync import MassRemovalError, RemovalLimit, sync
+from sources.pmc.cloud.tombstones import TOMBSTONES
 from sources.pmc.cloud.versions import SelectionPolicy
 
 try:
@@ -185,7 +186,7 @@ DEEP = b"[" * 200_000 + b"]" * 200_000
 
 
 def test_json_nested_200k_deep_is_a_one_line_error_everywhere(tmp_path, articles):
-    from sources.pmc.cloud.sync import parse_tombstones
+    from sources.pmc.cloud.tombstones import parse_tombstones
 
     deep_meta = b'{"pmcid": "PMC6500000", "version": 1, "x": ' + DEEP + b"}"
     objects = {**articles, "metadata/PMC6500000.1.json": deep_meta}

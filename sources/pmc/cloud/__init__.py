@@ -9,6 +9,7 @@ holds one folder per article version, `PMC<n>.<v>/` with `PMC<n>.<v>.xml` (JATS)
     inventory.py  the daily inventory: newest complete snapshot, MD5-verified shards, rows
     versions.py   a version's metadata JSON, the selection policy, one version per article
     sync.py       the incremental fetch into a raw store, with tombstones for removed versions
+    tombstones.py the tombstone file (articles/removed.jsonl) the sync writes and `pmc parse` ledgers
     manifest.py   the store's SQLite manifest
     limits.py     what one sync reads from the bucket at most
 """

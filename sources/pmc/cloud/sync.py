@@ -37,21 +37,20 @@ from sources.pmc.cloud import LIVE_BUCKET_URL
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud import s3
 from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url
+from sources.pmc.cloud.tombstones import read_tombstones, write_tombstones
 from sources.pmc.cloud.versions import (
-    ArticleVersion, SelectionPolicy, article_key, bounded_int, choose, key_version, metadata_key, parse_version,
+    ArticleVersion, SelectionPolicy, article_key, choose, key_version, metadata_key, parse_version,
 )
 from sources.pmc.ids import normalize_pmcid
 from sources.pmc.settings import PmcParams
 from sources.pool import bounded_map
 from sources.raw_store import utc_timestamp, write_atomic
-from sources.safe_json import load_object
 from sources.safe_paths import inside
 from sources.store_lock import StoreLock
 
 logger = get_logger("medcurate.pmc.cloud")
 
 MANIFEST = "manifest.sqlite"
-TOMBSTONES = "articles/removed.jsonl"  # next to the articles: `pmc parse` and DVC read one folder
 SYNC_STATE = "sync.json"
 ROUTES = ("inventory", "list")
 EXAMPLES = 1000
@@ -489,37 +488,6 @@ def _numbers(pmcids: Iterable[str] | None) -> set[int] | None:
             raise ValueError(f"not a PMCID: {pmcid!r}")
         numbers.add(int(normal[3:]))
     return numbers
-
-
-def parse_tombstones(data: bytes, name: str) -> list[tuple[int, dict]]:
-    """(line number, tombstone) of a removed.jsonl; InputError naming the line for anything else."""
-    stones = []
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            stone = load_object(line.encode("utf-8"), f"{name}:{number}")
-            stone["version"] = bounded_int(stone["version"], "version")
-            if normalize_pmcid(stone["pmcid"]) != stone["pmcid"] or not isinstance(stone["reason"], str):
-                raise ValueError(f"pmcid {stone['pmcid']!r}, reason {stone['reason']!r}")
-        except (InputError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{name}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
-        stones.append((number, stone))
-    return stones
-
-
-def read_tombstones(root: Path) -> list[dict]:
-    path = root / TOMBSTONES
-    return [stone for _, stone in parse_tombstones(path.read_bytes(), str(path))] if path.is_file() else []
-
-
-def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
-    """The tombstones sorted by PMCID and version; written even when empty (a sync that removed nothing)."""
-    ordered = sorted(tombstones, key=lambda t: (int(t["pmcid"][3:]), t["version"]))
-    text = "".join(json.dumps(t, sort_keys=True) + "\n" for t in ordered)
-    path = root / TOMBSTONES
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        write_atomic(path, text.encode("utf-8"))
 
 
 class _Failures:

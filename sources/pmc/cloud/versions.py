@@ -16,11 +16,11 @@ from typing import Iterable, Iterator
 from sources.errors import InputError
 from sources.pmc import licenses
 from sources.pmc.cloud.s3 import key_and_md5
+from sources.pmc.ids import bounded_int
 from sources.safe_json import load_object, loads
 
 _KEY = re.compile(r"^metadata/PMC(\d+)\.(\d+)\.json$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
-MAX_NUMBER = 2**63 - 1  # PMC numbers and versions are stored as SQLite integers
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 
@@ -81,16 +81,6 @@ class ArticleVersion:
 
 _TEXT_FIELDS = ("etag", "pmid", "doi", "citation", "license", "license_code")
 _FLAG_FIELDS = ("open_access", "manuscript", "historical_ocr", "retracted")
-
-
-def bounded_int(value, what: str) -> int:
-    """A PMC number or version as an int (an int or a string of digits, 0 to 2^63-1); ValueError otherwise."""
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
-        raise ValueError(f"{what} {value!r} is not a whole number")
-    number = int(value)
-    if not 0 <= number <= MAX_NUMBER:
-        raise ValueError(f"{what} {str(value)[:30]!r} is out of range")
-    return number
 
 
 def key_version(key: str) -> tuple[int, int] | None:

@@ -61,12 +61,12 @@ class Citations:
 
     def __init__(self, article: etree._Element):
         self.article = article
-        self._cited: list[tuple[str, str]] = []  # (rid, xref text)
+        self._cited: list[etree._Element] = []  # the xrefs (their text is read only where it stays)
         self._references: dict[str, tuple[str, str]] | None = None
 
     def marker(self, xref: etree._Element) -> str:
         """Record a bibliography xref; its placeholder in the running text."""
-        self._cited.append((xref.get("rid") or "", all_text(xref)))
+        self._cited.append(xref)
         return f"{CIT}{len(self._cited) - 1}{CIT_END}"
 
     def settle(self, raw: str, style: str) -> str:
@@ -85,14 +85,14 @@ class Citations:
     def _narrative(self, match: re.Match) -> str:
         """A run of markers standing in the sentence: the xrefs' words when every one has a
         letter ("Smith et al."), else nothing (bare numbers)."""
-        texts = [self._cited[int(index)][1] for index in _CIT_ONE.findall(match.group(0))]
+        texts = [all_text(self._cited[int(index)]) for index in _CIT_ONE.findall(match.group(0))]
         if not all(_has_letter(text) for text in texts):
             return REMOVED
         return "; ".join(clean_text(text) for text in texts)
 
     def _bib_ref(self, index: int) -> str:
         rendered = []
-        for rid in self._cited[index][0].split():
+        for rid in (self._cited[index].get("rid") or "").split():
             title, author = self.references().get(rid, ("", ""))
             if not title and not author:
                 continue  # MEDITRON drops unresolved references
