@@ -14,16 +14,15 @@ member, so only one member's bytes and tree are held at a time.
 A cloud raw store's `articles/removed.jsonl` (sources/pmc/cloud/tombstones.py) is an input too: each tombstone,
 an article version the sync took out of the store, becomes a ledger entry `removed:<why>` with id
 `pmc:PMC<n>.<v>` (never the id of the live document a newer version gives), so a release says
-what left the corpus and why.
+what left the corpus and why. The file grows with every sync and is read line by line, whatever
+its size.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from curation.schema import make_document
 from curation.task_output import TaskOutput
@@ -42,22 +41,23 @@ STAGE = "pmc.parse"
 TOMBSTONES = Path(tombstones.TOMBSTONES).name  # articles/removed.jsonl of a cloud raw store
 SUFFIXES = (".nxml", ".xml", ".xml.gz", ".nxml.gz", ".tar.gz", ".tgz")
 PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
-MAX_TOMBSTONE_BYTES = 256 << 20  # one line per removed version: millions fit
-
 
 def is_pmc_input(path: Path) -> bool:
     return path.name.lower().endswith(SUFFIXES) or path.name == TOMBSTONES
 
 
-def tombstone_articles(path: str) -> list[Article]:
-    """The versions a cloud sync removed, as documents for the ledger."""
-    if os.path.getsize(path) > MAX_TOMBSTONE_BYTES:
-        raise InputError(f"{path}: larger than {MAX_TOMBSTONE_BYTES} bytes")
-    with open(path, "rb") as handle:  # an empty file is a sync that removed nothing
-        data = handle.read()
-    digest = hashlib.sha256(data).hexdigest()
-    items = []
-    for number, stone in tombstones.parse_tombstones(data, path):
+def tombstone_articles(path: str) -> Iterator[Article]:
+    """The versions a cloud sync removed, as documents for the ledger, read line by line. The file
+    is one input, ledgered whole or refused whole: a first pass checks every line (and hashes the
+    file for the provenance), so a damaged line refuses it before any tombstone is ledgered."""
+    digest = sha256_file(path)  # an empty file is a sync that removed nothing
+    for _ in tombstones.iter_tombstones(path):
+        pass
+    return _tombstone_items(path, digest)
+
+
+def _tombstone_items(path: str, digest: str) -> Iterator[Article]:
+    for number, stone in tombstones.iter_tombstones(path):
         pmcid, version, why = stone["pmcid"], stone["version"], stone["reason"]
         doc = make_document(  # the version in the id: the live document of a newer version is `pmc:<pmcid>`
             id=f"pmc:{pmcid}.{version}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,
@@ -65,11 +65,10 @@ def tombstone_articles(path: str) -> list[Article]:
             provenance=json.dumps({"file": path, "sha256": digest, "line": number, "key": stone.get("key"),
                                    "removed_sha256": stone.get("sha256")}, sort_keys=True),
         )
-        items.append(Article(doc, f"removed:{why}", f"{pmcid}.{version} taken out of the raw store at {stone.get('removed_at')}"))
-    return items
+        yield Article(doc, f"removed:{why}", f"{pmcid}.{version} taken out of the raw store at {stone.get('removed_at')}")
 
 
-def parse_file(path: str, options: JatsOptions, limits: ReadLimits = ReadLimits()) -> list[Article | ArticleError]:
+def parse_file(path: str, options: JatsOptions, limits: ReadLimits = ReadLimits()) -> Iterable[Article | ArticleError]:
     """Every article of one raw file; InputError when the file itself cannot be read."""
     if Path(path).name == TOMBSTONES:
         return tombstone_articles(path)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import CORPORA, FIXTURES, SHARED
 from hostile_tar import gnu_sparse_member
+from peak_rss import run_measured
 from curation.schema import DOCUMENT_SCHEMA, ERROR_SCHEMA, LEDGER_SCHEMA
 from curation.shards import list_shards, read_table
 from pipelines.cli_common import app
@@ -190,6 +191,42 @@ def test_tombstones_are_ledgered_and_a_damaged_tombstone_file_is_an_error_entry(
     assert docs["id"].to_pylist() == ["pmc:PMC6500000"] and json.loads(ledger["meta"][0].as_py())["version"] == 1
     assert errors["input"].to_pylist() == [str(bad)] and f"{bad}:2: not a tombstone" in errors["error"][0].as_py()
     assert (stats["inputs"], stats["input_errors"], stats["documents_in"]) == (3, 1, docs.num_rows + ledger.num_rows)
+
+
+TOMBSTONES_RUN = """
+from pathlib import Path
+from pipelines.executor import Executor
+from pipelines.stages import pmc_parse
+with Executor(scheduler="sync") as executor:
+    pmc_parse.run([Path({path!r})], Path({out!r}), executor, 1 << 26)
+print(Path({out!r}, "stats.json").read_text())
+"""
+
+
+def test_a_store_that_removed_200000_versions_is_ledgered_line_by_line(tmp_path):
+    """removed.jsonl grows with every sync: read whole, 49 MB of tombstones took 734 MB (and a
+    file past 256 MiB was refused); line by line, under 400 MB, the ledger writer's shard included."""
+    path = tmp_path / "store" / "articles" / "removed.jsonl"
+    path.parent.mkdir(parents=True)
+    with open(path, "w") as handle:
+        for n in range(200_000):
+            handle.write(json.dumps({"key": f"oa_comm/xml/all/PMC{1000000 + n}.1.xml", "license": "CC BY",
+                                     "pmcid": f"PMC{1000000 + n}", "reason": "gone_from_bucket",
+                                     "removed_at": "2026-12-01T00:00:00Z", "sha256": "ab" * 32, "version": 1},
+                                    sort_keys=True) + "\n")
+    stdout, peak_mb = run_measured(TOMBSTONES_RUN.format(path=str(path), out=str(tmp_path / "out")))
+    stats = json.loads(stdout)
+    assert (stats["documents_in"], stats["ledgered"], stats["input_errors"]) == (200_000, 200_000, 0)
+    assert peak_mb < 400, f"200,000 tombstones peaked at {peak_mb:.0f} MB"
+
+
+def test_a_tombstone_file_with_an_endless_line_is_refused_whole(tmp_path):
+    path = tmp_path / "removed.jsonl"
+    path.write_bytes(b'{"pmcid": "PMC7", "version": 2, "reason": "deny_list"}\n' + b" " * (1 << 20) + b"{}\n")
+    stats = run([path], tmp_path / "out")
+    _docs, ledger, errors = tables(tmp_path / "out")
+    assert ledger.num_rows == 0 and stats["input_errors"] == 1
+    assert f"{path}:2: line longer than 65536 bytes" in errors["error"][0].as_py()
 
 
 def test_the_parse_stage_reads_tombstones_without_importing_the_cloud_sync_or_an_http_client():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sources.errors import InputError
 from sources.pmc.ids import bounded_int, normalize_pmcid
@@ -20,26 +20,43 @@ from sources.safe_json import load_object
 TOMBSTONES = "articles/removed.jsonl"  # next to the articles: `pmc parse` and DVC read one folder
 
 
+MAX_LINE_BYTES = 1 << 16  # one tombstone is a few hundred bytes
+
+
+def parse_tombstone(line: bytes, name: str, number: int) -> dict:
+    """The tombstone on line `number` of file `name`; InputError naming the line for anything else."""
+    try:
+        stone = load_object(line, f"{name}:{number}")
+        stone["version"] = bounded_int(stone["version"], "version")
+        if normalize_pmcid(stone["pmcid"]) != stone["pmcid"] or not isinstance(stone["reason"], str):
+            raise ValueError(f"pmcid {stone['pmcid']!r}, reason {stone['reason']!r}")
+    except (InputError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{name}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
+    return stone
+
+
 def parse_tombstones(data: bytes, name: str) -> list[tuple[int, dict]]:
-    """(line number, tombstone) of a removed.jsonl; InputError naming the line for anything else."""
-    stones = []
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            stone = load_object(line.encode("utf-8"), f"{name}:{number}")
-            stone["version"] = bounded_int(stone["version"], "version")
-            if normalize_pmcid(stone["pmcid"]) != stone["pmcid"] or not isinstance(stone["reason"], str):
-                raise ValueError(f"pmcid {stone['pmcid']!r}, reason {stone['reason']!r}")
-        except (InputError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{name}:{number}: not a tombstone ({type(exc).__name__}: {exc})") from None
-        stones.append((number, stone))
-    return stones
+    """(line number, tombstone) of a removed.jsonl held in memory."""
+    return [(number, parse_tombstone(line, name, number))
+            for number, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+
+
+def iter_tombstones(path: Path | str) -> Iterator[tuple[int, dict]]:
+    """(line number, tombstone) of a removed.jsonl read line by line: memory stays that of one
+    line however many versions the store has removed over the years. InputError for a line
+    longer than MAX_LINE_BYTES or that is no tombstone."""
+    name = str(path)
+    with open(path, "rb") as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(line) > MAX_LINE_BYTES:
+                raise InputError(f"{name}:{number}: line longer than {MAX_LINE_BYTES} bytes")
+            if line.strip():
+                yield number, parse_tombstone(line, name, number)
 
 
 def read_tombstones(root: Path) -> list[dict]:
     path = root / TOMBSTONES
-    return [stone for _, stone in parse_tombstones(path.read_bytes(), str(path))] if path.is_file() else []
+    return [stone for _, stone in iter_tombstones(path)] if path.is_file() else []
 
 
 def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
