@@ -186,7 +186,7 @@ DEEP = b"[" * 200_000 + b"]" * 200_000
 
 
 def test_json_nested_200k_deep_is_a_one_line_error_everywhere(tmp_path, articles):
-    from sources.pmc.cloud.tombstones import parse_tombstones
+    from sources.pmc.cloud.tombstones import iter_tombstones
 
     deep_meta = b'{"pmcid": "PMC6500000", "version": 1, "x": ' + DEEP + b"}"
     objects = {**articles, "metadata/PMC6500000.1.json": deep_meta}
@@ -199,8 +199,10 @@ def test_json_nested_200k_deep_is_a_one_line_error_everywhere(tmp_path, articles
     with serve({**articles, **inventory_objects(articles), manifest_key: DEEP}) as server:
         with pytest.raises(FetchError, match="nested deeper than 64 levels"):
             sync(client(), server.url(BUCKET), tmp_path / "raw2", SelectionPolicy())
+    stones = tmp_path / "removed.jsonl"  # nested 30,000 deep within a tombstone line's 64 KiB
+    stones.write_bytes(b'{"pmcid": "PMC7", "version": 2, "reason": "deny_list"}\n' + b"[" * 30_000 + b"]" * 30_000 + b"\n")
     with pytest.raises(InputError, match=r"removed.jsonl:2: not a tombstone .*nested deeper"):
-        parse_tombstones(b'{"pmcid": "PMC7", "version": 2, "reason": "deny_list"}\n' + DEEP + b"\n", "removed.jsonl")
+        list(iter_tombstones(stones))
     listing = tmp_path / "listing.jsonl"
     listing.write_bytes(DEEP + b"\n")
     result = runner.invoke(app, ["pmc", "fetch", "--listing", str(listing), "--base-url", "http://127.0.0.1:9", "--out", str(tmp_path / "r")])

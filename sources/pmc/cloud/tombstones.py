@@ -35,12 +35,6 @@ def parse_tombstone(line: bytes, name: str, number: int) -> dict:
     return stone
 
 
-def parse_tombstones(data: bytes, name: str) -> list[tuple[int, dict]]:
-    """(line number, tombstone) of a removed.jsonl held in memory."""
-    return [(number, parse_tombstone(line, name, number))
-            for number, line in enumerate(data.split(b"\n"), 1) if line.strip()]
-
-
 def iter_tombstones(path: Path | str) -> Iterator[tuple[int, dict]]:
     """(line number, tombstone) of a removed.jsonl read line by line: memory stays that of one
     line however many versions the store has removed over the years. InputError for a line
