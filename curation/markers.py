@@ -1,4 +1,5 @@
-"""MEDITRON's inline markers: what the PMC renderer writes and what the tokenizer keeps whole.
+"""MEDITRON's inline markers: what the PMC renderer writes and what the tokenizer keeps whole;
+and the table row every renderer writes, which the filters read as a table row.
 
 One list for both sides (sources/ renders with `tag`, curation/tokenizer.py makes each marker one
 token), so a marker the renderer can emit is never split into pieces by the tokenizer.
@@ -9,6 +10,8 @@ Megatron-LLM's SentencePiece wrapper adds <CLS> <SEP> <EOD> <MASK> <PAD> before 
 MEDITRON's vocabulary is Llama-2's 32,000 + 5 + 12 = 32,017 (reference/meditron.md §4.1).
 """
 from __future__ import annotations
+
+from typing import Iterable
 
 MARKER_KINDS = ("bib_ref", "fig_ref", "bib", "fig", "table", "formula")
 MARKERS = [m for kind in MARKER_KINDS for m in (f"[{kind}]", f"[/{kind}]")]
@@ -37,3 +40,16 @@ def expand_token_names(entries) -> list[str]:
             if token not in out:
                 out.append(token)
     return out
+
+
+def table_row(cells: Iterable[str]) -> str:
+    """One table row as the renderers write it (JATS `tables: linearize`, guideline HTML tables): a
+    markdown row, `| cell | cell |`. Its two ends mark it as a row, which a `|` inside prose
+    ("p(x | y)", "|x|") never does."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def is_table_row(line: str) -> bool:
+    """A line `table_row` wrote (surrounding whitespace aside)."""
+    line = line.strip()
+    return len(line) >= 3 and line.startswith("| ") and line.endswith(" |")

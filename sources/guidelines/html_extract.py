@@ -22,6 +22,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
+from curation.markers import table_row
 from sources.errors import HostileInputError, InputError
 from sources.safe_xml import MAX_NODES, check_markup
 
@@ -219,7 +220,7 @@ def _blocks(element, blocks: list[str], depth: int) -> None:
             for row in child.iter("row"):
                 cells = [" ".join(_text(cell).split()) for cell in row.iter("cell")]
                 if any(cells):
-                    rows.append(" | ".join(c for c in cells if c))
+                    rows.append(table_row(c for c in cells if c))
             if rows:
                 blocks.append("\n".join(rows))
         elif tag in ("div", "main"):

@@ -23,7 +23,7 @@ from curation.filters.structure import CAPTION, FORMULA, HEADING, LIST, PLAIN_HE
 from sources.guidelines.parse import parse_page
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
-from sources.pmc.jats import Article, parse_bytes
+from sources.pmc.jats import Article, JatsOptions, parse_bytes
 
 PAPERS = {  # fixture or corpus file -> what it carries
     FIXTURES / "pmc_jats" / "PMC10200000_oai-pmh-getrecord.xml": "LaTeX formulas (dropped for c4_curly_bracket in the demo)",
@@ -82,7 +82,7 @@ def test_line_kinds_are_what_the_parsers_write(documents):
     formulas = [line for line in documents["PMC10200000_oai-pmh-getrecord.xml"]["text"].split("\n") if line.startswith("[formula]")]
     assert formulas and all(line_kind(line) == FORMULA for line in formulas)
     assert line_kind("## 2.3 Statistical analysis") == HEADING and line_kind("## ## ## words") != HEADING
-    assert line_kind("- Aspirin") == LIST and line_kind("Drug | Dose") == TABLE
+    assert line_kind("- Aspirin") == LIST and line_kind("| Drug | Dose |") == TABLE
     # A hard-wrapped Reuters line looks like a plain heading: spared the shape rules, but content.
     assert line_kind("Excelan Inc said it is making an") == PLAIN_HEADING
     assert "Excelan Inc said" in content_view("# Title\n\nExcelan Inc said it is making an\n[formula] x = {1} [/formula]")
@@ -152,6 +152,20 @@ def test_repeated_headings_are_not_repetition_but_a_doubled_page_is(documents):
     assert repetition.check(dict(guideline)).keep
     doubled = dict(guideline, text=guideline["text"] + "\n\n" + guideline["text"])
     assert repetition.check(doubled).reason.startswith("gopher_dup_para")
+
+
+def test_a_pipe_in_prose_is_no_table_row():
+    """Conditional probabilities and absolute values put `|` in prose; only the renderers' rows
+    (`| cell | cell |`) are table rows. On this real paper every `|` line used to read as a table row."""
+    doc = paper(CORPORA / "fulltext" / "plos_allofplos" / "journal.pcbi.1004141.xml")
+    piped = [line for line in doc["text"].split("\n") if "|" in line]
+    assert any("p(s|spike)" in line for line in piped)
+    kinds = Counter(line_kind(line) for line in piped)
+    assert kinds[PROSE] >= 5 and TABLE not in kinds, kinds
+    linearized = parse_bytes((FIXTURES / "pmc_jats" / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml").read_bytes(),
+                             "PMC2329613", JatsOptions(tables="linearize"))[0].doc["text"]
+    rows = [line for line in linearized.split("\n") if line.startswith("| ") and not line.endswith("[/table]")]
+    assert len(rows) > 10 and all(line_kind(line) == TABLE for line in rows)  # a caption's last row ends it
 
 
 def test_heading_markers_are_not_hashes_and_tables_are_not_words(documents):

@@ -52,7 +52,9 @@ def test_mediawiki_allpages_then_parse(local, tmp_path):
     second = api.api_url(entry, action="query", list="allpages", apnamespace="0", apfilterredir="nonredirects", aplimit="500", apcontinue="Measles")
     json_page = lambda data: Page(json.dumps(data).encode(), "application/json")
     article = (f'<div class="mw-parser-output"><div id="toc">Contents 1 Overview</div><h2>Overview</h2><p>{PROSE}</p>'
-               '<ul><li>Fever ≥38.5 °C</li><li>Rash</li></ul><h2>References</h2><ol class="references"><li>Ref</li></ol></div>')
+               '<ul><li>Fever ≥38.5 °C</li><li>Rash</li></ul><table><tr><th>Drug</th><th>Dose</th></tr>'
+               '<tr><td>Salbutamol</td><td>2.5 mg</td></tr></table>'
+               '<h2>References</h2><ol class="references"><li>Ref</li></ol></div>')
     local.routes.update({
         path_of(first): json_page({"continue": {"apcontinue": "Measles"}, "query": {"allpages": [{"pageid": 1, "title": "Asthma"}]}}),
         path_of(second): json_page({"query": {"allpages": [{"pageid": 2, "title": "Measles"}]}}),
@@ -72,6 +74,8 @@ def test_mediawiki_allpages_then_parse(local, tmp_path):
     assert doc_outcome.reason is None
     assert doc["url"] == "https://www.wikidoc.org/index.php/Asthma" and doc["license"] == "CC-BY-SA-3.0"
     assert doc["text"].startswith("# Asthma\n\n## Overview\n") and "- Fever ≥38.5 °C" in doc["text"]
+    # Its table rows stay: the site's rule against wiki-table debris ("|-", "| key = value") spares them.
+    assert "| Drug | Dose |\n| Salbutamol | 2.5 mg |" in doc["text"]
     assert "Contents" not in doc["text"] and "Ref" not in doc["text"].split("\n")[-1]
 
 

@@ -209,11 +209,11 @@ def test_citations_in_captions_are_handled_as_in_the_body(where):
     (dropped,) = parse_bytes(xml, options=JatsOptions(tables="linearize"))
     assert "Cells divide (Figure 1)." in dropped.doc["text"]
     assert "[fig] Figure 1: Division. As shown before and in cells. [/fig]" in dropped.doc["text"]
-    assert "[table] Table 1: Rates from.\nfast\nAdapted from. [/table]" in dropped.doc["text"]
+    assert "[table] Table 1: Rates from.\n| fast |\nAdapted from. [/table]" in dropped.doc["text"]
     (tagged,) = parse_bytes(xml, options=JatsOptions(citations="meditron", figure_refs="meditron", tables="linearize"))
     smith, lee = "[bib_ref] Cells divide, Smith [/bib_ref]", "[bib_ref] Cells grow, Lee [/bib_ref]"
     assert f"[fig] Figure 1: Division {smith}. As shown before {smith} {lee} and in cells {lee}. [/fig]" in tagged.doc["text"]
-    assert f"[table] Table 1: Rates from {lee}.\nfast {smith}\nAdapted from {lee}. [/table]" in tagged.doc["text"]
+    assert f"[table] Table 1: Rates from {lee}.\n| fast {smith} |\nAdapted from {lee}. [/table]" in tagged.doc["text"]
     # The caption clause a figure reference quotes holds no citation: no [bib_ref] nested in a [fig_ref].
     assert f"Cells divide {smith} ( [fig_ref] Figure 1: Division. [/fig_ref])." in tagged.doc["text"]
 
@@ -286,7 +286,7 @@ def test_caption_modes():
 
 def test_table_bodies_dropped_by_default_or_linearised():
     path = JATS / "PMC2329613_bmc-oral-health_1472-6831-8-11.nxml"
-    row = "Functional limitation (9) | 10.6 | 7.8 | 1.2 | 0.9"
+    row = "| Functional limitation (9) | 10.6 | 7.8 | 1.2 | 0.9 |"
     assert row not in doc_of(path)["text"]
     linear = doc_of(path, JatsOptions(tables="linearize"))["text"]
     assert row in linear and "[table] Table 1: Mean total scores" in linear

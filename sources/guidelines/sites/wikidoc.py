@@ -15,8 +15,10 @@ WIKIDOC = Site(
     license="CC-BY-SA-3.0",
     redistributable=True,
     tested_on="responses built from the MediaWiki Action API documentation (allpages, parse)",
+    # Template and wiki-table debris ("{{...}}", "|-", "| key = value"); not the table rows the
+    # renderer writes, which end as they start ("| cell | cell |").
     sections=Sections(stop=(r"^see also$", r"^external links$", r"^further reading$", r"^sources$"),
-                      remove_lines=(r"^\{\{.*\}\}$", r"^\|")),
+                      remove_lines=(r"^\{\{.*\}\}$", r"^\|(?!.* \|$)")),
     min_words=100,
     rate=1.0,
     max_pages=50000,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from curation.markers import tag
+from curation.markers import table_row, tag
 from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
@@ -78,7 +78,7 @@ class Floats(RendererParts):
         for row in el.iter("tr"):
             cells = [self.inline_text(cell) for cell in row if is_element(cell) and cell.tag in ("td", "th")]
             if any(cells):
-                rows.append(" | ".join(cells))
+                rows.append(table_row(cells))
         for fn in el.iterfind("table-wrap-foot//p"):
             text = self.inline_text(fn)
             if text:

@@ -15,7 +15,7 @@ class JatsOptions:
     citations: str = "drop"  # drop | meditron ("[bib_ref] cited title…, Author [/bib_ref]")
     figure_refs: str = "plain"  # plain ("Figure 2") | meditron ("[fig_ref] Figure 2: caption… [/fig_ref]")
     captions: str = "tagged"  # tagged ([fig] … [/fig], [table] … [/table]) | plain | drop
-    tables: str = "drop"  # drop (caption only) | linearize (rows as "cell | cell" lines)
+    tables: str = "drop"  # drop (caption only) | linearize (rows as "| cell | cell |" lines)
     formulas: str = "tagged"  # display formulas: tagged ([formula] … [/formula]) | plain | drop; inline math stays text
     # Other abstracts to keep, or "all". Default: the plain-language summaries written as prose for
     # readers (PLOS author, editors' and patient summaries, synopses); highlights, teasers, table-of-
