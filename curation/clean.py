@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from curation.filters.structure import list_indent
+from curation.markers import clean_outside_code
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _H_SPACE = re.compile(r"[^\S\n]+")  # whitespace other than line breaks
@@ -102,6 +103,11 @@ class Cleaner:
         self.steps.append(normalize_whitespace)
 
     def __call__(self, text: str) -> str:
+        """The steps over the text outside its code blocks, which stay as written (their
+        indentation, `x[1]`, URLs: curation.markers.code_segments)."""
+        return clean_outside_code(text, self._clean)
+
+    def _clean(self, text: str) -> str:
         for step in self.steps:
             text = step(text)
         return text

@@ -1,5 +1,6 @@
 """MEDITRON's inline markers: what the PMC renderer writes and what the tokenizer keeps whole;
-and the table row every renderer writes, which the filters read as a table row.
+and the table rows and code blocks every renderer writes, which the filters and cleaners read as
+such.
 
 One list for both sides (sources/ renders with `tag`, curation/tokenizer.py makes each marker one
 token), so a marker the renderer can emit is never split into pieces by the tokenizer.
@@ -53,3 +54,48 @@ def is_table_row(line: str) -> bool:
     """A line `table_row` wrote (surrounding whitespace aside)."""
     line = line.strip()
     return len(line) >= 3 and line.startswith("| ") and line.endswith(" |")
+
+
+CODE_FENCE = "```"
+
+
+def code_block(text: str) -> str:
+    """A block of code or preformatted text as the renderers write it (JATS `<preformat>`/`<code>`,
+    guideline `<pre>`): its lines as they were, between two fence lines (markdown)."""
+    return f"{CODE_FENCE}\n{text}\n{CODE_FENCE}"
+
+
+def in_code(lines: list[str]) -> list[bool]:
+    """Per line, whether it belongs to a code block, fences included: fence lines pair up in order,
+    and one left without a partner (an odd last fence) is an ordinary line."""
+    inside = [False] * len(lines)
+    fences = [i for i, line in enumerate(lines) if line.strip() == CODE_FENCE]
+    for start, end in zip(fences[0::2], fences[1::2]):
+        inside[start:end + 1] = [True] * (end + 1 - start)
+    return inside
+
+
+def code_segments(text: str) -> list[tuple[bool, str]]:
+    """The text cut into runs of lines outside and inside code blocks, in order: (is_code, lines).
+    Cleaning that reflows whitespace or removes citations, URLs and bracketed numbers works on
+    the runs outside only, so a block keeps its indentation and `x[1]`."""
+    lines = text.split("\n")
+    segments: list[tuple[bool, list[str]]] = []
+    for line, code in zip(lines, in_code(lines)):
+        if segments and segments[-1][0] == code:
+            segments[-1][1].append(line)
+        else:
+            segments.append((code, [line]))
+    return [(code, "\n".join(run)) for code, run in segments]
+
+
+def clean_outside_code(text: str, clean) -> str:
+    """`clean` applied to the text outside its code blocks; blocks kept as written, set apart from
+    the cleaned text by one blank line (a text without blocks is `clean(text)`)."""
+    if CODE_FENCE not in text:
+        return clean(text)
+    segments = code_segments(text)
+    if len(segments) == 1 and not segments[0][0]:
+        return clean(text)
+    parts = [run if code else clean(run) for code, run in segments]
+    return "\n\n".join(part for part in parts if part.strip())

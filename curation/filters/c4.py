@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
 from curation.filters.medical import strip_latex, strip_trailing_citations
-from curation.filters.structure import FORMULA, LIST, NOT_CONTENT, PROSE, line_kind, list_indent
+from curation.filters.structure import CODE, FORMULA, LIST, NOT_CONTENT, PROSE, line_kinds, list_indent
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
@@ -57,16 +57,17 @@ class C4Quality:
         c = self.config
         kept: list[str] = []
         sentences = removed = 0
-        for raw in text.split("\n"):
+        raws = text.split("\n")
+        kinds = line_kinds(raws) if c.medical else [PROSE] * len(raws)
+        for raw, kind in zip(raws, kinds):
             line = raw.strip()
             if not line:
                 kept.append("")
                 continue
-            kind = line_kind(line) if c.medical else PROSE
-            if kind in NOT_CONTENT:  # headings, formulas, table rows: the parser's structure, kept
+            if kind in NOT_CONTENT:  # headings, formulas, table rows, code: the parser's structure, kept
                 if kind != FORMULA and c.filter_curly_bracket and "{" in strip_latex(line):
                     return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
-                kept.append(line)
+                kept.append(raw.rstrip() if kind == CODE else line)  # code keeps its indentation
                 continue
             if c.remove_citations:
                 line = _CITATION.sub("", line).strip()

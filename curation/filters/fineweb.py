@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
 from curation.filters.gopher_repetition import find_duplicates
 from curation.filters.medical import strip_trailing_citations
-from curation.filters.structure import NOT_CONTENT, PROSE, line_kind
+from curation.filters.structure import NOT_CONTENT, PROSE, line_kinds
 from curation.filters.text import TERMINAL_PUNCTUATION, words
 
 
@@ -42,11 +42,14 @@ class FineWebQuality(ScoredFilter):
 
     def score(self, text: str) -> dict[str, float]:
         c = self.config
-        all_lines = [line.strip() for line in text.split("\n") if line.strip()]
+        raw = text.split("\n")
+        classified = zip(raw, line_kinds(raw) if c.medical else [PROSE] * len(raw))
+        lines_and_kinds = [(line.strip(), kind) for line, kind in classified if line.strip()]
+        all_lines = [line for line, _ in lines_and_kinds]
         if not all_lines:
             return {"lines": 0}
         if c.medical:
-            kinds = [line_kind(line) for line in all_lines]
+            kinds = [kind for _, kind in lines_and_kinds]
             prose = [line for line, kind in zip(all_lines, kinds) if kind == PROSE] or all_lines
             content = [line for line, kind in zip(all_lines, kinds) if kind not in NOT_CONTENT]
             ends = [strip_trailing_citations(line) for line in prose]

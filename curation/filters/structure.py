@@ -13,7 +13,10 @@ sources/pubmed, sources/replay):
 - list items: `- item`, indented two spaces a level (JATS lists and definition lists, guideline
   lists and the bullets guideline cleaning turns into `- `);
 - captions: `[fig] … [/fig]`, `[table] … [/table]`, possibly over several lines when a
-  linearized table follows its caption.
+  linearized table follows its caption;
+- code blocks: the lines between two ``` fences (JATS `<preformat>`/`<code>`, guideline `<pre>`),
+  kept as written: cleaning leaves them alone, no rule judges their shape, and their words are
+  not prose.
 PubMed writes a title line and `LABEL: text` abstract sections; replay writes plain text.
 
 Rules use the kinds in two ways:
@@ -30,9 +33,9 @@ import re
 
 from curation import markers
 
-HEADING, PLAIN_HEADING, FORMULA, TABLE, LIST, CAPTION, PROSE = (
-    "heading", "plain_heading", "formula", "table", "list", "caption", "prose")
-NOT_CONTENT = frozenset({HEADING, FORMULA, TABLE})  # kinds left out of the content view
+HEADING, PLAIN_HEADING, FORMULA, TABLE, LIST, CAPTION, CODE, PROSE = (
+    "heading", "plain_heading", "formula", "table", "list", "caption", "code", "prose")
+NOT_CONTENT = frozenset({HEADING, FORMULA, TABLE, CODE})  # kinds left out of the content view
 
 _MARKDOWN_HEADING = re.compile(r"^#{1,6} +(?!#)\S")
 # Unmarked headings of plain text: short, capitalised, no sentence punctuation.
@@ -85,6 +88,12 @@ def line_kind(line: str) -> str:
     return PROSE
 
 
+def line_kinds(lines: list[str]) -> list[str]:
+    """The kind of every line of a text: CODE inside a code block (curation.markers.code_block,
+    fences included; a block spans lines, so a line alone cannot tell), else `line_kind`."""
+    return [CODE if code else line_kind(line) for line, code in zip(lines, markers.in_code(lines))]
+
+
 def is_structural(line: str) -> bool:
     """Not prose: shape rules (length, punctuation) do not judge it."""
     return line_kind(line) != PROSE
@@ -97,16 +106,18 @@ def is_content(line: str) -> bool:
 
 
 def content_view(text: str) -> str:
-    """The text without heading, formula and table lines; blank lines (paragraphs) kept."""
-    return "\n".join(line for line in text.split("\n") if not line.strip() or is_content(line))
+    """The text without heading, formula, table and code lines; blank lines (paragraphs) kept."""
+    lines = text.split("\n")
+    return "\n".join(line for line, kind in zip(lines, line_kinds(lines)) if not line.strip() or kind not in NOT_CONTENT)
 
 
 def content_prefix(text: str, chars: int) -> str:
-    """The first `chars` characters of the content view, reading only as far as needed."""
+    """The first `chars` characters of the content view, classifying only as far as needed."""
+    lines = text.split("\n")
     out: list[str] = []
     size = 0
-    for line in text.split("\n"):
-        if line.strip() and is_content(line):
+    for line, code in zip(lines, markers.in_code(lines)):
+        if line.strip() and not code and is_content(line):
             out.append(line)
             size += len(line) + 1
             if size >= chars:

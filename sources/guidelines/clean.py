@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from curation.markers import clean_outside_code
+
 _NUM_LIST = r"\d{1,3}(?:\s*[-–,]\s*\d{1,3})*"
 _BRACKET_CITATION = re.compile(rf"\s?\[{_NUM_LIST}\](?!\()")
 _MMWR_CITATION = re.compile(rf"\s?\(\s+{_NUM_LIST}\s+\)")
@@ -40,6 +42,11 @@ def normalise_lists(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
+    """The cleaning above, outside code blocks (kept as written: curation.markers.code_segments)."""
+    return clean_outside_code(text, _clean_prose)
+
+
+def _clean_prose(text: str) -> str:
     text = strip_citations(text)
     text = normalise_lists(text)
     lines = []

@@ -22,7 +22,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from curation.markers import table_row
+from curation.markers import code_block, table_row
 from sources.errors import HostileInputError, InputError
 from sources.safe_xml import MAX_NODES, check_markup
 
@@ -225,7 +225,12 @@ def _blocks(element, blocks: list[str], depth: int) -> None:
                 blocks.append("\n".join(rows))
         elif tag in ("div", "main"):
             _blocks(child, blocks, depth)
-        else:  # p, quote, code, and anything else that carries text
+        elif tag == "code":  # a <pre> or <code> block: its lines as they are, indentation included
+            lines = [line.rstrip() for line in "".join(child.itertext()).split("\n")]
+            text = "\n".join(lines).strip("\n")
+            if text.strip():
+                blocks.append(code_block(text))
+        else:  # p, quote, and anything else that carries text
             text = _text(child)
             if text:
                 blocks.append(text)

@@ -19,7 +19,8 @@ from curation.filters.chain import RULES, build_chain, build_step, config_for_so
 from curation.filters.gopher_quality import GopherQuality
 from curation.filters.gopher_repetition import GopherRepetition
 from curation.filters.language import LanguageFilter
-from curation.filters.structure import CAPTION, FORMULA, HEADING, LIST, PLAIN_HEADING, PROSE, TABLE, content_view, line_kind
+from curation.filters.structure import CAPTION, FORMULA, HEADING, LIST, PLAIN_HEADING, PROSE, TABLE, content_view, line_kind, line_kinds
+from curation.filters.structure import CODE as CODE_KIND
 from sources.guidelines.parse import parse_page
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
@@ -202,3 +203,54 @@ def test_one_registry_builds_every_step_and_legacy_keys_are_translated_once():
         build_chain({"steps": ["gopher"]})
     with pytest.raises(ValueError, match="MinLengthConfig: unknown settings"):
         build_chain({"steps": ["min_length"], "min_length": {"min_char": 3}})
+
+
+CODE = """library(survival)
+fit <- coxph(Surv(time, status) ~ age + sex, data = lung)
+for (i in seq_along(ids)) {
+    x[i] <- ids[[1]][i]  # see https://cran.r-project.org/package=survival
+}"""
+
+
+def with_code_block(path: Path) -> bytes:
+    """A real paper with a `<preformat>` block of R code inserted after its first body paragraph."""
+    data = path.read_bytes()
+    at = data.index(b"</p>", data.index(b"<body")) + len(b"</p>")
+    block = b'<preformat preformat-type="code">' + CODE.replace("&", "&amp;").replace("<", "&lt;").encode() + b"</preformat>"
+    return data[:at] + block + data[at:]
+
+
+def test_a_code_block_reaches_the_mix_as_written():
+    """Code in a paper (JATS <preformat>, a guideline's <pre>) is fenced by the renderers, and the
+    cleaner and rules leave it as written: before, cleaning collapsed its indentation and took
+    `[1]` for a citation, and C4's line pass removed every line without a full stop."""
+    path = CORPORA / "fulltext" / "plos_allofplos" / "journal.pcbi.1004141.xml"
+    (article,) = [item for item in parse_bytes(with_code_block(path), str(path)) if isinstance(item, Article)]
+    doc = dict(article.doc)
+    assert f"```\n{CODE}\n```" in doc["text"]
+    lines = doc["text"].split("\n")
+    fenced = [kind for kind in line_kinds(lines) if kind == CODE_KIND]
+    assert len(fenced) == len(CODE.split("\n")) + 2  # the block and its fences
+    assert "x[i] <- ids" not in content_view(doc["text"])  # code is not prose for the content rules
+    chain = build_chain(config_for_source(shipped_filter_config(), doc["source"]))
+    doc["text"] = chain.cleaner(doc["text"])
+    for rule in chain.filters:
+        verdict = rule.check(doc)
+        assert verdict.keep, f"{rule.name} dropped the paper: {verdict.reason} {verdict.detail}"
+    assert f"```\n{CODE}\n```" in doc["text"]
+
+
+def test_a_guideline_code_block_keeps_its_indentation(tmp_path):
+    site = SITES["cdc_mmwr"]
+    name = "cdc_mmwr_2000_v49n02p25_west_nile_virus_guidelines.html"
+    html = (FIXTURES / "guidelines_html" / name).read_bytes()
+    at = html.index(b"</p>", html.index(b"<!-- content area -->")) + len(b"</p>")  # after the first paragraph of the report
+    pre = b"<pre><code>" + CODE.replace("&", "&amp;").replace("<", "&lt;").encode() + b"</code></pre>"
+    stored = PageStore(tmp_path).save(site.url(f"/recorded/{name}"), "page", 200, "text/html", html[:at] + pre + html[at:])
+    outcome = next(parse_page(site, stored))
+    assert outcome.reason is None and f"```\n{CODE}\n```" in outcome.doc["text"]
+
+
+def test_fences_pair_up_and_a_lone_fence_is_prose():
+    lines = ["Intro.", "```", "  a = [1]", "```", "Then.", "```", "no closing fence"]
+    assert line_kinds(lines) == [PROSE, CODE_KIND, CODE_KIND, CODE_KIND, PROSE, PROSE, PROSE]

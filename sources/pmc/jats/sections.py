@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from curation.markers import code_block
 from sources.pmc.jats.renderer_parts import RendererParts
 from sources.pmc.jats.text import is_element, plain_text
 from sources.xml_text import clean_text
@@ -84,7 +85,7 @@ class Sections(RendererParts):
             return self.def_list(el)
         if tag in ("preformat", "code"):
             text = "\n".join(line.rstrip() for line in "".join(el.itertext()).strip("\n").splitlines())
-            return [text] if text.strip() else []
+            return [code_block(text)] if text.strip() else []
         if tag == "supplementary-material":
             return self.float_(el)  # its caption, as the `captions` option says
         if tag in SKIP or tag in ("title", "caption", "table", "alternatives", "array"):
