@@ -37,7 +37,7 @@ from sources.pmc.cloud import LIVE_BUCKET_URL
 from sources.pmc.cloud.limits import Limits
 from sources.pmc.cloud import s3
 from sources.pmc.cloud.s3 import list_objects, md5_of_etag, object_url
-from sources.pmc.cloud.tombstones import read_tombstones, write_tombstones
+from sources.pmc.cloud.tombstones import check_tombstones, update_tombstones
 from sources.pmc.cloud.versions import (
     ArticleVersion, SelectionPolicy, article_key, choose, key_version, metadata_key, parse_version,
 )
@@ -392,7 +392,8 @@ class _Sync:
                                    "run again with --allow-mass-removal)")
         for row in manifest.unlisted_metadata():
             self.store.forget(row)
-        tombstones = {(t["pmcid"], t["version"]): t for t in read_tombstones(self.store.root)}
+        check_tombstones(self.store.root)  # a damaged file stops the sync before it removes anything
+        tombstones = []
         for row in unchosen:
             self.store.forget(row)
             if row["error"]:
@@ -400,10 +401,10 @@ class _Sync:
             reason = row["refused"] or ("not_selected" if row["listed"] else "gone_from_bucket")
             stone = {"pmcid": f"PMC{row['number']}", "version": row["version"], "key": row["key"], "reason": reason,
                      "license": row["license_code"], "sha256": row["sha256"], "removed_at": utc_timestamp()}
-            tombstones[(stone["pmcid"], stone["version"])] = stone
+            tombstones.append(stone)
             self.report.removed.append(stone)
-        live = [t for t in tombstones.values() if not self.store.stored(article_key(int(t["pmcid"][3:]), t["version"]))]
-        write_tombstones(self.store.root, live)
+        update_tombstones(self.store.root, tombstones,
+                          lambda stone: not self.store.stored(article_key(int(stone["pmcid"][3:]), stone["version"])))
 
     def write_state(self) -> None:
         state = {"route": self.route, "base_url": redact(self.store.base_url), "inventory": self.report.inventory,

@@ -8,13 +8,14 @@ One JSON object a line, keys sorted, sorted by PMC number and version: `pmcid`, 
 """
 from __future__ import annotations
 
+import heapq
 import json
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+from curation import storage
 from sources.errors import InputError
 from sources.pmc.ids import bounded_int, normalize_pmcid
-from sources.raw_store import write_atomic
 from sources.safe_json import load_object
 
 TOMBSTONES = "articles/removed.jsonl"  # next to the articles: `pmc parse` and DVC read one folder
@@ -48,15 +49,34 @@ def iter_tombstones(path: Path | str) -> Iterator[tuple[int, dict]]:
                 yield number, parse_tombstone(line, name, number)
 
 
-def read_tombstones(root: Path) -> list[dict]:
-    path = root / TOMBSTONES
-    return [stone for _, stone in iter_tombstones(path)] if path.is_file() else []
+def order(stone: dict) -> tuple[int, int]:
+    """Where a tombstone goes in the file: by PMC number, then version."""
+    return int(stone["pmcid"][3:]), stone["version"]
 
 
-def write_tombstones(root: Path, tombstones: Iterable[dict]) -> None:
-    """The tombstones sorted by PMCID and version; written even when empty (a sync that removed nothing)."""
-    ordered = sorted(tombstones, key=lambda t: (int(t["pmcid"][3:]), t["version"]))
-    text = "".join(json.dumps(t, sort_keys=True) + "\n" for t in ordered)
+def check_tombstones(root: Path) -> None:
+    """Read the store's tombstones through (InputError: a damaged line, or lines out of order),
+    before a sync takes anything out of the store that `update_tombstones` would then record."""
     path = root / TOMBSTONES
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        write_atomic(path, text.encode("utf-8"))
+    if not path.is_file():
+        return
+    previous = None
+    for number, stone in iter_tombstones(path):
+        if previous is not None and order(stone) <= previous:
+            raise InputError(f"{path}:{number}: tombstones out of order (the sync writes them sorted by PMCID and version)")
+        previous = order(stone)
+
+
+def update_tombstones(root: Path, new: Iterable[dict], still_removed: Callable[[dict], bool]) -> None:
+    """Merge this sync's tombstones into the file, line by line: its lines and `new` in order (a
+    new one replaces the file's of the same version), keeping those `still_removed` accepts (a
+    version stored again has none). Memory: `new` and one line, however long the file has grown.
+    Written whole or not at all, and even when empty (a sync that removed nothing)."""
+    path = root / TOMBSTONES
+    fresh = sorted(new, key=order)
+    replaced = {order(stone) for stone in fresh}
+    kept = (stone for _, stone in iter_tombstones(path) if order(stone) not in replaced) if path.is_file() else iter(())
+    with storage.open_write(path) as handle:
+        for stone in heapq.merge(kept, fresh, key=order):
+            if still_removed(stone):
+                handle.write((json.dumps(stone, sort_keys=True) + "\n").encode("utf-8"))
