@@ -6,7 +6,8 @@ bracketed span ("[95% CI 1.2-3.4]") and turned every line starting with "o" into
     [1]  [2,3]  [4-6]  [1, 4–6]  [12]         bracketed reference numbers
     ( 1 )  ( 2,3 )                            MMWR's HTML conversion: spaces inside the parentheses
 Comparisons, confidence intervals, dosages and ordinary parenthesised numbers ("(16 confirmed"),
-"criterion (2)") are left alone. Bullets (•, ▪, , *) become `- `; "o " at a line start stays text
+"criterion (2)") are left alone. The same HTML conversion pads figure and table references,
+"( Table 1 )": spaces just inside parentheses go. Bullets (•, ▪, , *) become `- `; "o " at a line start stays text
 unless it is a bullet glyph inside a list (an indented "o " under a `- ` item).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ _BULLET = re.compile(r"^(\s*)(?:[•▪◦●■]|\uf0b7|\*(?=\s))\s*")
 _SUBLIST_O = re.compile(r"^(\s+)o\s+")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([.,;:](?:\s|$))")
+_PADDED_PARENS = re.compile(r"\( +| +\)")
 
 
 def strip_citations(text: str) -> str:
@@ -53,6 +55,7 @@ def _clean_prose(text: str) -> str:
     for line in text.split("\n"):
         indent = re.match(r"^\s*", line).group(0) if line.lstrip().startswith("- ") else ""
         body = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", line).strip())
+        body = _PADDED_PARENS.sub(lambda m: m.group().strip(), body)
         lines.append(indent + body if body else "")
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

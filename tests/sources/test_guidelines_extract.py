@@ -73,6 +73,7 @@ def test_headings_and_lists_are_kept(tmp_path):
     anthrax = _outcome(tmp_path, "cdc_mmwr_2001_v50n43p941_anthrax_interim_guidelines_clinical_evaluation.html").doc["text"]
     # h1 > h3 > h4 on the page become # > ## > ###
     assert "\n### New York\n" in anthrax and "\n## Editorial Note:\n" in anthrax
+    assert "New York City (Figure 1)." in anthrax and "( Figure" not in anthrax  # MMWR pads its references
     assert "References" not in anthrax.split("\n")  # the reference list is cut
     west_nile = _outcome(tmp_path, "cdc_mmwr_2000_v49n02p25_west_nile_virus_guidelines.html").doc["text"]
     assert "\n- Active bird surveillance to detect" in west_nile
@@ -116,6 +117,7 @@ def test_cleaning_strips_only_numeric_citation_markers():
     assert clean_text("Shown before [1]. Confirmed [2,3] and [4–6]; also [7, 9-11].") == "Shown before. Confirmed and; also."
     assert clean_text("Reported since the last report ( 1 ) and ( 2,3 ).") == "Reported since the last report and."
     assert clean_text("among 21 cases (16 confirmed) and criterion (2)") == "among 21 cases (16 confirmed) and criterion (2)"
+    assert clean_text("as in New York City ( Figure 1 ) and (see Box 1 )") == "as in New York City (Figure 1) and (see Box 1)"
     assert clean_text("• first\n* second\n  o nested") == "- first\n- second\n  - nested"
 
 
