@@ -81,6 +81,7 @@ def test_headings_and_lists_are_kept(tmp_path):
     assert "\n## Areas of Agreement and Difference\n" in ngc and "\n#### Diastolic Blood Pressure (DBP) Treatment Thresholds and Goals\n" in ngc
     assert "DBP ≥90 mmHg" in ngc and "goal of <90 mmHg" in ngc  # notation survives extraction and cleaning
     assert "\n- American College of Physicians (ACP)" in ngc
+    assert "View Summary" not in ngc and "primary care setting. 2014 Oct 01\n" in ngc  # each compared guideline's link text goes
 
 
 def test_pcd_article_keeps_sections_and_tables_are_cut(tmp_path):

@@ -22,7 +22,8 @@ NGC = Site(
                 r"^/commentaries/(commentary/\d+|[a-z0-9-]+\.htm)$"),
     body=("//main//div[@class='content']", "//div[@id='article']"),
     remove=(".//div[contains(@class,'content-toolbar')]", ".//div[contains(@class,'aside')]",
-            ".//ul[contains(@class,'content-header-meta')]"),
+            ".//ul[contains(@class,'content-header-meta')]",
+            ".//a[normalize-space()='View Summary']"),  # link text after each compared guideline
     sections=Sections(stop=(r"^status$", r"^about ngc\b", r"^new on ngc$"), drop=(r"^abbreviations$",)),
     rate=0.5,
     max_pages=3000,
