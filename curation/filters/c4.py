@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
 from curation.filters.medical import strip_latex, strip_trailing_citations
-from curation.filters.structure import CODE, FORMULA, LIST, NOT_CONTENT, PROSE, line_kinds, list_indent
+from curation.filters.structure import CODE, FORMULA, LIST, NOT_CONTENT, PROSE, list_indent, text_kinds
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
@@ -58,7 +58,7 @@ class C4Quality:
         kept: list[str] = []
         sentences = removed = 0
         raws = text.split("\n")
-        kinds = line_kinds(raws) if c.medical else [PROSE] * len(raws)
+        kinds = text_kinds(text) if c.medical else [PROSE] * len(raws)
         for raw, kind in zip(raws, kinds):
             line = raw.strip()
             if not line:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
 from curation.filters.gopher_repetition import find_duplicates
 from curation.filters.medical import strip_trailing_citations
-from curation.filters.structure import NOT_CONTENT, PROSE, line_kinds
+from curation.filters.structure import NOT_CONTENT, PROSE, text_kinds
 from curation.filters.text import TERMINAL_PUNCTUATION, words
 
 
@@ -43,7 +43,7 @@ class FineWebQuality(ScoredFilter):
     def score(self, text: str) -> dict[str, float]:
         c = self.config
         raw = text.split("\n")
-        classified = zip(raw, line_kinds(raw) if c.medical else [PROSE] * len(raw))
+        classified = zip(raw, text_kinds(text) if c.medical else [PROSE] * len(raw))
         lines_and_kinds = [(line.strip(), kind) for line, kind in classified if line.strip()]
         all_lines = [line for line, _ in lines_and_kinds]
         if not all_lines:

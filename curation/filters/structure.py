@@ -30,6 +30,7 @@ Rules use the kinds in two ways:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from curation import markers
 
@@ -43,7 +44,8 @@ _PLAIN_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?[A-Z][A-Za-z0-9 ,&/()'-]{
 _FORMULA_LINE = re.compile(r"^\[formula\].*\[/formula\]$")
 _LIST_ITEM = re.compile(r"^(?:[-•▪◦●■*]|\d{1,3}[.)])\s+\S")
 _CAPTION = re.compile(r"^\[(fig|table)\]|\[/(fig|table)\]$")
-_NUMBERISH = re.compile(r"^[\d.,;:%±<>=≤≥()\[\]/+\-–—x×\s]+$")
+# A whitespace-separated cell made only of digits, separators, signs and brackets ("3.4", "(12%)", "2x3").
+_NUMBERISH_CELL = re.compile(r"(?<!\S)[\d.,;:%±<>=≤≥()\[\]/+\-–—x×]+(?!\S)")
 
 
 def is_heading(line: str) -> bool:
@@ -66,8 +68,8 @@ def is_table_row(line: str) -> bool:
     line = line.strip()
     if line.count("\t") >= 2:
         return True
-    cells = line.split()
-    return len(cells) >= 2 and sum(bool(_NUMBERISH.match(c)) for c in cells) / len(cells) >= 0.6
+    cells = len(line.split())
+    return cells >= 2 and len(_NUMBERISH_CELL.findall(line)) / cells >= 0.6
 
 
 def line_kind(line: str) -> str:
@@ -94,6 +96,13 @@ def line_kinds(lines: list[str]) -> list[str]:
     return [CODE if code else line_kind(line) for line, code in zip(lines, markers.in_code(lines))]
 
 
+@lru_cache(maxsize=16)
+def text_kinds(text: str) -> tuple[str, ...]:
+    """`line_kinds` of `text.split("\\n")`, remembered for the last few texts: each rule of a
+    document's chain reads the kinds of the same text, and classifying its lines is the cost."""
+    return tuple(line_kinds(text.split("\n")))
+
+
 def is_structural(line: str) -> bool:
     """Not prose: shape rules (length, punctuation) do not judge it."""
     return line_kind(line) != PROSE
@@ -108,16 +117,15 @@ def is_content(line: str) -> bool:
 def content_view(text: str) -> str:
     """The text without heading, formula, table and code lines; blank lines (paragraphs) kept."""
     lines = text.split("\n")
-    return "\n".join(line for line, kind in zip(lines, line_kinds(lines)) if not line.strip() or kind not in NOT_CONTENT)
+    return "\n".join(line for line, kind in zip(lines, text_kinds(text)) if not line.strip() or kind not in NOT_CONTENT)
 
 
 def content_prefix(text: str, chars: int) -> str:
-    """The first `chars` characters of the content view, classifying only as far as needed."""
-    lines = text.split("\n")
+    """The first `chars` characters of the content view."""
     out: list[str] = []
     size = 0
-    for line, code in zip(lines, markers.in_code(lines)):
-        if line.strip() and not code and is_content(line):
+    for line, kind in zip(text.split("\n"), text_kinds(text)):
+        if line.strip() and kind not in NOT_CONTENT:
             out.append(line)
             size += len(line) + 1
             if size >= chars:

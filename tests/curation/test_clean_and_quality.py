@@ -103,3 +103,11 @@ def test_per_source_configuration_and_trusted_language_statements():
     # PubMed's <Language> is the article's, so it is not trusted by default: the text decides.
     pubmed = make_document(id="pubmed:1", source="pubmed", subset="abstracts", title="", text=NOTATION[0] * 3 + " The patients were treated with the drug and the outcome was good.", url="u", provenance="p", meta={"languages": ["fre"]})
     assert LanguageFilter().check(pubmed).keep
+
+
+def test_symbol_words_are_tokens_without_a_letter_or_digit_in_any_script():
+    from curation.filters.text import is_symbol, words
+
+    assert [t for t in ("--", "…", "__", "_._", "’", "(%)") if not is_symbol(t)] == []
+    assert not any(is_symbol(t) for t in ("a", "3", "x_1", "β-blocker", "日本", "٣", "Ⅻ", "_a"))
+    assert words("β-blockers (n = 12) -- reduced mortality…") == ["β-blockers", "n", "12", "reduced", "mortality"]

@@ -84,6 +84,9 @@ def test_line_kinds_are_what_the_parsers_write(documents):
     assert formulas and all(line_kind(line) == FORMULA for line in formulas)
     assert line_kind("## 2.3 Statistical analysis") == HEADING and line_kind("## ## ## words") != HEADING
     assert line_kind("- Aspirin") == LIST and line_kind("| Drug | Dose |") == TABLE
+    # Plain-text rows: tab-separated, or at least 60% of the cells numbers ("x", signs and brackets allowed).
+    assert line_kind("Age\t12\t34") == TABLE and line_kind("12.5 (3.4) 7 ± 2") == TABLE and line_kind("Mean 12.5 3.4") == TABLE
+    assert line_kind("Age was 12 or 34 years in 3 of the 5 groups.") == PROSE and line_kind("2x3 fold 12%") == TABLE
     # A hard-wrapped Reuters line looks like a plain heading: spared the shape rules, but content.
     assert line_kind("Excelan Inc said it is making an") == PLAIN_HEADING
     assert "Excelan Inc said" in content_view("# Title\n\nExcelan Inc said it is making an\n[formula] x = {1} [/formula]")
