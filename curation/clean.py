@@ -25,7 +25,9 @@ from curation.markers import clean_outside_code
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _H_SPACE = re.compile(r"[^\S\n]+")  # whitespace other than line breaks
 _MANY_BREAKS = re.compile(r"\n{3,}")
-_URL = re.compile(r"\s*\(?(?:https?://|ftp://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]\)?", re.IGNORECASE)
+# A URL with the brackets around it, and the full stop just before it (given back unless another
+# follows the URL: "provided by SIS, Inc. (http://…)." keeps one).
+_URL = re.compile(r"(\.?)\s*\(?(?:https?://|ftp://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]\)?", re.IGNORECASE)
 # [1], [1,2], [1-3], [1–3, 7]: integers only; not followed by a word character ([1,2,4]triazolo).
 _CITATION = re.compile(r"\s?\[\d{1,4}(?:\s*[,\u2013\u2014-]\s*\d{1,4})*\](?!\w)")
 _BOILERPLATE_LINE = re.compile(
@@ -65,7 +67,11 @@ def normalize_whitespace(text: str) -> str:
 
 
 def remove_urls(text: str) -> str:
-    return _URL.sub("", text)
+    def drop(match: re.Match) -> str:
+        stop = match.group(1)
+        return "" if stop and match.string.startswith(".", match.end()) else stop
+
+    return _URL.sub(drop, text)
 
 
 def remove_citation_markers(text: str) -> str:

