@@ -103,17 +103,6 @@ def text_kinds(text: str) -> tuple[str, ...]:
     return tuple(line_kinds(text.split("\n")))
 
 
-def is_structural(line: str) -> bool:
-    """Not prose: shape rules (length, punctuation) do not judge it."""
-    return line_kind(line) != PROSE
-
-
-def is_content(line: str) -> bool:
-    """Words that content rules read (prose, list items, captions, plain headings); marked
-    headings, formulas and table rows are not."""
-    return line_kind(line) not in NOT_CONTENT
-
-
 def content_view(text: str) -> str:
     """The text without heading, formula, table and code lines; blank lines (paragraphs) kept."""
     lines = text.split("\n")
