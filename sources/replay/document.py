@@ -68,11 +68,12 @@ def replay_document(
 ) -> dict:
     """A schema document for source `replay/<name>`; the id is the native one, else a content hash.
 
-    The title goes first in the text, as for every other source (MEDITRON does the same).
+    The title goes first in the text, as for every other source (MEDITRON does the same), as a
+    paragraph of its own: it is a heading, not the first line of the body's first paragraph.
     """
     body = clean_text(text)
     title = clean_text(title)
-    full = f"{title}\n{body}" if title and body and not body.startswith(title) else body
+    full = f"{title}\n\n{body}" if title and body and not body.startswith(title) else body
     doc_id = native_id if native_id not in (None, "") else content_id(full)
     return make_document(
         id=f"{source_name(name)}:{doc_id}",

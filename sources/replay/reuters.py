@@ -4,6 +4,10 @@ The files are not XML (no root element, bare `&` in places, numeric references t
 characters such as `&#3;`), so stories are cut out with a regular expression over bytes and each
 is decoded on its own: the feed is 7-bit ASCII but reut2-017.sgm carries stray high bytes, and
 decoding story by story keeps one bad byte from changing how any other story reads.
+
+A story's paragraphs (and the rows of its earnings tables) start on an indented line, with the
+lines between wrapped at about 70 columns; they are written as the other sources write paragraphs,
+a blank line before each, since cleaning takes the indentation off every line.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ _STORY = re.compile(rb"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.DOTALL)
 _OPEN = re.compile(rb"<REUTERS\b")
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 _TRAILER = re.compile(r"\s*\bReuter\s*$", re.IGNORECASE)  # every story ends with its sign-off
+_PARAGRAPH = re.compile(r"\n[ \t]+(?=\S)")  # an indented line starts a paragraph
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the real files are ~1.3 MB
 
 Item = Union[dict, Skipped, BadRecord]
@@ -56,7 +61,7 @@ def iter_file(path: str | Path, name: str, license: str | None = None) -> Iterat
             yield BadRecord(f"#{complete - 1}", "REUTERS element without NEWID")
             continue
         story, encoding = decode_text(match.group(2))
-        body = _TRAILER.sub("", _unescape(_field(story, "BODY")))
+        body = _PARAGRAPH.sub("\n\n", _TRAILER.sub("", _unescape(_field(story, "BODY"))))
         meta = {
             "encoding": encoding,
             "topics": re.findall(r"<D>(.*?)</D>", _field(story, "TOPICS")),

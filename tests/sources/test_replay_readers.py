@@ -40,7 +40,7 @@ def test_reuters_file_with_non_utf8_bytes_reads_every_story():
         assert not doc["text"].rstrip().endswith("Reuter")  # the sign-off is not training text
         assert doc["source"] == "replay/reuters" and doc["subset"] == "replay" and doc["license"] == "other"
     first = next(d for d in docs if d["id"] == "replay/reuters:17001")
-    assert first["text"].startswith("IBC COFFEE AUCTIONS TO START SOON - DAUSTER\nThe Brazilian Coffee Institute")
+    assert first["text"].startswith("IBC COFFEE AUCTIONS TO START SOON - DAUSTER\n\nThe Brazilian Coffee Institute")
     assert first["date"] == "1987-04-21"
 
 
