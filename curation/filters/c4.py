@@ -11,6 +11,9 @@ braces (a formula's LaTeX); list items and captions are not judged by their leng
 punctuation, but are read for content (javascript, policy notices) and counted as sentences.
 Braces inside LaTeX do not count; a line ending in citation markers ends where its text ends.
 Blank lines are kept (datatrove drops them) so paragraphs survive.
+Hard-wrapped text (`wrapped`, set per source: Reuters, newsgroup posts) is judged a paragraph at a
+time (structure.wrapped_units): its short last line ("agreements.") is the end of a sentence, not a
+line of boilerplate, and a sentence is counted once however many lines it spans.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from curation.filters import KEEP, Verdict, drop
 from curation.filters.medical import strip_latex, strip_trailing_citations
-from curation.filters.structure import CODE, FORMULA, LIST, NOT_CONTENT, PROSE, list_indent, text_kinds
+from curation.filters.structure import CODE, FORMULA, LIST, NOT_CONTENT, PLAIN_HEADING, PROSE, list_indent, text_kinds, wrapped_units
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
@@ -40,6 +43,7 @@ class C4Config:
     filter_curly_bracket: bool = True
     filter_policy: bool = True
     medical: bool = True
+    wrapped: bool = False  # hard-wrapped text (Reuters, newsgroups): judge paragraphs, not physical lines
 
 
 def count_sentences(line: str) -> int:
@@ -53,29 +57,35 @@ class C4Quality:
         self.config = config
 
     def apply(self, text: str) -> tuple[str, dict[str, float], Verdict]:
-        """(kept text, scores, verdict): the line pass and the document rules in one read."""
+        """(kept text, scores, verdict): the line pass and the document rules in one read. In a
+        hard-wrapped source (`wrapped`) a "line" is a unit of structure.wrapped_units, a paragraph,
+        judged whole and kept or removed with all of its physical lines."""
         c = self.config
         kept: list[str] = []
         sentences = removed = 0
         raws = text.split("\n")
         kinds = text_kinds(text) if c.medical else [PROSE] * len(raws)
-        for raw, kind in zip(raws, kinds):
-            line = raw.strip()
-            if not line:
+        units = wrapped_units(raws, kinds) if c.wrapped else [range(i, i + 1) for i in range(len(raws))]
+        for unit in units:
+            first, kind = raws[unit.start], kinds[unit.start]
+            pieces = [raws[i].strip() for i in unit]
+            if not pieces[0]:
                 kept.append("")
                 continue
             if kind in NOT_CONTENT:  # headings, formulas, table rows, code: the parser's structure, kept
-                if kind != FORMULA and c.filter_curly_bracket and "{" in strip_latex(line):
-                    return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
-                kept.append(raw.rstrip() if kind == CODE else line)  # code keeps its indentation
+                if kind != FORMULA and c.filter_curly_bracket and "{" in strip_latex(pieces[0]):
+                    return text, {"lines_removed": removed}, drop("c4_curly_bracket", pieces[0][:80])
+                kept.append(first.rstrip() if kind == CODE else pieces[0])  # code keeps its indentation
                 continue
             if c.remove_citations:
-                line = _CITATION.sub("", line).strip()
+                pieces = [_CITATION.sub("", piece).strip() for piece in pieces]
+            line = " ".join(piece for piece in pieces if piece)
             lower = line.lower()
             if c.filter_lorem_ipsum and "lorem ipsum" in lower:
                 return text, {"lines_removed": removed}, drop("c4_lorem_ipsum")
             words = line.split()
-            shaped = kind == PROSE  # list items and captions are short or unpunctuated by nature
+            # list items and captions are short or unpunctuated by nature; a plain heading that wraps on is prose
+            shaped = kind == PROSE or (kind == PLAIN_HEADING and len(unit) > 1)
             ending = strip_trailing_citations(line) if c.medical else line
             if (
                 any(len(w) > c.max_word_length for w in words)
@@ -89,7 +99,8 @@ class C4Quality:
             if c.filter_curly_bracket and "{" in (strip_latex(line) if c.medical else line):
                 return text, {"lines_removed": removed}, drop("c4_curly_bracket", line[:80])
             sentences += count_sentences(line)
-            kept.append(list_indent(raw) + line if kind == LIST else line)
+            kept.append(list_indent(first) + pieces[0] if kind == LIST else pieces[0])
+            kept.extend(piece for piece in pieces[1:] if piece)  # a wrapped unit keeps its line breaks
         scores = {"lines_removed": removed, "sentences": sentences}
         if c.min_num_sentences >= 0 and sentences < c.min_num_sentences:
             return text, scores, drop("c4_too_few_sentences", f"{sentences} sentences < {c.min_num_sentences}")

@@ -7,6 +7,7 @@ are its config dataclass's fields (unknown keys are an error, not a silent defau
 
     steps: [min_length, language, gopher_repetition, gopher_quality, c4, fineweb]
     medical: true             # structure-aware overrides for every rule set that has them
+    wrapped: false            # true for hard-wrapped text: line rules judge paragraphs
     min_length: {min_chars: 200, min_words: 30}
     language: {min_score: 0.8, trust_declared: false}
     c4: {min_num_sentences: 5}
@@ -88,13 +89,14 @@ class Chain:
 
 
 def build_step(step: str, config: dict, seed: int = 0):
-    """One filter from its section of a merged source configuration; `medical` and `seed` are
-    filled in from the top level for the rule sets whose config has them."""
+    """One filter from its section of a merged source configuration; `medical`, `wrapped` and
+    `seed` are filled in from the top level for the rule sets whose config has them."""
     if step not in RULES:
         raise ValueError(f"unknown filter step {step!r} (known: {', '.join(RULES)})")
     cls, build = RULES[step]
     fields = {f.name for f in dataclasses.fields(cls)}
     values = {**({"medical": config.get("medical", True)} if "medical" in fields else {}),
+              **({"wrapped": config.get("wrapped", False)} if "wrapped" in fields else {}),
               **({"seed": seed} if "seed" in fields else {}), **(config.get(step) or {})}
     return build(config_from(cls, values))
 

@@ -7,6 +7,9 @@ and length (headings, formulas, table rows, list items and captions are short or
 nature); repeated characters are counted over content lines (a heading that recurs is not
 repetition); line breaks per word count the lines of the content view, not the blank lines the
 parsers put between paragraphs. Trailing citation markers do not hide a full stop.
+In a hard-wrapped source (`wrapped`) the ratios are of paragraphs, not of terminal-width lines: a
+Reuters story wrapped at 70 columns has one line in five ending in a full stop, which
+`line_punct_thr` (0.12) read as a page of navigation links.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
 from curation.filters.gopher_repetition import find_duplicates
 from curation.filters.medical import strip_trailing_citations
-from curation.filters.structure import NOT_CONTENT, PROSE, text_kinds
+from curation.filters.structure import NOT_CONTENT, PROSE, text_kinds, unwrap
 from curation.filters.text import TERMINAL_PUNCTUATION, words
 
 
@@ -28,6 +31,7 @@ class FineWebConfig:
     char_duplicates_ratio: float = 0.01
     new_line_ratio: float = 0.3
     medical: bool = True
+    wrapped: bool = False  # hard-wrapped text: the line ratios read paragraphs (structure.unwrap)
 
 
 class FineWebQuality(ScoredFilter):
@@ -38,7 +42,8 @@ class FineWebQuality(ScoredFilter):
         self._stops = tuple(TERMINAL_PUNCTUATION)
 
     def view(self, doc: dict) -> str:
-        return doc["text"]  # the line kinds are read in `score`
+        # the line kinds are read in `score`; hard-wrapped text is judged by its paragraphs
+        return unwrap(doc["text"]) if self.config.wrapped else doc["text"]
 
     def score(self, text: str) -> dict[str, float]:
         c = self.config

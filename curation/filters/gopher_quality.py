@@ -5,13 +5,15 @@ gopher_above_avg_threshold, gopher_too_many_hashes, gopher_too_many_ellipsis,
 gopher_too_many_bullets, gopher_too_many_end_ellipsis, gopher_below_alpha_threshold,
 gopher_enough_stop_words (datatrove's names). Medical overrides: the scores read the content view
 (curation.filters.structure), so heading markers are not "#" symbols and formulas and table rows
-are not words; a word with a digit counts as a word with a letter ("5 mg", "p<0.01").
+are not words; a word with a digit counts as a word with a letter ("5 mg", "p<0.01"). In a
+hard-wrapped source (`wrapped`) the bullet and ellipsis line ratios count paragraphs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from curation.filters import KEEP, ScoredFilter, Verdict, drop
+from curation.filters.structure import unwrap
 from curation.filters.text import lines, tokens, is_symbol
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -30,6 +32,7 @@ class GopherQualityConfig:
     min_stop_words: int = 2
     stop_words: tuple[str, ...] = STOP_WORDS
     medical: bool = True
+    wrapped: bool = False  # hard-wrapped text: bullet and ellipsis lines are paragraphs (structure.unwrap)
 
 
 def _alpha_share(items: list[str], numbers_count: bool = False) -> float:
@@ -45,6 +48,9 @@ class GopherQuality(ScoredFilter):
     def __init__(self, config: GopherQualityConfig = GopherQualityConfig()):
         self.config = config
         self._stop = frozenset(config.stop_words)
+
+    def view(self, doc: dict) -> str:
+        return super().view({"text": unwrap(doc["text"])} if self.config.wrapped else doc)
 
     def score(self, text: str) -> dict[str, float]:
         toks = tokens(text)

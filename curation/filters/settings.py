@@ -35,6 +35,7 @@ FilterRules = make_dataclass(
         ("max_text_bytes", int, MAX_TEXT_BYTES),   # larger texts are ledgered too_large before any filter reads them
         ("steps", tuple[str, ...], DEFAULT_STEPS),
         ("medical", bool, True),
+        ("wrapped", bool, False),  # hard-wrapped text (Reuters, newsgroups): line rules judge paragraphs
         ("clean", CleanConfig | bool, field(default_factory=CleanConfig)),  # false: no cleaning
         *((step, config, field(default_factory=config)) for step, config in STEP_CONFIGS.items()),
         # flat keys of older params files, read as their step's key (chain.LEGACY_KEYS)

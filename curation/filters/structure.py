@@ -17,7 +17,10 @@ sources/pubmed, sources/replay):
 - code blocks: the lines between two ``` fences (JATS `<preformat>`/`<code>`, guideline `<pre>`),
   kept as written: cleaning leaves them alone, no rule judges their shape, and their words are
   not prose.
-PubMed writes a title line and `LABEL: text` abstract sections; replay writes plain text.
+PubMed writes a title line and `LABEL: text` abstract sections; replay writes plain text, which
+Reuters and newsgroup posts hard-wrap at about 70 columns: a line there is a piece of a paragraph,
+not a paragraph, and the rules that judge lines read that text's paragraphs instead (`unwrap`,
+`wrapped_units`; params `filter.wrapped`, set per source).
 
 Rules use the kinds in two ways:
 - *shape* rules (short lines, terminal punctuation, line-length ratios) judge prose lines only:
@@ -101,6 +104,36 @@ def text_kinds(text: str) -> tuple[str, ...]:
     """`line_kinds` of `text.split("\\n")`, remembered for the last few texts: each rule of a
     document's chain reads the kinds of the same text, and classifying its lines is the cost."""
     return tuple(line_kinds(text.split("\n")))
+
+
+# Kinds that continue onto the next line in hard-wrapped text, and the kinds that can be a continuation.
+_WRAPS = frozenset({PROSE, PLAIN_HEADING, LIST, CAPTION})
+_CONTINUES = frozenset({PROSE, PLAIN_HEADING})  # a wrapped piece of prose fits the plain-heading guess too
+
+
+def wrapped_units(lines: list[str], kinds) -> list[range]:
+    """The physical lines of hard-wrapped text grouped into the lines a writer meant, as ranges:
+    a paragraph (a run of non-blank lines), a list item with the lines that continue it. A heading,
+    formula, table row or code line is a unit alone, and so is a blank line; a list item starts a
+    new unit. Every line is in exactly one unit, in order."""
+    units: list[range] = []
+    opener = None  # the kind of the unit being extended, if it can be
+    for i, (line, kind) in enumerate(zip(lines, kinds)):
+        if opener in _WRAPS and kind in _CONTINUES and line.strip():
+            units[-1] = range(units[-1].start, i + 1)
+            continue
+        units.append(range(i, i + 1))
+        opener = kind if line.strip() else None
+    return units
+
+
+@lru_cache(maxsize=16)
+def unwrap(text: str) -> str:
+    """Hard-wrapped text with each of its units on one line (`wrapped_units`, pieces joined by a
+    space): what the line rules judge in a wrapped source, where the physical lines are the width
+    of a terminal. Blank lines stay."""
+    lines = text.split("\n")
+    return "\n".join(" ".join(lines[i].strip() for i in unit) for unit in wrapped_units(lines, text_kinds(text)))
 
 
 def content_view(text: str) -> str:
