@@ -62,6 +62,11 @@ def is_plain_heading(line: str) -> bool:
     return bool(line) and len(line.split()) <= 8 and bool(_PLAIN_HEADING.match(line))
 
 
+def is_list_item(line: str) -> bool:
+    """A bullet (`-`, `•`, …) or a number (`1.`, `2)`) and then text."""
+    return bool(_LIST_ITEM.match(line.strip()))
+
+
 def is_table_row(line: str) -> bool:
     """A row the renderers wrote (`| cell | cell |`, curation.markers.table_row), or a row of plain
     text: tab-separated, or mostly numbers. A `|` inside a line is no sign: prose has them
@@ -86,7 +91,7 @@ def line_kind(line: str) -> str:
         return PLAIN_HEADING
     if _CAPTION.search(line):
         return CAPTION
-    if _LIST_ITEM.match(line):
+    if is_list_item(line):
         return LIST
     if is_table_row(line):
         return TABLE

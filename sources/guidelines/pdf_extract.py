@@ -1,7 +1,11 @@
 """Guideline PDFs -> text: pypdf by default, a GROBID server when its URL is configured.
 
-pypdf gives the text layer page by page; lines are kept, words hyphenated across a line break are
-joined. GROBID (as MEDITRON used it) returns TEI with the section structure, rendered here as
+pypdf gives the text layer page by page, as the page's lines: a paragraph there is typeset over
+several lines, and what reads lines (the filter's line rules) would judge each piece as a paragraph
+(C4 took a short last line off its sentence). The lines of a page are joined back into its
+paragraphs (`paragraphs`): a line as wide as the page's text continues onto the next, a shorter one
+ends its paragraph (a paragraph's ragged last line, a heading), and a list item starts a new one;
+words hyphenated across a line break are joined. GROBID (as MEDITRON used it) returns TEI with the section structure, rendered here as
 `# heading` + paragraphs. A body that is not a PDF, is encrypted, or that pypdf cannot read is
 an InputError (an error-ledger entry), never a crash; page count and text size are capped.
 """
@@ -12,6 +16,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from curation.filters.structure import is_list_item
 from sources.errors import InputError
 from sources.http import HttpClient
 from sources.safe_xml import parse_bytes_safe
@@ -69,7 +74,29 @@ def _pypdf(data: bytes) -> ExtractedPdf:
 
 def _tidy(page_text: str) -> str:
     text = re.sub(r"(\w)-\n(\w)", r"\1\2", page_text)  # "recommen-\ndation" -> "recommendation"
-    return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
+    return "\n\n".join(paragraphs([" ".join(line.split()) for line in text.split("\n") if line.strip()]))
+
+
+FULL_LINE = 0.8  # of the page's text width: a line at least this long runs on into the next one
+MIN_TEXT_WIDTH = 40  # characters: narrower "text" is a list, a table or a contents page, kept a line a paragraph
+
+
+def paragraphs(lines: list[str]) -> list[str]:
+    """A page's typeset lines joined into its paragraphs. The text width is the 90th percentile of
+    the line lengths (a few long lines, a URL or a table row, do not set it); a page of short lines
+    (a list, a table of contents: narrower than MIN_TEXT_WIDTH) stays a line a paragraph."""
+    if not lines:
+        return []
+    width = max(sorted(map(len, lines))[int(0.9 * (len(lines) - 1))], MIN_TEXT_WIDTH)
+    out: list[str] = []
+    runs_on = False
+    for line in lines:
+        if runs_on and not is_list_item(line):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+        runs_on = len(line) >= FULL_LINE * width
+    return out
 
 
 def _grobid(data: bytes, grobid_url: str, client: HttpClient) -> ExtractedPdf:

@@ -15,6 +15,7 @@ from sources.errors import InputError
 from sources.guidelines.classify import classify
 from sources.guidelines.clean import clean_text
 from sources.guidelines.parse import parse_page
+from sources.guidelines.pdf_extract import paragraphs
 from sources.guidelines.sections import apply_sections
 from sources.guidelines.site import Sections
 from sources.guidelines.sites import SITES
@@ -151,6 +152,35 @@ def test_pdf_page_extracts_text_with_notation(tmp_path):
     assert outcome.reason is None
     assert outcome.doc["text"].startswith("# Interim guidance for testing")
     assert "<5 years with >=2 doses [95% CI 1.2-3.4]." in outcome.doc["text"]
+
+
+def test_pdf_lines_are_joined_into_paragraphs(tmp_path):
+    """A PDF typesets a paragraph over lines; the text is its paragraphs, so that the filter's line
+    rules do not judge a short last line ("mg daily.") on its own (C4 removed it)."""
+    site = SITES["cdc_stacks"]
+    lines = [
+        "Treatment of latent infection",
+        "Adults with latent infection should receive isoniazid for nine months, or",
+        "rifampin for four months when isoniazid cannot be given, at a dose of 10",
+        "mg daily.",
+        "Monitoring",
+        "Liver enzymes are measured at baseline in adults who drink alcohol daily,",
+        "who take other hepatotoxic drugs, or who have chronic liver disease of any",
+        "cause.",
+        "- Repeat the measurement monthly when a baseline result was abnormal and",
+        "the patient remains on treatment.",
+        "- Stop treatment when symptoms of hepatitis appear.",
+    ]
+    page = PageStore(tmp_path).save(site.url("/view/cdc/3/cdc_3_DS1.pdf"), "page", 200, "application/pdf", minimal_pdf(lines))
+    text = next(parse_page(site, page)).doc["text"]
+    assert (
+        "Adults with latent infection should receive isoniazid for nine months, or rifampin for four months"
+        " when isoniazid cannot be given, at a dose of 10 mg daily.\n\nMonitoring\n\nLiver enzymes"
+    ) in text
+    assert "\n\n- Repeat the measurement monthly when a baseline result was abnormal and the patient remains on" \
+        " treatment.\n\n- Stop treatment" in text
+    contents = ["1. Introduction 3", "2. Treatment of latent infection 5", "3. Monitoring 9"]
+    assert paragraphs(contents) == contents  # a page of short lines: a line a paragraph
 
 
 @pytest.mark.parametrize("body", [b"%PDF-1.4\n1 0 obj << /Type /Catalog", b"<html>not a pdf</html>", b"%PDF-1.7\n" + b"\x00" * 50])
