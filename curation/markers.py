@@ -1,6 +1,6 @@
 """MEDITRON's inline markers: what the PMC renderer writes and what the tokenizer keeps whole;
-and the table rows and code blocks every renderer writes, which the filters and cleaners read as
-such.
+and the list items, table rows and code blocks every renderer writes, which the filters and
+cleaners read as such.
 
 One list for both sides (sources/ renders with `tag`, curation/tokenizer.py makes each marker one
 token), so a marker the renderer can emit is never split into pieces by the tokenizer.
@@ -12,6 +12,7 @@ MEDITRON's vocabulary is Llama-2's 32,000 + 5 + 12 = 32,017 (reference/meditron.
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 MARKER_KINDS = ("bib_ref", "fig_ref", "bib", "fig", "table", "formula")
@@ -41,6 +42,15 @@ def expand_token_names(entries) -> list[str]:
             if token not in out:
                 out.append(token)
     return out
+
+
+_LIST_ITEM = re.compile(r"^(?:[-•▪◦●■*]|\d{1,3}[.)])\s+\S")
+
+
+def is_list_item(line: str) -> bool:
+    """A bullet (`-`, `•`, …) or a number (`1.`, `2)`) and then text: the renderers' `- item`,
+    and the bullets and numbered items of plain text and PDFs."""
+    return bool(_LIST_ITEM.match(line.strip()))
 
 
 def table_row(cells: Iterable[str]) -> str:

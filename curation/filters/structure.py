@@ -45,7 +45,6 @@ _MARKDOWN_HEADING = re.compile(r"^#{1,6} +(?!#)\S")
 # Unmarked headings of plain text: short, capitalised, no sentence punctuation.
 _PLAIN_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?[A-Z][A-Za-z0-9 ,&/()'-]{0,60}:?$")
 _FORMULA_LINE = re.compile(r"^\[formula\].*\[/formula\]$")
-_LIST_ITEM = re.compile(r"^(?:[-•▪◦●■*]|\d{1,3}[.)])\s+\S")
 _CAPTION = re.compile(r"^\[(fig|table)\]|\[/(fig|table)\]$")
 # A whitespace-separated cell made only of digits, separators, signs and brackets ("3.4", "(12%)", "2x3").
 _NUMBERISH_CELL = re.compile(r"(?<!\S)[\d.,;:%±<>=≤≥()\[\]/+\-–—x×]+(?!\S)")
@@ -60,11 +59,6 @@ def is_plain_heading(line: str) -> bool:
     """Looks like a title or section heading of plain text: at most 8 capitalised, unpunctuated words."""
     line = line.strip()
     return bool(line) and len(line.split()) <= 8 and bool(_PLAIN_HEADING.match(line))
-
-
-def is_list_item(line: str) -> bool:
-    """A bullet (`-`, `•`, …) or a number (`1.`, `2)`) and then text."""
-    return bool(_LIST_ITEM.match(line.strip()))
 
 
 def is_table_row(line: str) -> bool:
@@ -91,7 +85,7 @@ def line_kind(line: str) -> str:
         return PLAIN_HEADING
     if _CAPTION.search(line):
         return CAPTION
-    if is_list_item(line):
+    if markers.is_list_item(line):
         return LIST
     if is_table_row(line):
         return TABLE
@@ -163,4 +157,4 @@ def content_prefix(text: str, chars: int) -> str:
 def list_indent(line: str) -> str:
     """The nesting of a list item (two spaces a level), which whitespace tidying must keep."""
     body = line.lstrip(" ")
-    return " " * (len(line) - len(body)) if _LIST_ITEM.match(body) else ""
+    return " " * (len(line) - len(body)) if markers.is_list_item(body) else ""

@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from curation.filters.structure import is_list_item
+from curation.markers import is_list_item
 from sources.errors import InputError
 from sources.http import HttpClient
 from sources.safe_xml import parse_bytes_safe
