@@ -8,8 +8,10 @@ brackets (`[1,2,4]triazolo`). Hence:
 - ftfy repairs mojibake (`Ã©` -> `é`, `â‰¥` -> `≥`) but leaves quotes curled and HTML
   entities alone unless the text has no `<` (ftfy's own 'auto' rule: `&lt;5` is repaired, `<5` is never
   read as markup);
-- only bracketed lists of plain integers are citation markers, and not when a letter follows the
-  bracket (a chemical locant) or the brackets hold anything else (a confidence interval);
+- only bracketed lists of reference numbers that follow a word are citation markers
+  (curation/citations.py): not when a letter follows the bracket (a chemical locant), not a
+  result's interval after a number ("16 [6-22]", "39% [15-56]"), not "[0, 1]", "F[1,12]" or a
+  list's "[1]" label;
 - only whole boilerplate statements go (copyright lines, "All rights reserved"), never a sentence
   that merely starts with "Copyright".
 """
@@ -19,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from curation.citations import remove_citation_markers
 from curation.filters.structure import list_indent
 from curation.markers import clean_outside_code
 
@@ -28,8 +31,6 @@ _MANY_BREAKS = re.compile(r"\n{3,}")
 # A URL with the brackets around it, and the full stop just before it (given back unless another
 # follows the URL: "provided by SIS, Inc. (http://…)." keeps one).
 _URL = re.compile(r"(\.?)\s*\(?(?:https?://|ftp://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]\)?", re.IGNORECASE)
-# [1], [1,2], [1-3], [1–3, 7]: integers only; not followed by a word character ([1,2,4]triazolo).
-_CITATION = re.compile(r"\s?\[\d{1,4}(?:\s*[,\u2013\u2014-]\s*\d{1,4})*\](?!\w)")
 _BOILERPLATE_LINE = re.compile(
     r"^\s*(?:"
     r"(?:copyright\s*)?©.{0,200}"
@@ -72,10 +73,6 @@ def remove_urls(text: str) -> str:
         return "" if stop and match.string.startswith(".", match.end()) else stop
 
     return _URL.sub(drop, text)
-
-
-def remove_citation_markers(text: str) -> str:
-    return _CITATION.sub("", text)
 
 
 def remove_boilerplate(text: str) -> str:

@@ -9,7 +9,8 @@ Medical overrides: the parsers' structure (curation.filters.structure) is respec
 formula lines and table rows are never removed, never counted as sentences and never read for
 braces (a formula's LaTeX); list items and captions are not judged by their length or
 punctuation, but are read for content (javascript, policy notices) and counted as sentences.
-Braces inside LaTeX do not count; a line ending in citation markers ends where its text ends.
+Braces inside LaTeX do not count; a line ending in citation markers ends where its text ends; the
+citation markers stripped are those of curation/citations.py, not a result's bracketed interval.
 Blank lines are kept (datatrove drops them) so paragraphs survive.
 Hard-wrapped text (`wrapped`, set per source: Reuters, newsgroup posts) is judged a paragraph at a
 time (structure.wrapped_units): its short last line ("agreements.") is the end of a sentence, not a
@@ -20,11 +21,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from curation.citations import remove_citation_markers
 from curation.filters import KEEP, Verdict, drop
 from curation.filters.medical import strip_latex, strip_trailing_citations
 from curation.filters.structure import CODE, FORMULA, LIST, NOT_CONTENT, PLAIN_HEADING, PROSE, list_indent, text_kinds, wrapped_units
 
-_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)
+_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]", re.IGNORECASE)  # datatrove's
+_WIKI_MARKS = re.compile(r"\[edit]|\[citation needed]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s+[\"'(\[]?[A-Z0-9]|\s*$)")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
@@ -44,6 +47,14 @@ class C4Config:
     filter_policy: bool = True
     medical: bool = True
     wrapped: bool = False  # hard-wrapped text (Reuters, newsgroups): judge paragraphs, not physical lines
+
+
+def remove_citations(line: str, medical: bool) -> str:
+    """datatrove's `[n]`, `[]`, `[edit]`, `[citation needed]`; with `medical`, only what
+    curation/citations.py takes for a marker (never "16 [6-22]", "[0, 1]", "x[1]")."""
+    if medical:
+        return _WIKI_MARKS.sub("", remove_citation_markers(line))
+    return _CITATION.sub("", line)
 
 
 def count_sentences(line: str) -> int:
@@ -78,7 +89,7 @@ class C4Quality:
                 kept.append(first.rstrip() if kind == CODE else pieces[0])  # code keeps its indentation
                 continue
             if c.remove_citations:
-                pieces = [_CITATION.sub("", piece).strip() for piece in pieces]
+                pieces = [remove_citations(piece, c.medical).strip() for piece in pieces]
             line = " ".join(piece for piece in pieces if piece)
             lower = line.lower()
             if c.filter_lorem_ipsum and "lorem ipsum" in lower:

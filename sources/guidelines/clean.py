@@ -3,10 +3,11 @@
 MEDITRON's cleaner deleted everything between `<` and `>` on a line ("age <5 ... >2"), every
 bracketed span ("[95% CI 1.2-3.4]") and turned every line starting with "o" into a list item
 ("often" -> "-ften"). Here only numeric citation markers are removed:
-    [1]  [2,3]  [4-6]  [1, 4–6]  [12]         bracketed reference numbers
+    [1]  [2,3]  [4-6]  [1, 4–6]  [12]         bracketed reference numbers after a word
+                                              (curation/citations.py, as every source's cleaning)
     ( 1 )  ( 2,3 )                            MMWR's HTML conversion: spaces inside the parentheses
-Comparisons, confidence intervals, dosages and ordinary parenthesised numbers ("(16 confirmed"),
-"criterion (2)") are left alone. The same HTML conversion pads figure and table references,
+Comparisons, confidence intervals (also bracketed after a number, "16 [6-22]"), dosages and
+ordinary parenthesised numbers ("(16 confirmed"), "criterion (2)") are left alone. The same HTML conversion pads figure and table references,
 "( Table 1 )": spaces just inside parentheses go. Bullets (•, ▪, , *) become `- `; "o " at a line start stays text
 unless it is a bullet glyph inside a list (an indented "o " under a `- ` item).
 """
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import re
 
+from curation.citations import remove_citation_markers
 from curation.markers import clean_outside_code
 
 _NUM_LIST = r"\d{1,3}(?:\s*[-–,]\s*\d{1,3})*"
-_BRACKET_CITATION = re.compile(rf"\s?\[{_NUM_LIST}\](?!\()")
 _MMWR_CITATION = re.compile(rf"\s?\(\s+{_NUM_LIST}\s+\)")
 _BULLET = re.compile(r"^(\s*)(?:[•▪◦●■]|\uf0b7|\*(?=\s))\s*")
 _SUBLIST_O = re.compile(r"^(\s+)o\s+")
@@ -27,8 +28,7 @@ _PADDED_PARENS = re.compile(r"\( +| +\)")
 
 
 def strip_citations(text: str) -> str:
-    text = _BRACKET_CITATION.sub("", text)
-    return _MMWR_CITATION.sub("", text)
+    return _MMWR_CITATION.sub("", remove_citation_markers(text))
 
 
 def normalise_lists(text: str) -> str:
