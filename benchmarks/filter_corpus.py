@@ -5,7 +5,8 @@ One list per source, each document as the parse stages write it:
   in several review files is several rows with one id, as in cohen_docs: count rows, not ids;
 - `pmc`: the 135 JATS articles of fulltext/, rendered by our PMC parser (defaults);
 - `replay/reuters`: Reuters-21578 stories with a body (general_english/reuters21578);
-- `replay/20ng`: 20 Newsgroups posts (general_english/20ng_bydate.tar.gz), as the replay reader cleans them;
+- `replay/newsgroups`: 20 Newsgroups posts (general_english/20ng_bydate.tar.gz), as the replay reader cleans them
+  (named as params.yaml names the source, so its per-source rules apply);
 - `replay/lingua`: ~100-word paragraphs of the lingua test sentences, 75 languages
   (multilingual/lingua_sentences/<iso639-1>.txt); the file's language is `meta.gold_language`.
 
@@ -28,7 +29,7 @@ from realdata import cohen_docs  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"
 LINGUA = CORPORA / "multilingual" / "lingua_sentences"
-SOURCES = ("pubmed", "pmc", "replay/reuters", "replay/20ng", "replay/lingua")
+SOURCES = ("pubmed", "pmc", "replay/reuters", "replay/newsgroups", "replay/lingua")
 
 
 def lingua_paragraphs(words: int = 100) -> list[tuple[str, str]]:
@@ -71,7 +72,7 @@ def replay_docs(kind: str) -> list[dict]:
     if kind == "reuters":
         items = (item for path in sorted((CORPORA / "general_english" / "reuters21578").glob("*.sgm")) for item in reuters.iter_file(path, "reuters"))
     else:
-        items = newsgroups.iter_file(CORPORA / "general_english" / "20ng_bydate.tar.gz", "20ng")
+        items = newsgroups.iter_file(CORPORA / "general_english" / "20ng_bydate.tar.gz", "newsgroups")
     return [item for item in items if isinstance(item, dict)]
 
 
@@ -81,7 +82,7 @@ def build(per_source: int | None = None, seed: int = 0) -> dict[str, list[dict]]
         "pubmed": lambda: cohen_docs(with_abstract_only=True),
         "pmc": pmc_docs,
         "replay/reuters": lambda: replay_docs("reuters"),
-        "replay/20ng": lambda: replay_docs("20ng"),
+        "replay/newsgroups": lambda: replay_docs("newsgroups"),
         "replay/lingua": lingua_docs,
     }
     rng = random.Random(seed)
