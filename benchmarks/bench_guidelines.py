@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.command_level import METHODS, alternate, command_cpu, process_cpu, ratios  # noqa: E402
-from sources.guidelines.crawl import write_site_file
+from sources.guidelines.store import write_site_file
 from sources.guidelines.parse import parse_page
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore

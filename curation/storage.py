@@ -15,6 +15,12 @@ inherit it, open the same stores; nothing here writes them to an output or a log
 Object stores have no rename. A file is written to its final name and becomes visible only when
 complete (an S3/GCS/Azure upload is committed on close; a body that raises aborts it). Which files
 of a stage are complete is said by its task markers (curation.task_output), written last.
+
+A handle from `open_read` reads the file it opened, even when a writer replaces it meanwhile:
+locally the old inode (a write is a rename); on S3 s3fs sends the ETag it opened with (If-Match),
+so a replaced object is an OSError (FileExpired) past what it has cached, never the new bytes
+(tests/curation/test_storage.py). A reader that makes several passes over one file does them on
+one handle for that reason (sources/snapshot.py).
 """
 from __future__ import annotations
 

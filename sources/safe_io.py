@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sources.errors import HostileInputError, InputError
+from sources.snapshot import open_raw, sha256_handle
 
 try:  # ISA-L's inflate: the zlib API and the same gzip checks (CRC32, size), 2-3x faster
     from isal import isal_zlib as _inflate_lib
@@ -83,12 +84,9 @@ def open_input(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> B
     corrupt/truncated gzip and HostileInputError past `max_bytes` of output.
     """
     name = os.fspath(path)
+    raw = open_raw(name)
     try:
-        raw = open(name, "rb")
-    except OSError as exc:
-        raise InputError(f"{name}: cannot open ({exc.strerror or exc})") from None
-    try:
-        return _bounded(raw, name, max_bytes)
+        return open_stream(raw, name, max_bytes)
     except BaseException:
         raw.close()
         raise
@@ -96,10 +94,12 @@ def open_input(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> B
 
 def open_bytes(data: bytes, name: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES) -> BoundedReader:
     """`open_input` for bytes already in memory (an HTTP body, a test document)."""
-    return _bounded(io.BytesIO(data), name, max_bytes)
+    return open_stream(io.BytesIO(data), name, max_bytes)
 
 
-def _bounded(raw: BinaryIO, name: str, max_bytes: int) -> BoundedReader:
+def open_stream(raw: BinaryIO, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> BoundedReader:
+    """`open_input` on a file already open at its start (sources/snapshot.py: a stage that
+    hashed or checked it on the same handle); closing the reader closes `raw`."""
     magic = raw.read(2)
     if not magic:
         raise InputError(f"{name}: empty file")
@@ -172,48 +172,43 @@ class _Gunzip:
 
 def read_input(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The whole (decompressed) content of a small input, with the same caps and errors."""
-    with open_input(path, max_bytes=max_bytes) as stream:
-        data = stream.read()
-    if not data:
-        raise InputError(f"{os.fspath(path)}: empty after decompression")
-    return data
+    return _read_all(open_input(path, max_bytes=max_bytes), os.fspath(path))
 
 
 def read_input_hashed(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str]:
-    """`(read_input(path, max_bytes), sha256_file(path))`, reading the file once.
+    """`(read_input(path, max_bytes), sha256_file(path))`, from one handle: the bytes hashed are
+    the bytes read, even when a fetch replaces the file meanwhile (sources/snapshot.py).
 
-    A stored file larger than `max_bytes` goes the streaming way instead (a plain one is refused
-    there), so it is never loaded whole.
+    A stored file larger than `max_bytes` is hashed, then streamed from the same handle (a plain
+    one is refused there), so it is never loaded whole.
     """
     name = os.fspath(path)
-    try:
-        raw_file = open(name, "rb")
-    except OSError as exc:
-        raise InputError(f"{name}: cannot open ({exc.strerror or exc})") from None
-    with raw_file:
+    with open_raw(name) as raw_file:
         fits = os.fstat(raw_file.fileno()).st_size <= max_bytes
         raw = raw_file.read() if fits else b""
-    if not fits or len(raw) > max_bytes:
-        return read_input(path, max_bytes), sha256_file(path)
+        if not fits or len(raw) > max_bytes:
+            digest = sha256_handle(raw_file)
+            return _read_all(open_stream(raw_file, name, max_bytes), name), digest
     digest = hashlib.sha256(raw).hexdigest()
     if raw[:2] != GZIP_MAGIC:
         if not raw:
             raise InputError(f"{name}: empty file")
         return raw, digest
-    with open_bytes(raw, name, max_bytes) as stream:
+    return _read_all(open_bytes(raw, name, max_bytes), name), digest
+
+
+def _read_all(stream: BoundedReader, name: str) -> bytes:
+    with stream:
         data = stream.read()
     if not data:
         raise InputError(f"{name}: empty after decompression")
-    return data, digest
+    return data
 
 
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of the file's bytes as stored (compressed bytes for a .gz)."""
-    digest = hashlib.sha256()
     with open(Path(path), "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_handle(fh)
 
 
 # --- tar archives ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import logging
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -59,6 +60,29 @@ def benchmark_name(spec: str) -> tuple[str, Path]:
     path = Path(spec)
     stem = path.name.split(".")[0]
     return (path.parent.name if stem.lower() in _GENERIC_STEMS and path.parent.name else stem), path
+
+
+@dataclass(frozen=True)
+class BenchmarkFile:
+    """A benchmark file as read once: its name and bytes. The index cache key is the hash of
+    these bytes and the index is built from them, so a file replaced meanwhile (by rename) can
+    never put one version's index under the other version's key."""
+
+    name: str
+    path: Path
+    data: bytes
+
+
+def read_benchmarks(specs: Sequence[str | BenchmarkFile]) -> list[BenchmarkFile]:
+    """Each spec's file, read now (one read of each); files already read pass through."""
+    files = []
+    for spec in specs:
+        if isinstance(spec, BenchmarkFile):
+            files.append(spec)
+            continue
+        name, path = benchmark_name(spec)
+        files.append(BenchmarkFile(name, path, path.read_bytes()))
+    return files
 
 
 def item_fields(record: dict) -> list[str]:
@@ -96,7 +120,7 @@ class Match:
 class BenchmarkIndex:
     """The n-gram hashes and PMIDs of the test sets; small (a few MB), built once per worker."""
 
-    def __init__(self, specs: list[str], config: DecontamConfig = DecontamConfig()):
+    def __init__(self, specs: Sequence[str | BenchmarkFile], config: DecontamConfig = DecontamConfig()):
         self.config = config
         self.benchmarks: list[str] = []
         self.item_labels: list[str] = []
@@ -104,31 +128,31 @@ class BenchmarkIndex:
         self.pmids: dict[str, tuple[str, str]] = {}
         texts: list[str] = []
         owners: list[int] = []
-        for spec in specs:
-            name, path = benchmark_name(spec)
+        for benchmark in read_benchmarks(specs):
+            name = benchmark.name
             self.benchmarks.append(name)
-            if path.suffix == ".txt":
-                for line in path.read_text(encoding="utf-8").split():
+            if benchmark.path.suffix == ".txt":
+                for line in benchmark.data.decode("utf-8").split():
                     self.pmids.setdefault(line.strip(), (name, line.strip()))
                 continue
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle):
-                    if not line.strip():
-                        continue
-                    record = json.loads(line)
-                    label = str(record.get("realidx", record.get("id", number)))
-                    item = len(self.item_labels)
-                    self.item_labels.append(label)
-                    self.item_benchmark.append(len(self.benchmarks) - 1)
-                    for key in PMID_KEYS:
-                        if record.get(key):
-                            self.pmids.setdefault(str(record[key]).strip(), (name, label))
-                    fields = item_fields(record)
-                    # The joined text leaves the answer out: it repeats an option, and a quoted
-                    # question with its options should match all of the joined n-grams.
-                    joined = item_fields({k: v for k, v in record.items() if k != "answer"}) if record.get("options") else fields
-                    texts.extend(fields + [" ".join(joined)])
-                    owners.extend([item] * (len(fields) + 1))
+            lines = io.TextIOWrapper(io.BytesIO(benchmark.data), encoding="utf-8")  # as open() reads a file: \r\n too
+            for number, line in enumerate(lines):
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                label = str(record.get("realidx", record.get("id", number)))
+                item = len(self.item_labels)
+                self.item_labels.append(label)
+                self.item_benchmark.append(len(self.benchmarks) - 1)
+                for key in PMID_KEYS:
+                    if record.get(key):
+                        self.pmids.setdefault(str(record[key]).strip(), (name, label))
+                fields = item_fields(record)
+                # The joined text leaves the answer out: it repeats an option, and a quoted
+                # question with its options should match all of the joined n-grams.
+                joined = item_fields({k: v for k, v in record.items() if k != "answer"}) if record.get("options") else fields
+                texts.extend(fields + [" ".join(joined)])
+                owners.extend([item] * (len(fields) + 1))
         self._build(texts, np.asarray(owners, dtype=np.int64))
 
     def _build(self, texts: list[str], owners: np.ndarray) -> None:
@@ -230,26 +254,25 @@ class BenchmarkIndex:
 _INDEX_FORMAT = 1
 
 
-def index_key(specs: list[str], config: DecontamConfig) -> str:
+def index_key(specs: Sequence[str | BenchmarkFile], config: DecontamConfig) -> str:
     """What an index is built from: the benchmarks' names and file contents, and the config."""
     digest = hashlib.sha256(json.dumps([_INDEX_FORMAT, asdict(config)]).encode())
-    for spec in specs:
-        name, path = benchmark_name(spec)
-        digest.update(f"\0{name}\0".encode())
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+    for benchmark in read_benchmarks(specs):
+        digest.update(f"\0{benchmark.name}\0".encode())
+        digest.update(benchmark.data)
     return digest.hexdigest()[:32]
 
 
-def cache_index(specs: list[str], config: DecontamConfig, cache_dir: Path) -> Path | None:
+def cache_index(specs: Sequence[str | BenchmarkFile], config: DecontamConfig, cache_dir: Path) -> Path | None:
     """The cache file of this index, built and stored first when no earlier run did (the stage
-    calls this once before its tasks, so that its workers only load). None: not cacheable here."""
-    path = Path(cache_dir) / f"benchmark-index-{index_key(specs, config)}.npz"
+    calls this once before its tasks, so that its workers only load). None: not cacheable here.
+    Each file is read once: the key and the index come from the same bytes."""
+    files = read_benchmarks(specs)
+    path = Path(cache_dir) / f"benchmark-index-{index_key(files, config)}.npz"
     if not path.exists():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            BenchmarkIndex(specs, config).save(path)
+            BenchmarkIndex(files, config).save(path)
         except OSError as exc:
             log.warning("decontamination: benchmark index not cached in %s (%s)", cache_dir, exc)
             return None
@@ -266,10 +289,11 @@ def stage_index(specs: list[str], config: DecontamConfig, cache_dir: Path, targe
 def load_or_build(specs: list[str], config: DecontamConfig, cache_dir: Path | None) -> BenchmarkIndex:
     """The index of these benchmarks: loaded from `cache_dir` when a run built the same one (same
     file contents and config), else built (and stored there). An unusable cache only costs a rebuild."""
-    path = cache_index(specs, config, cache_dir) if cache_dir is not None else None
+    files = read_benchmarks(specs)
+    path = cache_index(files, config, cache_dir) if cache_dir is not None else None
     if path is not None:
         try:
             return BenchmarkIndex.load(path, config)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("decontamination: rebuilding the benchmark index (cached %s unreadable: %s)", path.name, exc)
-    return BenchmarkIndex(specs, config)
+    return BenchmarkIndex(files, config)

@@ -58,7 +58,7 @@ def guidelines_fetch(
     """Crawl one site politely (robots.txt, rate limit, retries) into a resumable raw page store."""
     from pipelines.cli_fetch import fetch_command
     from sources.errors import FetchError
-    from sources.guidelines.crawl import fetch_site
+    from sources.guidelines.fetcher import fetch_site
     from sources.guidelines.sites import get_site
 
     with fetch_command(params_file) as frame:

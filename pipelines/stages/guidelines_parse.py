@@ -16,10 +16,10 @@ from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from sources.errors import SourceError
-from sources.guidelines.crawl import LinkCrawl, read_site_file
+from sources.guidelines.crawl import LinkCrawl
 from sources.guidelines.parse import ParseOptions
 from sources.guidelines.sites import get_site
-from sources.guidelines.store import PageStore, page_from_entry
+from sources.guidelines.store import PageStore, page_from_entry, read_site_file
 
 STAGE = "guidelines.parse"
 

@@ -18,11 +18,17 @@ class NoInputsError(ValueError):
 def expand_inputs(inputs: Iterable[Path | str], accept: Callable[[Path], bool]) -> list[Path]:
     """Files given directly, plus accepted files found (recursively) under given folders.
 
-    A named path that does not exist is an error: a typo must not become an empty corpus.
+    A named path that does not exist is an error: a typo must not become an empty corpus. So is
+    a URL: raw stores are local (docs/cluster.md), and a parse reads each file through one local
+    handle (sources/snapshot.py), which is what keeps its hash and its parse on the same bytes.
     """
+    from curation import storage
+
     found: set[Path] = set()
     for raw in inputs:
-        path = Path(raw)
+        if not storage.is_local(raw):
+            raise NoInputsError(f"input {raw}: a parse reads raw files from a local path, not a URL (docs/cluster.md)")
+        path = Path(storage.local_path(raw))
         if path.is_dir():
             found.update(p for p in path.rglob("*") if p.is_file() and accept(p) and not _hidden(p, path))
         elif path.is_file():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from curation.schema import make_document
 from curation.task_output import TaskOutput
@@ -35,7 +35,8 @@ from sources.pmc.cloud import tombstones
 from sources.pmc.jats import URL, Article, ArticleError, JatsOptions, parse_bytes
 from sources.pmc import packages
 from sources.pmc.settings import ReadLimits
-from sources.safe_io import read_input_hashed, sha256_file
+from sources.safe_io import read_input_hashed
+from sources.snapshot import HashingReader, open_raw, sha256_handle
 
 STAGE = "pmc.parse"
 TOMBSTONES = Path(tombstones.TOMBSTONES).name  # articles/removed.jsonl of a cloud raw store
@@ -48,24 +49,35 @@ def is_pmc_input(path: Path) -> bool:
 
 def tombstone_articles(path: str) -> Iterator[Article]:
     """The versions a cloud sync removed, as documents for the ledger, read line by line. The file
-    is one input, ledgered whole or refused whole: a first pass checks every line (and hashes the
-    file for the provenance), so a damaged line refuses it before any tombstone is ledgered."""
-    digest = sha256_file(path)  # an empty file is a sync that removed nothing
-    for _ in tombstones.iter_tombstones(path):
-        pass
-    return _tombstone_items(path, digest)
+    is one input, ledgered whole or refused whole: a first pass checks every line and hashes the
+    file for the provenance, so a damaged line refuses it before any tombstone is ledgered.
+
+    Both passes read one handle (sources/snapshot.py): a sync that replaces the file meanwhile
+    (by rename) changes neither, so the tombstones ledgered are those checked and hashed."""
+    handle = open_raw(path)
+    try:
+        hashed = HashingReader(handle)  # an empty file is a sync that removed nothing
+        for _ in tombstones.iter_tombstones(hashed, path):
+            pass
+        digest = hashed.hexdigest_to_end()
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return _tombstone_items(handle, path, digest)
 
 
-def _tombstone_items(path: str, digest: str) -> Iterator[Article]:
-    for number, stone in tombstones.iter_tombstones(path):
-        pmcid, version, why = stone["pmcid"], stone["version"], stone["reason"]
-        doc = make_document(  # the version in the id: the live document of a newer version is `pmc:<pmcid>`
-            id=f"pmc:{pmcid}.{version}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid), pmcid=pmcid,
-            license=stone.get("license"), meta={"version": version},
-            provenance=json.dumps({"file": path, "sha256": digest, "line": number, "key": stone.get("key"),
-                                   "removed_sha256": stone.get("sha256")}, sort_keys=True),
-        )
-        yield Article(doc, f"removed:{why}", f"{pmcid}.{version} taken out of the raw store at {stone.get('removed_at')}")
+def _tombstone_items(handle: BinaryIO, path: str, digest: str) -> Iterator[Article]:
+    with handle:
+        for number, stone in tombstones.iter_tombstones(handle, path):
+            pmcid, version, why = stone["pmcid"], stone["version"], stone["reason"]
+            doc = make_document(  # the version in the id: the live document of a newer version is `pmc:<pmcid>`
+                id=f"pmc:{pmcid}.{version}", source="pmc", subset="papers", title="", text="", url=URL.format(pmcid),
+                pmcid=pmcid, license=stone.get("license"), meta={"version": version},
+                provenance=json.dumps({"file": path, "sha256": digest, "line": number, "key": stone.get("key"),
+                                       "removed_sha256": stone.get("sha256")}, sort_keys=True),
+            )
+            yield Article(doc, f"removed:{why}", f"{pmcid}.{version} taken out of the raw store at {stone.get('removed_at')}")
 
 
 def parse_file(path: str, options: JatsOptions, limits: ReadLimits = ReadLimits()) -> Iterable[Article | ArticleError]:
@@ -81,9 +93,9 @@ def parse_file(path: str, options: JatsOptions, limits: ReadLimits = ReadLimits(
 def parse_package(path: str, options: JatsOptions, limits: ReadLimits) -> list[Article | ArticleError]:
     """The articles of an OA package, parsed member by member: each member's bytes and tree are
     released before the next is read. A package refused on a later member gives no article."""
-    digest = sha256_file(path)
     items: list[Article | ArticleError] = []
     with packages.open_package(path) as handle:
+        digest = sha256_handle(handle)  # the handle read next: a package replaced meanwhile changes neither
         members = packages.iter_articles(
             handle, path, max_members=limits.max_package_members, max_nxml_bytes=limits.max_file_bytes,
             max_total_bytes=limits.max_package_bytes)

@@ -10,6 +10,12 @@ Files are applied in release order: the baseline before updates, each set by fil
 A record without a usable PMID takes part in neither decision: it is a document in, ledgered
 `no_pmid`.
 
+The scan also hashes each file's stored bytes as it reads them and notes the file's size, mtime
+and inode; the parse reads the file only if it is still that one (a fetch into the same raw
+store replaces a file by rename: another inode), else the file is an input error "changed while
+the stage read it", its scanned records `documents_unread`. So the hash in the provenance is
+always that of the bytes scanned and parsed, and no file is read a third time to hash it.
+
 The scan's record count is the stage's independent count of documents in. The parse is checked
 against the scan record by record: a record whose PMID or version the parser reads differently
 is an unreadable record (the decision was made on the scan's reading); a DeleteCitation read
@@ -90,12 +96,16 @@ def plan_supersessions(files: list[str], scans: list[list[tuple[str, str | None,
     return plan
 
 
-def parse_work(payload: tuple[str, dict[int, tuple[str, str]], list[tuple[str | None, int]], list[str]], output: TaskOutput) -> None:
-    path, superseded, scanned_records, scanned_deletions = payload
+def parse_work(payload: tuple[str, dict[int, tuple[str, str]], RecordScan], output: TaskOutput) -> None:
+    path, superseded, scan = payload
+    scanned_records, scanned_deletions = scan.records, scan.deleted
     position = 0
     deleted = 0
+    if scan.snapshot is None:  # the scan could not open it: nothing was counted, nothing is read
+        output.input_failed(path, scan.error)
+        return
     try:
-        for item in iter_file(path):
+        for item in iter_file(path, snapshot=scan.snapshot):
             if isinstance(item, Deletion):
                 _check_deletion(path, item, scanned_deletions[deleted:deleted + len(item.pmids)])
                 deleted += len(item.pmids)
@@ -140,13 +150,24 @@ def _check_deletion(path: str, item: Deletion, scanned: list[str]) -> None:
                          f"{scanned[:5]} for the record scan; deletions were decided on the scan's reading")
 
 
-def run(inputs: list[Path | str], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
+def scan(inputs: list[Path | str], executor: Executor) -> list[tuple[str, dict[int, tuple[str, str]], RecordScan]]:
+    """Passes 1 and 2: every file's record scan, and which of its records do not survive; one
+    payload of `parse` per file, in release order."""
     files = [str(p) for p in order_inputs(inputs)]
     executor.size_to(files)
     scans: list[RecordScan] = executor.map(scan_records, files, desc=f"{STAGE} (scan)")
     plan = plan_supersessions(files, [scan.events for scan in scans])
-    payloads = [(path, superseded, scan.records, scan.deleted) for path, superseded, scan in zip(files, plan, scans)]
+    return [(path, superseded, scan) for path, superseded, scan in zip(files, plan, scans)]
+
+
+def parse(payloads: list[tuple[str, dict[int, tuple[str, str]], RecordScan]], out_dir: Path, executor: Executor,
+          shard_bytes: int) -> None:
+    """Pass 3: parse every file `scan` planned, checked against its scan."""
     run_stage(
         STAGE, out_dir, payloads, parse_work, executor,
-        shard_bytes=shard_bytes, expected_documents_in=sum(len(scan.records) for scan in scans),
+        shard_bytes=shard_bytes, expected_documents_in=sum(len(scan.records) for _, _, scan in payloads),
     )
+
+
+def run(inputs: list[Path | str], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
+    parse(scan(inputs, executor), out_dir, executor, shard_bytes)

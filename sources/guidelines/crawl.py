@@ -1,36 +1,31 @@
-"""The declarative link crawler (the default adapter) and the `fetch` entry point for every site.
+"""The declarative link crawler: the default adapter, for sites described only by their `Site`.
 
 Discovery is breadth-first from the site's start URLs and sitemaps: a link whose path matches
 `index_links` is a listing or pagination page to follow, one matching `page_links` is a guideline
 page to store. Links leave the site never (other hosts are ignored, not fetched). A resumed crawl
 reads listing pages back from the store, so it rediscovers the same links without requesting
 them again, and fetches only the pages still missing.
+
+`guidelines parse` imports this module (its `parse`), so it imports the fetcher, and through it
+the HTTP client, for annotations only; `fetch_site` (sources/guidelines/fetcher.py) runs it.
 """
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
 import lxml.etree
 import lxml.html
 
-from curation.atomic import write_json_atomic
 from sources.errors import InputError
-from sources.guidelines.fetcher import (
-    HTML_TYPES,
-    PDF_TYPES,
-    XML_TYPES,
-    Fetcher,
-    FetchReport,
-)
 from sources.guidelines.site import Site
-from sources.guidelines.store import SITE_FILE, PageStore, StoredPage
-from sources.http import HttpClient
+from sources.guidelines.store import HTML_TYPES, PDF_TYPES, XML_TYPES, StoredPage
 from sources.safe_xml import parse_bytes_safe
-from sources.store_lock import holds_store_lock
+
+if TYPE_CHECKING:
+    from sources.guidelines.fetcher import Fetcher
 
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -100,40 +95,3 @@ def sitemap_links(body: bytes, name: str) -> list[str]:
     except InputError:
         return []
     return [loc.text.strip() for loc in root.iter(f"{_SITEMAP_NS}loc") if loc.text]
-
-
-def write_site_file(out: Path | str, site: Site) -> None:
-    path = Path(out) / SITE_FILE
-    data = {"site": site.name, "base_url": site.base_url}
-    if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        if old != data:  # one store, one site: mixing would give pages the wrong canonical URLs
-            raise ValueError(f"{out} holds {old['site']} pages fetched from {old['base_url']}; "
-                             f"use another folder for {site.name} from {site.base_url}")
-        return
-    write_json_atomic(path, data)
-
-
-def read_site_file(root: Path | str) -> dict:
-    path = Path(root) / SITE_FILE
-    if not path.is_file():
-        raise InputError(f"{root}: not a guideline raw store (no {SITE_FILE})")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-@holds_store_lock("out")
-def fetch_site(
-    site: Site,
-    out: Path | str,
-    *,
-    client: HttpClient,
-    limit: int | None = None,
-    refresh: bool = False,
-) -> FetchReport:
-    """Fetch `site` into the raw store at `out` (resumable); returns what happened."""
-    store = PageStore(out)
-    write_site_file(out, site)
-    fetcher = Fetcher(site, store, client, refresh=refresh)
-    adapter = site.adapter or LinkCrawl()
-    adapter.discover(site, fetcher, site.max_pages if limit is None else min(limit, site.max_pages))
-    return fetcher.report

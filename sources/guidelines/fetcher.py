@@ -9,6 +9,9 @@ rules hold for all of them:
   only the content types an adapter asked for are stored (all enforced by HttpClient or here);
 - every failure is a manifest entry with a kind: robots_disallowed, redirect_refused, too_large,
   http_status, content_type, fetch_failed (the last is transient and retried on the next run).
+
+`fetch_site` is the fetch entry point for every site: its adapter (the link crawler by default)
+discovers and fetches through one `Fetcher`, under the store's lock.
 """
 from __future__ import annotations
 
@@ -16,19 +19,17 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sources.errors import FetchError
+from sources.guidelines.crawl import LinkCrawl
 from sources.guidelines.robots import Robots, fetch_robots
 from sources.guidelines.site import Site
-from sources.guidelines.store import PageStore, StoredPage, media_type
+from sources.guidelines.store import HTML_TYPES, PageStore, StoredPage, media_type, write_site_file
 from sources.http import HttpClient, get_logger, host_of, redact
+from sources.store_lock import holds_store_lock
 
 logger = get_logger("medcurate.guidelines.fetch")
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
-PDF_TYPES = ("application/pdf",)
-XML_TYPES = ("text/xml", "application/xml")
-JSON_TYPES = ("application/json",)
 
 # FetchError messages of sources.http, mapped to a stable failure kind; None = transient.
 _FAILURE_KINDS = (
@@ -136,3 +137,21 @@ class Fetcher:
         logger.warning("%s %s: %s", kind, redact(url), message)
         self.report.failed[kind] = self.report.failed.get(kind, 0) + 1
         self.store.fail(url, role, kind, redact(message), done=done, meta=meta)
+
+
+@holds_store_lock("out")
+def fetch_site(
+    site: Site,
+    out: Path | str,
+    *,
+    client: HttpClient,
+    limit: int | None = None,
+    refresh: bool = False,
+) -> FetchReport:
+    """Fetch `site` into the raw store at `out` (resumable); returns what happened."""
+    store = PageStore(out)
+    write_site_file(out, site)
+    fetcher = Fetcher(site, store, client, refresh=refresh)
+    adapter = site.adapter or LinkCrawl()
+    adapter.discover(site, fetcher, site.max_pages if limit is None else min(limit, site.max_pages))
+    return fetcher.report

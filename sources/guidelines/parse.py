@@ -15,12 +15,11 @@ from curation.schema import make_document
 from sources.errors import InputError
 from sources.guidelines.classify import classify
 from sources.guidelines.clean import clean_text
-from sources.guidelines.fetcher import HTML_TYPES, PDF_TYPES
 from sources.guidelines.html_extract import extract_html
 from sources.guidelines.pdf_extract import extract_pdf
 from sources.guidelines.sections import COMMON, apply_sections
 from sources.guidelines.site import Site
-from sources.guidelines.store import StoredPage, media_type
+from sources.guidelines.store import HTML_TYPES, PDF_TYPES, StoredPage, media_type
 
 SUBSET = "guidelines"
 

@@ -15,11 +15,14 @@ import io
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from curation.markers import is_list_item
 from sources.errors import InputError
-from sources.http import HttpClient
 from sources.safe_xml import parse_bytes_safe
+
+if TYPE_CHECKING:
+    from sources.http import HttpClient
 
 MAX_PDF_PAGES = 1000
 MAX_TEXT_CHARS = 5_000_000
@@ -38,7 +41,11 @@ def extract_pdf(data: bytes, *, grobid_url: str | None = None, client: HttpClien
     if not data.lstrip()[:5] == b"%PDF-":
         raise InputError("not a PDF (no %PDF- header)")
     if grobid_url:
-        return _grobid(data, grobid_url, client or HttpClient())
+        if client is None:  # imported only here: a parse without GROBID never loads the HTTP client
+            from sources.http import HttpClient
+
+            client = HttpClient()
+        return _grobid(data, grobid_url, client)
     return _pypdf(data)
 
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from sources.guidelines.classify import MIN_WORDS
-from sources.http.redirects import host_entry
+from sources.origins import host_entry
 
 if TYPE_CHECKING:  # imported for annotations only: adapters import this module
     from sources.guidelines.fetcher import Fetcher
@@ -105,7 +105,7 @@ class Site:
 
     @property
     def hosts(self) -> frozenset[str]:
-        """Allow-list entries for redirects (sources.http.redirects): base_url's host, with its port if not the default."""
+        """Allow-list entries for redirects (sources.origins, sources.http.redirects): base_url's host, with its port if not the default."""
         return frozenset({host_entry(self.base_url), *self.extra_hosts})
 
     @property

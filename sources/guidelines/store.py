@@ -18,8 +18,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from curation.atomic import write_json_atomic
+from sources.errors import InputError
 from sources.raw_store import MANIFEST, append_manifest, read_manifest, utc_timestamp, write_atomic
+
+if TYPE_CHECKING:
+    from sources.guidelines.site import Site
 
 SITE_FILE = "site.json"  # which site and base URL filled the store (parse needs both)
 _EXTENSIONS = {
@@ -32,8 +38,35 @@ _EXTENSIONS = {
 }
 
 
+# What an adapter asks the fetcher to store, and what the parse reads each stored response as.
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+PDF_TYPES = ("application/pdf",)
+XML_TYPES = ("text/xml", "application/xml")
+JSON_TYPES = ("application/json",)
+
+
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def write_site_file(out: Path | str, site: Site) -> None:
+    """OUT/site.json: the site and base URL that fill this store; a store holds one of each."""
+    path = Path(out) / SITE_FILE
+    data = {"site": site.name, "base_url": site.base_url}
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old != data:  # one store, one site: mixing would give pages the wrong canonical URLs
+            raise ValueError(f"{out} holds {old['site']} pages fetched from {old['base_url']}; "
+                             f"use another folder for {site.name} from {site.base_url}")
+        return
+    write_json_atomic(path, data)
+
+
+def read_site_file(root: Path | str) -> dict:
+    path = Path(root) / SITE_FILE
+    if not path.is_file():
+        raise InputError(f"{root}: not a guideline raw store (no {SITE_FILE})")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from sources.redaction import (
     register_secret,
     register_secret_param,
 )
-from sources.http.redirects import host_entry, host_of
+from sources.origins import host_entry, host_of
 from sources.http.retry import parse_retry_after
 
 __all__ = [

@@ -20,8 +20,9 @@ from sources.http.deadline import DEFAULT_DEADLINE, Deadline, WatchedAdapter, ch
 from sources.http_settings import HttpSettings
 from sources.http.partial import content_range, file_digests, read_validator, remove, write_validator
 from sources.http.rate import DEFAULT_RATES, RateLimiter
+from sources.origins import host_of
 from sources.redaction import get_logger, install_log_redaction, one_line, redact, redact_bytes
-from sources.http.redirects import check_redirect, host_of
+from sources.http.redirects import check_redirect
 from sources.http.retry import Retry, parse_retry_after, retryable_status
 
 T = TypeVar("T")

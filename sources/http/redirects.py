@@ -6,31 +6,9 @@ the default port of http or https) or `host:port`.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from sources.errors import FetchError
+from sources.origins import DEFAULT_PORTS, host_entry, origin
 from sources.redaction import one_line, redact
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port with the scheme's default filled in); ValueError for a port that is no port."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
-
-
-def host_entry(url: str) -> str:
-    """The allow-list entry that admits `url`: `host`, or `host:port` off the scheme's default port."""
-    scheme, host, port = _origin(url)
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    return host if port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
 
 
 def check_redirect(start: str, current: str, target: str, allowed: frozenset[str]) -> None:
@@ -41,12 +19,12 @@ def check_redirect(start: str, current: str, target: str, allowed: frozenset[str
     """
     problem = None
     try:
-        new = _origin(target)
+        new = origin(target)
         if new[0] not in DEFAULT_PORTS:
             problem = f"scheme {new[0]!r} not allowed"
-        elif _origin(current)[0] == "https" and new[0] == "http":
+        elif origin(current)[0] == "https" and new[0] == "http":
             problem = "downgrade from https to http"
-        elif new != _origin(start) and host_entry(target) not in allowed:
+        elif new != origin(start) and host_entry(target) not in allowed:
             problem = f"{new[0]}://{host_entry(target)} is another origin and not in the allowlist"
     except ValueError as exc:  # urlsplit's "Port out of range" and the like
         problem = f"unreadable target ({exc})"

@@ -26,7 +26,8 @@ from curation.schema import dump_meta
 from sources.mathml import MML, math_text, spaced_in_sentence
 from sources.xml_text import clean_text as _clean
 from sources.xml_text import iso_date, month_number
-from sources.safe_io import DEFAULT_MAX_BYTES, open_bytes, open_input, sha256_file
+from sources.safe_io import DEFAULT_MAX_BYTES, open_bytes, open_stream
+from sources.snapshot import FileSnapshot, open_raw, sha256_handle
 from sources.safe_xml import iterparse_safe
 
 SOURCE = "pubmed"
@@ -75,20 +76,28 @@ def iter_file(
     path: str | Path,
     provenance: str | None = None,
     *,
-    sha256: str | None = None,
+    snapshot: FileSnapshot | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Iterator[Item]:
     """Records, deletions and record errors of one PubMed XML file (plain or gzip), in order.
 
-    `provenance` names the file in each document's provenance (default: `path` as given);
-    `sha256` may be passed when already known (the raw-store manifest) to skip hashing.
+    `provenance` names the file in each document's provenance (default: `path` as given). The
+    file is opened once (sources/snapshot.py): without `snapshot` it is hashed, then parsed, from
+    that handle; with the `snapshot` an earlier pass took (the stage's record scan, which hashed
+    the bytes it read) the handle must be on that same file, else InputError "changed while the
+    stage read it" before any record, and its hash is the provenance's.
     Raises InputError / HostileInputError for a file-level failure, after yielding everything
     read before it.
     """
     label = str(path) if provenance is None else provenance
-    digest = sha256 or sha256_file(path)
-    with open_input(path, max_bytes=max_bytes) as stream:
-        yield from _iter_stream(stream, str(path), label, digest)
+    with open_raw(path) as raw:
+        if snapshot is None:
+            digest = sha256_handle(raw)
+        else:
+            snapshot.check(raw, str(path))
+            digest = snapshot.sha256
+        with open_stream(raw, str(path), max_bytes) as stream:
+            yield from _iter_stream(stream, str(path), label, digest)
 
 
 def parse_bytes(data: bytes, provenance: str = "<bytes>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Item]:

@@ -19,6 +19,11 @@ accounting. Parsing every file twice cost a fifth of the stage. This scan reads 
 - UTF-16 and UTF-32 files are transcoded to UTF-8 first (every other encoding libxml2 reads
   writes markup in ASCII bytes).
 
+The same read hashes the stored bytes and notes the file's size, mtime and inode
+(sources/snapshot.py `FileSnapshot`): the parse checks that it reads that same file and puts
+this hash in its provenance, so neither a second read nor a fetch that replaces the file between
+the two passes can make the hash describe other bytes than those scanned and parsed.
+
 It does not check well-formedness: the parse does. Where the two disagree the stage says so
 (pipelines/stages/pubmed_parse.py): records the scan saw after the point where the parser
 stopped are `documents_unread` of a file in the error ledger; a record whose PMID or version the
@@ -33,7 +38,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from sources.errors import InputError
-from sources.safe_io import DEFAULT_MAX_BYTES, open_input
+from sources.safe_io import DEFAULT_MAX_BYTES, open_stream
+from sources.snapshot import FileSnapshot, HashingReader, open_raw
 
 _BLOCK = 1 << 20
 # Markup that matters outside records: record and deletion start tags, and the openings of
@@ -59,11 +65,13 @@ class RecordScan:
 
     `events`: ("record", pmid, version) per record (pmid None when the scan cannot read a clean
     one: ("record", None, 0)) and ("delete", pmid, 0) per deleted PMID; `error`: the file-level
-    failure (corrupt or truncated gzip, too large) after which the scan stopped, if any.
+    failure (corrupt or truncated gzip, too large) after which the scan stopped, if any;
+    `snapshot`: the file scanned, None when it could not be opened.
     """
 
     events: list[tuple[str, str | None, int]] = field(default_factory=list)
     error: str | None = None
+    snapshot: FileSnapshot | None = None
 
     @property
     def records(self) -> list[tuple[str | None, int]]:
@@ -78,10 +86,19 @@ def scan_records(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Rec
     """Scan one PubMed XML file (plain or gzip); a file-level failure keeps what was read before it."""
     scan = RecordScan()
     try:
-        with open_input(path, max_bytes=max_bytes) as stream:
-            scan.events.extend(_Scanner().events(_utf8_blocks(stream)))
-    except InputError as error:  # HostileInputError included
+        raw = open_raw(path)
+    except InputError as error:
         scan.error = f"{type(error).__name__}: {error}"
+        return scan
+    with raw:
+        stat = FileSnapshot.stat_of(raw)
+        hashed = HashingReader(raw)  # the stored (compressed) bytes, hashed as the scan reads them
+        try:
+            with open_stream(hashed, str(path), max_bytes) as stream:
+                scan.events.extend(_Scanner().events(_utf8_blocks(stream)))
+        except InputError as error:  # HostileInputError included
+            scan.error = f"{type(error).__name__}: {error}"
+        scan.snapshot = FileSnapshot(hashed.hexdigest_to_end(), *stat)
     return scan
 
 

@@ -20,7 +20,8 @@ from typing import Iterator, Union
 
 from sources.errors import InputError
 from sources.replay.document import BadRecord, Skipped, clean_text, decode_text, replay_document
-from sources.safe_io import open_input, open_tar, sha256_file
+from sources.safe_io import open_stream, open_tar
+from sources.snapshot import open_raw, sha256_handle
 
 MAX_MEMBERS = 100_000
 MAX_MEMBER_BYTES = 2 * 1024 * 1024
@@ -92,9 +93,10 @@ def iter_file(
 ) -> Iterator[Item]:
     """Posts of the tarball in archive order; a truncated archive raises InputError after them."""
     path = Path(path)
-    sha256 = sha256_file(path)
     members = 0
-    with open_input(path, max_bytes=MAX_ARCHIVE_BYTES) as stream:
+    raw = open_raw(path)
+    sha256 = sha256_handle(raw)  # of the handle read next: a tarball replaced meanwhile changes neither
+    with open_stream(raw, str(path), max_bytes=MAX_ARCHIVE_BYTES) as stream:
         try:
             archive = open_tar(stream, str(path), "r|")  # streaming, no index; oversized pax headers refused
             for member in archive:

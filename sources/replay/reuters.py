@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from sources.replay.document import BadRecord, Skipped, decode_text, replay_document
-from sources.safe_io import read_input, sha256_file
+from sources.safe_io import read_input_hashed
 
 _STORY = re.compile(rb"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.DOTALL)
 _OPEN = re.compile(rb"<REUTERS\b")
@@ -50,8 +50,7 @@ def _unescape(text: str) -> str:
 def iter_file(path: str | Path, name: str, license: str | None = None) -> Iterator[Item]:
     """Stories of one reut2-NNN.sgm file; a story cut off by the end of the file is a BadRecord."""
     path = Path(path)
-    data = read_input(path, max_bytes=MAX_FILE_BYTES)
-    sha256 = sha256_file(path)
+    data, sha256 = read_input_hashed(path, max_bytes=MAX_FILE_BYTES)  # one read: the hash is of these bytes
     complete = 0
     for match in _STORY.finditer(data):
         complete += 1

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from curation.card import funnel_table, keep_rate_table
 from curation.card_stats import CardStats, stage_funnel
 from pipelines.cli import app
-from sources.guidelines.crawl import write_site_file
+from sources.guidelines.store import write_site_file
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
 

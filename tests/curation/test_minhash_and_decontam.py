@@ -137,3 +137,29 @@ def test_arrow_plan_agrees_with_the_row_by_row_rule():
     got = dict(zip(table["key"].to_pylist(), zip(table["reason"].to_pylist(), table["detail"].to_pylist())))
     assert got == expected
     assert {r.split(":")[0] for r, _ in got.values()} >= {"duplicate_id", "has_full_text", "exact_duplicate_of", "near_duplicate_of"}
+
+
+def test_a_benchmark_file_replaced_while_its_index_is_cached_is_cached_under_its_own_key(tmp_path):
+    """The key hashed the file by its path, then the index read it again: a rename in between
+    stored one version's index under the other version's key, where later runs would load it."""
+    from renaming_writer import RenamingWriter
+
+    medqa = [json.loads(x) for x in (QA / "medqa" / "test.jsonl").read_text().splitlines()[:6]]
+    padding = " " * (8 << 20) + "\n"  # a blank line, skipped by the index, that takes a while to hash
+    versions = {tag: ("".join(json.dumps({**item, "realidx": f"{tag}{i}"}) + "\n" for i, item in enumerate(items)) + padding).encode()
+                for tag, items in (("a", medqa[:3]), ("b", medqa[3:]))}
+    keys = {}
+    for tag, data in versions.items():
+        (tmp_path / tag).mkdir()
+        (tmp_path / tag / "medqa.jsonl").write_bytes(data)
+        keys[index_key([f"medqa={tmp_path / tag / 'medqa.jsonl'}"], BenchmarkIndex([]).config)] = tag
+    (tmp_path / "bench").mkdir()
+    writer = RenamingWriter(tmp_path / "bench" / "medqa.jsonl", list(versions.values()))
+    cached = []
+    with writer:
+        for n in range(12):
+            path = cache_index([f"medqa={writer.path}"], BenchmarkIndex([]).config, tmp_path / f"cache{n}")
+            labels = BenchmarkIndex.load(path, BenchmarkIndex([]).config).item_labels
+            cached.append((keys[path.name[len("benchmark-index-"):-len(".npz")]], labels[0][0]))
+    assert [pair for pair in cached if pair[0] != pair[1]] == []
+    assert {content for _, content in cached} == {"a", "b"}

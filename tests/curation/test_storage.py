@@ -75,3 +75,22 @@ def test_protocols_and_names():
     assert storage.protocol("s3://b/k") == "s3" and storage.protocol("gs://b/k") == "gs"
     assert storage.protocol("C:\\data") == "file"
     assert storage.name("s3://b/k/part-1.parquet") == "part-1.parquet" and storage.parent("s3://b/k/x") == "s3://b/k"
+
+
+def _read_across_a_replacement(location: str, size: int) -> bytes:
+    """The last MiB of `location`, read through the handle opened before a writer replaced it."""
+    storage.write_bytes(location, b"a" * size)
+    with storage.open_read(location) as handle:
+        handle.read(1 << 20)
+        storage.write_bytes(location, b"b" * size)  # a rename locally, a new object on S3
+        handle.seek(size - (1 << 20))
+        return handle.read()
+
+
+def test_a_handle_reads_the_file_it_opened_or_fails_never_its_replacement(tmp_path, s3_env):
+    """What a stage that reads a file through one handle relies on (sources/snapshot.py): locally
+    the old inode's bytes; on S3, s3fs asks for the ETag it opened (If-Match), so past what it has
+    cached a replaced object is an OSError (FileExpired), never the new object's bytes."""
+    assert set(_read_across_a_replacement(str(tmp_path / "shard.bin"), 4 << 20)) == {ord("a")}
+    with pytest.raises(OSError, match="no longer exists"):
+        _read_across_a_replacement(s3_env + "/shard.bin", 70 << 20)  # past s3fs's 50 MiB read-ahead

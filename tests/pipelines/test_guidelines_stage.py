@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.demo_server import Entry, guidelines_tree, serve_in_thread
-from sources.guidelines.crawl import write_site_file
 from sources.guidelines.sites import SITES
-from sources.guidelines.store import PageStore
+from sources.guidelines.store import PageStore, write_site_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 from guideline_site import minimal_pdf
@@ -104,3 +103,21 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.exit_code == 1 and "not a guideline raw store" in result.output
     result = runner.invoke(app, ["guidelines", "list-sites"])
     assert result.exit_code == 0 and "wikidoc" in result.output and "magic" in result.output
+
+
+def test_the_parse_command_reads_a_store_without_importing_the_http_client(tmp_path):
+    """`guidelines parse` reads stored pages only; the HTTP client (requests, sources.http: ~0.05
+    CPU-s of start-up) belongs to the fetch. (urllib3 still comes, with trafilatura's courlan.)"""
+    import subprocess
+
+    site, raw = SITES["cdc_mmwr"], tmp_path / "raw"
+    write_site_file(raw, site)
+    page = SHARED / "fixtures" / "guidelines_html" / "cdc_mmwr_2000_v49n02p25_west_nile_virus_guidelines.html"
+    PageStore(raw).save(site.url("/mmwr/preview/mmwrhtml/rr4902a1.htm"), "page", 200, "text/html", page.read_bytes())
+    code = ("import sys\nfrom pipelines.cli import main\n"
+            f"sys.argv = ['medcurate', 'guidelines', 'parse', {str(raw)!r}, '--site', 'cdc_mmwr', '--out', {str(tmp_path / 'out')!r}]\n"
+            "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+            "print(sorted(m for m in ('requests', 'sources.http', 'sources.guidelines.fetcher') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["documents_out"] == 1

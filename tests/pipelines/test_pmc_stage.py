@@ -257,3 +257,47 @@ def test_a_package_cut_inside_a_gnu_sparse_header_is_an_error_ledger_entry(tmp_p
     assert errors["input"].to_pylist() == [str(cut)]
     assert errors["error"].to_pylist() == [f"InputError: {cut}: truncated or damaged GNU sparse header (IndexError: index out of range)"]
     assert (stats["inputs"], stats["inputs_parsed"], stats["input_errors"]) == (2, 1, 1)
+
+
+def tombstone_lines(first: int, reason: str) -> bytes:
+    return b"".join(json.dumps({"pmcid": f"PMC{n}", "version": 1, "reason": reason}, sort_keys=True).encode() + b"\n"
+                    for n in range(first, first + 3))
+
+
+def test_tombstones_ledgered_are_those_hashed_when_a_sync_replaces_the_file_meanwhile(tmp_path):
+    """A sync rewrites removed.jsonl by rename while the parse reads it, once after the checking
+    pass and once after the first tombstone is ledgered: every ledger row comes from the file the
+    parse opened, and carries that file's hash."""
+    import hashlib
+    import os
+
+    path = tmp_path / "store" / "articles" / "removed.jsonl"
+    path.parent.mkdir(parents=True)
+    old, newer = tombstone_lines(100, "gone_from_bucket"), tombstone_lines(200, "deny_list")
+    path.write_bytes(old)
+
+    def sync_rewrites(data: bytes) -> None:
+        (path.parent / "removed.jsonl.tmp").write_bytes(data)
+        os.replace(path.parent / "removed.jsonl.tmp", path)  # as storage.open_write commits it
+
+    items = iter(pmc_parse.parse_file(str(path), JatsOptions()))
+    sync_rewrites(newer)
+    rows = [next(items)]
+    sync_rewrites(tombstone_lines(300, "deny_list"))
+    rows += list(items)
+    assert [item.doc["id"] for item in rows] == ["pmc:PMC100.1", "pmc:PMC101.1", "pmc:PMC102.1"]
+    assert {json.loads(item.doc["provenance"])["sha256"] for item in rows} == {hashlib.sha256(old).hexdigest()}
+    # and the next parse reads the file the sync left
+    assert [item.doc["id"] for item in pmc_parse.parse_file(str(path), JatsOptions())][0] == "pmc:PMC300.1"
+
+
+def test_a_package_replaced_by_a_fetch_while_parsed_gives_articles_and_hash_of_one_version(tmp_path):
+    """The package was hashed by its path, then opened again to be read."""
+    from renaming_writer import RenamingWriter, versions_seen
+
+    other = (FIXTURES / "pmc_jats" / "PMC3166277_bmc-microbiol_1471-2180-11-174.nxml").read_bytes()
+    writer = RenamingWriter(tmp_path / "PMC2329613.tar.gz", [package({"PMC2329613/a.nxml": NXML}), package({"PMC3166277/a.nxml": other})])
+    seen = versions_seen(writer, lambda p: pmc_parse.parse_file(str(p), JatsOptions()), 300,
+                         lambda article: 0 if article.doc["id"] == "pmc:PMC2329613" else 1)
+    assert {hashed for hashed, content in seen if hashed != content} == set()
+    assert {content for _, content in seen} == {0, 1}

@@ -1,5 +1,6 @@
 """`medcurate pubmed parse` as a stage: every record accounted for, deletions, versions, resume."""
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -298,3 +299,57 @@ def test_a_deletion_the_parser_reads_differently_from_the_scan_stops_the_file(tm
     _, _, errors = tables(tmp_path / "out")
     assert stats["input_errors"] == 1 and stats["documents_in"] + stats["documents_unread"] == len(independent_pmids(UPDATE_1335))
     assert "DeleteCitation" in errors["error"][0].as_py() and "record scan" in errors["error"][0].as_py()
+
+
+def revised(data: bytes) -> bytes:
+    """The same records with their titles changed, as a corrected file of the same name would be."""
+    xml = gzip.decompress(data).replace(b"<ArticleTitle>", b"<ArticleTitle>REVISED ")
+    return gzip.compress(xml.replace(b"<VernacularTitle>", b"<VernacularTitle>REVISED "), mtime=0)
+
+
+def test_a_file_replaced_by_a_fetch_between_scan_and_parse_is_an_input_error_and_the_run_goes_on(tmp_path):
+    """A fetch renames a corrected file over one the scan has read: the parse does not read the
+    new file under the scan's decisions and hash; the file is an error-ledger entry, its scanned
+    records unread, the other file parsed."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    path, other = raw / BASELINE_1334.name, raw / "pubmed26n0001.xml"
+    path.write_bytes(BASELINE_1334.read_bytes())
+    write_records(other, ["1", "2"])
+    with Executor(scheduler="sync") as executor:
+        payloads = pubmed_parse.scan([raw], executor)
+        (raw / "new.tmp").write_bytes(revised(BASELINE_1334.read_bytes()))
+        os.replace(raw / "new.tmp", path)  # as storage.open_write commits a fetched file
+        pubmed_parse.parse(payloads, tmp_path / "out", executor, shard_bytes=1 << 20)
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    docs, ledger, errors = tables(tmp_path / "out")
+    scanned = len(independent_pmids(BASELINE_1334))
+    assert errors["input"].to_pylist() == [str(path)]
+    assert f"{path}: changed while the stage read it" in errors["error"][0].as_py()
+    assert (stats["inputs"], stats["input_errors"], stats["documents_unread"]) == (2, 1, scanned)
+    assert sorted(docs["pmid"].to_pylist() + ledger["pmid"].to_pylist()) == ["1", "2"]
+    # run again: the file the fetch left is scanned and parsed, with its own hash
+    stats = run_parse([raw], tmp_path / "again")
+    docs, ledger, _ = tables(tmp_path / "again")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    titled = [d for d in docs.to_pylist() + ledger.to_pylist() if d["pmid"] not in ("1", "2") and d["title"]]
+    assert titled and all(d["title"].startswith("REVISED") for d in titled)
+    assert {json.loads(d["provenance"])["sha256"] for d in titled} == {digest} and stats["input_errors"] == 0
+
+
+def test_a_fetch_renaming_files_while_the_stage_runs_never_gives_a_record_another_versions_hash(tmp_path):
+    """The parse hashed the file by its path, then opened it again: a rename in between gave the
+    records of one version the hash of the other."""
+    from renaming_writer import RenamingWriter, item_digest, slow_to_hash
+
+    original = BASELINE_1334.read_bytes()
+    (tmp_path / "raw").mkdir()
+    writer = RenamingWriter(tmp_path / "raw" / BASELINE_1334.name, [slow_to_hash(original), slow_to_hash(revised(original))])
+    rows = []
+    with writer:
+        for n in range(12):
+            run_parse([writer.path], tmp_path / f"out{n}")
+            docs, ledger, _ = tables(tmp_path / f"out{n}")
+            rows += [d for d in docs.to_pylist() + ledger.to_pylist() if d["title"]]
+    mixed = [d["id"] for d in rows if writer.digests.index(item_digest(d)) != int(d["title"].startswith("REVISED"))]
+    assert mixed == []

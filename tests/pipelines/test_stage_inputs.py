@@ -24,3 +24,13 @@ def test_a_folder_of_stage_folders_is_read_as_each_of_them(tmp_path):
     assert stats["documents_in"] == 2 * single["documents_out"]
     with pytest.raises(NoInputsError, match="input not found"):
         stage_folders([tmp_path / "nope"])
+
+
+def test_a_parse_refuses_a_raw_store_url_with_a_one_line_reason(tmp_path):
+    """Raw stores are local: `s3://bucket/articles` was read as the relative path `s3:/bucket/articles`."""
+    from pipelines.stages.inputs import expand_inputs
+
+    with pytest.raises(NoInputsError, match=r"input s3://bucket/articles: a parse reads raw files from a local path, not a URL"):
+        expand_inputs(["s3://bucket/articles"], lambda path: True)
+    assert expand_inputs([f"file://{FIXTURES / 'pubmed_xml' / 'baseline'}"], lambda path: path.name.endswith(".gz")) == [
+        FIXTURES / "pubmed_xml" / "baseline" / "pubmed26n1334.xml.gz"]

@@ -14,7 +14,7 @@ from conftest import FIXTURES
 from guideline_site import Page, Site, html, minimal_pdf, serve
 
 from sources.errors import RemoteError
-from sources.guidelines.crawl import fetch_site
+from sources.guidelines.fetcher import fetch_site
 from sources.guidelines.parse import ParseOptions, parse_page
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore

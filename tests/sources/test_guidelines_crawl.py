@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from guideline_site import FIXTURES, Page, Site, html, serve
 
-from sources.guidelines.crawl import fetch_site
+from sources.guidelines.fetcher import fetch_site
 from sources.guidelines.sites import SITES
 from sources.guidelines.store import PageStore
 from sources.http import HttpClient

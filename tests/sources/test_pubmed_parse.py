@@ -415,3 +415,21 @@ def test_dump_meta_fast_path_writes_the_json_bytes_for_every_code_point():
     for code in range(0x110000):
         value = {"b": f"a{chr(code)}z", "a": [chr(code), None, 3, True], "c": {"y": 1, "x": chr(code)}}
         assert dump_meta(value) == _json_dump_meta(value), hex(code)
+
+
+def revised(data: bytes) -> bytes:
+    """The same records with their titles changed, as a corrected file of the same name would be."""
+    xml = gzip.decompress(data).replace(b"<ArticleTitle>", b"<ArticleTitle>REVISED ")
+    return gzip.compress(xml.replace(b"<VernacularTitle>", b"<VernacularTitle>REVISED "), mtime=0)
+
+
+def test_a_file_replaced_by_a_fetch_while_parsed_gives_records_and_hash_of_one_version(tmp_path):
+    """The file was hashed by its path, then opened again to be parsed."""
+    from renaming_writer import RenamingWriter, slow_to_hash, versions_seen
+
+    original = (FIXTURES / "baseline" / "pubmed26n1334.xml.gz").read_bytes()
+    writer = RenamingWriter(tmp_path / "pubmed26n1334.xml.gz", [slow_to_hash(original), slow_to_hash(revised(original))])
+    seen = versions_seen(writer, lambda p: [i for i in iter_file(p) if isinstance(i, Record) and i.doc["title"]], 20,
+                         lambda record: int(record.doc["title"].startswith("REVISED")))
+    assert {hashed for hashed, content in seen if hashed != content} == set()
+    assert {content for _, content in seen} == {0, 1}

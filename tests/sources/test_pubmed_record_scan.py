@@ -1,5 +1,6 @@
 """The byte scan that counts PubMed records for `pubmed parse`, against an XML parse of real files."""
 import gzip
+import hashlib
 import random
 
 import pytest
@@ -91,3 +92,6 @@ def test_truncated_gzip_keeps_the_records_before_the_damage(tmp_path):
     whole = scan_records(source).events
     assert "truncated gzip" in scan.error
     assert 0 < len(scan.events) < len(whole) and scan.events == whole[: len(scan.events)]
+    # the hash for the provenance is of the whole stored file, also past the point the scan stopped
+    assert scan.snapshot.sha256 == hashlib.sha256(cut.read_bytes()).hexdigest()
+    assert (scan.snapshot.size, scan.snapshot.inode) == (cut.stat().st_size, cut.stat().st_ino)

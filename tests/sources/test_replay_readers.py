@@ -196,3 +196,57 @@ def test_a_parquet_replay_file_whose_text_is_not_utf8_gives_its_good_rows_then_o
         for item in records.iter_parquet(path, "web", records.Fields.from_dict({"text": "body", "id": "key"})):
             items.append(item)
     assert [i["id"] for i in items] == [f"replay/web:r{n}" for n in range(100)]
+
+
+def _first_stories(name: str, count: int) -> bytes:
+    data = (REUTERS / name).read_bytes()
+    end = 0
+    for _ in range(count):
+        end = data.index(b"</REUTERS>", end) + len(b"</REUTERS>")
+    return data[:end] + b"\n"
+
+
+def _item_id(item) -> str:
+    return item["id"] if isinstance(item, dict) else item.doc["id"]
+
+
+def test_a_reuters_file_replaced_by_a_fetch_while_read_gives_stories_and_hash_of_one_version(tmp_path):
+    """A file was read, then hashed by its path again: a rename in between gave one version's
+    stories the other version's hash."""
+    from renaming_writer import RenamingWriter, versions_seen
+
+    writer = RenamingWriter(tmp_path / "reut2-000.sgm", [_first_stories("reut2-000.sgm", 3), _first_stories("reut2-001.sgm", 3)])
+    seen = versions_seen(writer, lambda p: reuters.iter_file(p, "reuters"), 1500,
+                         lambda item: 0 if int(_item_id(item).rpartition(":")[2]) < 1001 else 1)
+    assert {hashed for hashed, content in seen if hashed != content} == set()
+    assert {content for _, content in seen} == {0, 1}  # both versions were read
+
+
+def _small_newsgroups(members: slice) -> bytes:
+    """A few posts of the real 20 Newsgroups tarball, as a tarball of their own."""
+    out = io.BytesIO()
+    with tarfile.open(NEWSGROUPS, "r:gz") as source, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as target:
+        files = [m for m in source.getmembers() if m.isfile()][members]
+        for member in files:
+            target.addfile(member, source.extractfile(member))
+    return out.getvalue()
+
+
+def test_a_newsgroups_tarball_replaced_by_a_fetch_while_read_gives_posts_and_hash_of_one_version(tmp_path):
+    """The tarball was hashed by its path, then opened again to be read."""
+    from renaming_writer import RenamingWriter, versions_seen
+
+    old, new = _small_newsgroups(slice(0, 3)), _small_newsgroups(slice(3, 6))
+    ids = [{_item_id(i) for i in newsgroups.iter_file(_write(tmp_path / f"v{n}.tar.gz", data), "news")}
+           for n, data in enumerate((old, new))]
+    writer = RenamingWriter(tmp_path / "news.tar.gz", [old, new])
+    seen = versions_seen(writer, lambda p: newsgroups.iter_file(p, "news"), 1500,
+                         lambda item: 0 if _item_id(item) in ids[0] else 1)
+    assert {hashed for hashed, content in seen if hashed != content} == set()
+    assert {content for _, content in seen} == {0, 1}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

@@ -2,7 +2,7 @@
 second fetch into the same folder fails at once, before it asks the network for anything."""
 import pytest
 
-from sources.guidelines.crawl import fetch_site
+from sources.guidelines.fetcher import fetch_site
 from sources.guidelines.sites import get_site
 from sources.http import HttpClient
 from sources.pmc.fetch import fetch_efetch, fetch_oai

@@ -16,14 +16,17 @@ real PubMed records in ../shared/fixtures/pubmed_xml as EFetch bodies).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from sources.errors import RemoteError
-from sources.guidelines.fetcher import XML_TYPES, Fetcher
 from sources.guidelines.parse import Outcome, ParseOptions, finish
 from sources.guidelines.site import Site
-from sources.guidelines.store import StoredPage
+from sources.guidelines.store import XML_TYPES, StoredPage
 from sources.safe_xml import parse_bytes_safe
+
+if TYPE_CHECKING:  # annotations only: `guidelines parse` imports the adapter, not the fetcher and its HTTP client
+    from sources.guidelines.fetcher import Fetcher
 
 SEARCH_PAGE = 10_000
 FETCH_BATCH = 200

@@ -14,14 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from sources.errors import InputError, RemoteError
-from sources.guidelines.fetcher import JSON_TYPES, Fetcher
 from sources.guidelines.html_extract import extract_html
 from sources.guidelines.parse import Outcome, ParseOptions, finish
 from sources.guidelines.site import Site
-from sources.guidelines.store import StoredPage
+from sources.guidelines.store import JSON_TYPES, StoredPage
+
+if TYPE_CHECKING:  # annotations only: `guidelines parse` imports the adapter, not the fetcher and its HTTP client
+    from sources.guidelines.fetcher import Fetcher
 
 # Parts of a rendered article that are not prose.
 REMOVE = (

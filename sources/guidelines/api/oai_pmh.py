@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from curation.schema import make_document
 from sources.errors import RemoteError
-from sources.guidelines.fetcher import PDF_TYPES, XML_TYPES, Fetcher
 from sources.guidelines.parse import (
     SUBSET,
     Outcome,
@@ -33,8 +33,11 @@ from sources.guidelines.parse import (
     parse_page,
 )
 from sources.guidelines.site import Site
-from sources.guidelines.store import StoredPage
+from sources.guidelines.store import PDF_TYPES, XML_TYPES, StoredPage
 from sources.safe_xml import parse_bytes_safe
+
+if TYPE_CHECKING:  # annotations only: `guidelines parse` imports the adapter, not the fetcher and its HTTP client
+    from sources.guidelines.fetcher import Fetcher
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 DC = "{http://purl.org/dc/elements/1.1/}"

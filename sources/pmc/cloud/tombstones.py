@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from curation import storage
 from sources.errors import InputError
@@ -36,17 +36,21 @@ def parse_tombstone(line: bytes, name: str, number: int) -> dict:
     return stone
 
 
-def iter_tombstones(path: Path | str) -> Iterator[tuple[int, dict]]:
-    """(line number, tombstone) of a removed.jsonl read line by line: memory stays that of one
-    line however many versions the store has removed over the years. InputError for a line
-    longer than MAX_LINE_BYTES or that is no tombstone."""
-    name = str(path)
-    with open(path, "rb") as handle:
-        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
-            if len(line) > MAX_LINE_BYTES:
-                raise InputError(f"{name}:{number}: line longer than {MAX_LINE_BYTES} bytes")
-            if line.strip():
-                yield number, parse_tombstone(line, name, number)
+def iter_tombstones(source: Path | str | BinaryIO, name: str | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, tombstone) of a removed.jsonl read line by line, from its path or from a
+    binary handle at its start (`name` names it in errors): memory stays that of one line however
+    many versions the store has removed over the years. InputError for a line longer than
+    MAX_LINE_BYTES or that is no tombstone."""
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as handle:
+            yield from iter_tombstones(handle, str(source))
+        return
+    name = name or getattr(source, "name", "<tombstones>")
+    for number, line in enumerate(iter(lambda: source.readline(MAX_LINE_BYTES + 1), b""), 1):
+        if len(line) > MAX_LINE_BYTES:
+            raise InputError(f"{name}:{number}: line longer than {MAX_LINE_BYTES} bytes")
+        if line.strip():
+            yield number, parse_tombstone(line, name, number)
 
 
 def order(stone: dict) -> tuple[int, int]:
