@@ -155,6 +155,19 @@ def size(location: str | os.PathLike) -> int:
     return int(fs.size(path))
 
 
+def identity(location: str | os.PathLike) -> list:
+    """What changes when a file is rewritten or replaced: its size and modification time, and its
+    inode on a local disk (a write here is a rename: a new inode) or its ETag on a store. Equal
+    identities at two moments mean the same bytes were there both times."""
+    if is_local(location):
+        st = os.stat(local_path(location))
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
+    fs, path = filesystem(location)
+    info = fs.info(path)
+    changed = info.get("ETag") or info.get("etag") or info.get("LastModified") or info.get("mtime") or info.get("last_modified")
+    return [int(info["size"]), str(changed)]
+
+
 def file_size(location: str | os.PathLike) -> int | None:
     """The size of a file, None when `location` is no file: one stat (one HEAD on a store)."""
     if is_local(location):

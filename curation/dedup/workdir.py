@@ -1,6 +1,6 @@
 """The files the dedup passes leave for each other in DIR/_work, written atomically.
 
-    inputs.digest            the inputs and settings this folder belongs to
+    inputs.digest            the inputs (and each file's identity) and settings this folder belongs to
     benchmark-index.npz      the decontamination index, built (or found in the cache) by the planner
     docs/SSSSS.parquet       pass 1: the narrow document table of input shard S
     sig/SSSSS.npy            pass 1: its MinHash signatures (uint32, documents x permutations)
@@ -20,6 +20,7 @@ exists is not redone.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -33,14 +34,18 @@ class WorkDir:
     def __init__(self, root: str | os.PathLike):
         self.root = storage.norm(root)
 
-    def prepare(self, digest: str) -> None:
-        """A work folder belongs to one set of inputs and settings; anything else is discarded."""
+    def prepare(self, digest: str, identities: list) -> None:
+        """A work folder belongs to one set of inputs and settings; anything else is discarded.
+        The inputs are named by `digest` (paths, sizes, settings) and by the identity of each
+        file (storage.identity): a shard replaced since an interrupted run, even by one of the
+        same size, is not resumed from keys read off the old one."""
         stamp = storage.join(self.root, "inputs.digest")
-        if storage.isfile(stamp) and storage.read_text(stamp) == digest:
+        content = json.dumps({"digest": digest, "identities": identities}, sort_keys=True)
+        if storage.isfile(stamp) and storage.read_text(stamp) == content:
             return
         storage.remove_tree(self.root)
         storage.makedirs(self.root)
-        storage.write_bytes(stamp, digest.encode())
+        storage.write_bytes(stamp, content.encode())
 
     def exists(self) -> bool:
         return storage.exists(storage.join(self.root, "inputs.digest"))

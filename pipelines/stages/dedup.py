@@ -15,7 +15,9 @@ Every pass is deterministic and independent of how many workers run it, so 1 and
 byte-identical output. Passes 1 and 2 leave a `.done` marker per task in the work folder
 (curation.dedup.workdir: DIR/_work, or a folder named by the inputs' digest under `dedup.scratch`),
 so an interrupted run resumes where it stopped; the work folder is removed once the stage
-completes. DIR and the scratch may be URLs: tasks pass each other only names in them.
+completes. DIR and the scratch may be URLs: tasks pass each other only names in them. Passes 1
+and 4 read a shard only while it is the file the run was planned on (`check_unchanged`), and a
+work folder is resumed only for the same files (curation.dedup.workdir `prepare`).
 """
 from __future__ import annotations
 
@@ -51,11 +53,24 @@ STAGE = "dedup"
 __all__ = ["DedupSettings", "WORK", "run"]
 
 
-def keys_task(spec: tuple[str, int, str, DedupSettings]) -> dict:
+def keys_task(spec: tuple[str, int, str, list, DedupSettings]) -> dict:
     """Pass 1 for one input shard (runs on a worker)."""
-    work, index, shard, settings = spec
+    work, index, shard, identity, settings = spec
     tune_malloc()
+    check_unchanged(shard, identity)
     return shard_keys(WorkDir(work), index, shard, settings)
+
+
+def check_unchanged(shard: str, identity: list) -> None:
+    """Every pass must read the shard the run was planned on: each shard's clusters reach into
+    the others, so one replaced meanwhile (an upstream stage run again) makes the whole plan wrong,
+    and the stage stops instead of writing a mix of the two."""
+    now = storage.identity(shard)
+    if now != identity:
+        raise RuntimeError(
+            f"{shard}: changed while dedup ran (size, modified, file {identity} when planned, {now} now); "
+            "run dedup again once the stage that writes its input has finished"
+        )
 
 
 def edges_task(spec: tuple[str, int, int, DedupSettings]) -> dict:
@@ -65,13 +80,14 @@ def edges_task(spec: tuple[str, int, int, DedupSettings]) -> dict:
     return partition_edges(WorkDir(work), p, n_shards, settings)
 
 
-def apply_work(payload: tuple[str, str, str, tuple[int, ...]], output: TaskOutput) -> None:
+def apply_work(payload: tuple[str, list, str, str, tuple[int, ...]], output: TaskOutput) -> None:
     """Pass 4 for one input shard, as tables: the plan's rows to the ledger, the others on, in order.
 
     The row groups the keys pass could not read are in the error ledger, their rows unread
     (pipelines.stages.inputs.document_row_groups); this pass must read exactly the others."""
-    shard, plan_path, _digest, read_groups = payload
+    shard, identity, plan_path, _digest, read_groups = payload
     tune_malloc()
+    check_unchanged(shard, identity)
     plan = storage.read_parquet(plan_path)
     groups = list(document_row_groups(shard, output))
     if [g.index for g in groups] != list(read_groups):
@@ -117,7 +133,8 @@ def run(
             log.info("%s: already complete for these inputs and settings", STAGE)
             return previous
     executor.size_to(shards, tasks=max(len(shards), settings.partitions))
-    work.prepare(digest)
+    identities = [storage.identity(s) for s in shards]
+    work.prepare(digest, identities)
     log.info(
         "%s: %d shards; signatures take %d bytes per document, keys %d",
         STAGE, len(shards), 4 * settings.minhash.num_perm, KEY_DTYPE.itemsize * (settings.minhash.num_bands + 1 + len(settings.identifiers)),
@@ -126,12 +143,16 @@ def run(
         # Built here once (or found from an earlier run) and put in the work folder, so that each
         # worker only loads it, from where every worker reaches.
         stage_index(list(settings.benchmarks), settings.decontam, settings.index_cache_dir, work.benchmark_index())
-    key_summaries = executor.map(keys_task, [(work.root, i, s, settings) for i, s in enumerate(shards)], desc=f"{STAGE} (keys)")
+    key_summaries = executor.map(
+        keys_task, [(work.root, i, s, identity, settings) for i, (s, identity) in enumerate(zip(shards, identities))],
+        desc=f"{STAGE} (keys)",
+    )
     edge_summaries = executor.map(
         edges_task, [(work.root, p, len(shards), settings) for p in range(settings.partitions)], desc=f"{STAGE} (edges)"
     )
     plans, cluster_stats = plan_drops(work, len(shards), settings.partitions)
-    payloads = [(s, path, digest, tuple(k["read_groups"])) for s, (path, digest), k in zip(shards, plans, key_summaries)]
+    payloads = [(s, identity, path, plan_digest, tuple(k["read_groups"]))
+                for s, identity, (path, plan_digest), k in zip(shards, identities, plans, key_summaries)]
     run_stage(
         STAGE, out_dir, payloads, apply_work, executor, shard_bytes=shard_bytes,
         expected_documents_in=shard_rows(shards),

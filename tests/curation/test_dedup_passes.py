@@ -145,12 +145,15 @@ def test_text_keys_ignore_case_spacing_and_compatibility_forms_not_words(real):
 def test_work_folder_of_other_inputs_is_discarded_and_the_same_is_kept(tmp_path, real):
     settings = DedupSettings(partitions=2)
     work, _, _ = run_pass1(tmp_path, [real[:20]], settings)
-    work.prepare("inputs A")
+    work.prepare("inputs A", [[10, 1, 7]])
     assert not Path(work.keys_done(0)).is_file()  # a folder without its stamp is not trusted
     run_pass1(tmp_path, [real[:20]], settings)
-    work.prepare("inputs A")
+    work.prepare("inputs A", [[10, 1, 7]])
     assert Path(work.keys_done(0)).is_file()  # the same inputs: pass 1 is not redone on resume
-    work.prepare("inputs B")
+    work.prepare("inputs A", [[10, 2, 8]])  # same paths and sizes, but a shard was replaced
+    assert not Path(work.keys_done(0)).is_file()
+    run_pass1(tmp_path, [real[:20]], settings)
+    work.prepare("inputs B", [[10, 2, 8]])
     assert not Path(work.keys_done(0)).is_file()
 
 

@@ -4,6 +4,7 @@ import json
 import random
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -269,3 +270,52 @@ def test_pass_one_hashes_full_texts_a_run_at_a_time(tmp_path):
     stdout, peak_mb = run_measured(code)
     assert int(stdout.split()[-1]) == len(papers)  # every copy is an exact duplicate of its paper
     assert peak_mb < 1600, f"dedup of 82 MB of full text peaked at {peak_mb:.0f} MB"
+
+
+def test_a_shard_replaced_while_dedup_runs_stops_it_with_a_clear_error(tmp_path):
+    """Each shard's clusters reach into the others: a shard an upstream run replaces meanwhile (by
+    rename, as every stage writes) makes the whole plan wrong. Before, the passes read whichever
+    version was there, with nothing said (same rows and row groups, other texts)."""
+    from renaming_writer import RenamingWriter
+
+    real = distinct_abstracts()[:400]
+    inputs = write_shards(real, tmp_path / "in", 200)
+    shard = Path(list_shards(inputs)[1])
+    revised = write_shards([dict(d, text=d["text"] + " Revised.") for d in real[200:]], tmp_path / "revised", 200)
+    writer = RenamingWriter(shard, [shard.read_bytes(), Path(list_shards(revised)[0]).read_bytes()])
+    with writer, Executor(scheduler="sync") as executor:
+        with pytest.raises(RuntimeError, match=r"part-00001-0000.parquet: changed while dedup ran .* run dedup again"):
+            dedup.run([inputs], tmp_path / "out", executor, 1 << 26)
+    assert writer.renames > 0
+
+
+def test_a_resumed_run_does_not_trust_keys_of_a_shard_replaced_by_one_of_the_same_size(tmp_path):
+    """The work folder names its inputs by path and size, and by each file's identity: the second
+    copy of an abstract differs by one letter (a near duplicate), then the shard is replaced by one
+    of the same size where it is exact. A resumed run must see the exact duplicate."""
+    first, second = distinct_abstracts()[:2]
+    text = first["text"]
+    near = text[:40] + ("b" if text[40] != "b" else "c") + text[41:]
+    def shard_with(copy_text: str) -> bytes:
+        rows = [first, second, dict(second, id="replay/x:1", source="replay/x", subset="replay", pmid=None, text=copy_text)]
+        path = tmp_path / "tmp.parquet"
+        pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), path, compression="none",
+                       use_dictionary=False, write_statistics=False)
+        return path.read_bytes()
+    before, after = shard_with(near), shard_with(text)
+    assert len(before) == len(after) and before != after
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shard = inputs / "part-00000-0000.parquet"
+    shard.write_bytes(before)
+    settings = dedup.DedupSettings(keep_work=True, benchmarks=())
+    out = tmp_path / "out"
+    with Executor(scheduler="sync") as executor:
+        dedup.run([inputs], out, executor, 1 << 26, settings)
+    assert [r["reason"].split(":")[0] for r in ledger_of(out)] == ["near_duplicate_of"]
+    replacement = inputs / "next.tmp"
+    replacement.write_bytes(after)
+    replacement.replace(shard)  # as a stage writes: a new file renamed over the old
+    with Executor(scheduler="sync") as executor:
+        dedup.run([inputs], out, executor, 1 << 26, settings)
+    assert [r["reason"].split(":")[0] for r in ledger_of(out)] == ["exact_duplicate_of"]
