@@ -47,12 +47,20 @@ def execute_task(spec: TaskSpec) -> dict:
     return output.close()
 
 
-def _plan_digest(stage: str, out_dir: str, payloads: Sequence[Any], settings: Any) -> str:
-    text = json.dumps({"stage": stage, "payloads": payloads, "settings": settings}, sort_keys=True, default=str)
+def _plan_digest(stage: str, out_dir: str, payloads: Sequence[Any], settings: Any, inputs: Sequence[str]) -> str:
+    identities = [_identity(path) for path in inputs]
+    text = json.dumps({"stage": stage, "payloads": payloads, "settings": settings, "inputs": identities}, sort_keys=True, default=str)
     # The same plan wherever the folder lies (a path, a bucket): payloads that name files inside
     # it (dedup's plans) count by their place in it.
     text = text.replace(json.dumps(out_dir)[1:-1], "<out>")
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _identity(path: str) -> list | None:
+    try:
+        return storage.identity(path)
+    except FileNotFoundError:  # its task says so, in the error ledger
+        return None
 
 
 def _reset_if_plan_changed(out_dir: str, digest: str) -> None:
@@ -88,16 +96,20 @@ def run_stage(
     settings: Any = None,
     summary_extra: dict | None = None,
     expected_documents_in: int | None = None,
+    inputs: Sequence[str] = (),
 ) -> Counts:
     """Run every unfinished task, then check the counts and write DIR/stats.json.
 
     `settings` are the options that change the output: a change of inputs or settings restarts
-    the folder from empty instead of resuming. `expected_documents_in`, counted apart from the
-    tasks, must equal the documents they saw.
+    the folder from empty instead of resuming. `inputs` are the files the tasks read: each one's
+    identity (curation.storage.identity: size, modification time and inode, or ETag) is part of
+    the plan, so a folder resumes, or counts as done, only on the very files it was made from;
+    an input replaced since (its stage run again) restarts it. `expected_documents_in`, counted
+    apart from the tasks, must equal the documents they saw.
     """
     out_dir = storage.norm(out_dir)
     storage.makedirs(out_dir)
-    _reset_if_plan_changed(out_dir, _plan_digest(stage, out_dir, list(payloads), settings))
+    _reset_if_plan_changed(out_dir, _plan_digest(stage, out_dir, list(payloads), settings, inputs))
     _remove_temporaries(out_dir)
     done = done_tasks(out_dir)
     pending = [i for i in range(len(payloads)) if i not in done]

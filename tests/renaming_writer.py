@@ -16,9 +16,13 @@ from pathlib import Path
 
 
 class RenamingWriter:
-    def __init__(self, path: Path, versions: list[bytes]):
+    """`fresh`: write each version anew (a new inode and modification time, as a stage's writer
+    does) instead of linking the same two files in turn, whose identities then come back."""
+
+    def __init__(self, path: Path, versions: list[bytes], fresh: bool = False):
         self.path = Path(path)
         self.versions = versions
+        self.fresh = fresh
         self.digests = [hashlib.sha256(v).hexdigest() for v in versions]
         self._sources = []
         for index, data in enumerate(versions):
@@ -33,7 +37,11 @@ class RenamingWriter:
     def _run(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         while not self._stop.is_set():
-            os.link(self._sources[(self.renames + 1) % len(self._sources)], tmp)  # a new inode's worth of file
+            following = (self.renames + 1) % len(self._sources)
+            if self.fresh:
+                tmp.write_bytes(self.versions[following])
+            else:
+                os.link(self._sources[following], tmp)  # a new name for one of the versions' files
             os.replace(tmp, self.path)
             self.renames += 1
 

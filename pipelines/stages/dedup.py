@@ -16,7 +16,7 @@ byte-identical output. Passes 1 and 2 leave a `.done` marker per task in the wor
 (curation.dedup.workdir: DIR/_work, or a folder named by the inputs' digest under `dedup.scratch`),
 so an interrupted run resumes where it stopped; the work folder is removed once the stage
 completes. DIR and the scratch may be URLs: tasks pass each other only names in them. Passes 1
-and 4 read a shard only while it is the file the run was planned on (`check_unchanged`), and a
+and 4 read a shard only while it is the file the run was planned on (`unchanged`), and a
 work folder is resumed only for the same files (curation.dedup.workdir `prepare`).
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ from curation.stats import table_stats
 from curation.task_output import TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
-from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shards
+from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shards, unchanged
 from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 
 log = logging.getLogger("medcurate")
@@ -57,20 +57,8 @@ def keys_task(spec: tuple[str, int, str, list, DedupSettings]) -> dict:
     """Pass 1 for one input shard (runs on a worker)."""
     work, index, shard, identity, settings = spec
     tune_malloc()
-    check_unchanged(shard, identity)
-    return shard_keys(WorkDir(work), index, shard, settings)
-
-
-def check_unchanged(shard: str, identity: list) -> None:
-    """Every pass must read the shard the run was planned on: each shard's clusters reach into
-    the others, so one replaced meanwhile (an upstream stage run again) makes the whole plan wrong,
-    and the stage stops instead of writing a mix of the two."""
-    now = storage.identity(shard)
-    if now != identity:
-        raise RuntimeError(
-            f"{shard}: changed while dedup ran (size, modified, file {identity} when planned, {now} now); "
-            "run dedup again once the stage that writes its input has finished"
-        )
+    with unchanged([shard], [identity], STAGE):
+        return shard_keys(WorkDir(work), index, shard, settings)
 
 
 def edges_task(spec: tuple[str, int, int, DedupSettings]) -> dict:
@@ -87,9 +75,9 @@ def apply_work(payload: tuple[str, list, str, str, tuple[int, ...]], output: Tas
     (pipelines.stages.inputs.document_row_groups); this pass must read exactly the others."""
     shard, identity, plan_path, _digest, read_groups = payload
     tune_malloc()
-    check_unchanged(shard, identity)
     plan = storage.read_parquet(plan_path)
-    groups = list(document_row_groups(shard, output))
+    with unchanged([shard], [identity], STAGE):
+        groups = list(document_row_groups(shard, output))
     if [g.index for g in groups] != list(read_groups):
         raise RuntimeError(f"{shard}: other row groups are readable now than in the keys pass; was the file changed?")
     if groups:
@@ -155,7 +143,7 @@ def run(
                 for s, identity, (path, plan_digest), k in zip(shards, identities, plans, key_summaries)]
     run_stage(
         STAGE, out_dir, payloads, apply_work, executor, shard_bytes=shard_bytes,
-        expected_documents_in=shard_rows(shards),
+        expected_documents_in=shard_rows(shards), inputs=shards,
     )
     extra = {
         "inputs_digest": digest,

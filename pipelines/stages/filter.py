@@ -80,5 +80,6 @@ def text_bytes(text: str, limit: int) -> int:
 def run(inputs: list[str | os.PathLike], out_dir: str | os.PathLike, settings: FilterSettings, executor: Executor, shard_bytes: int) -> dict:
     shards = stage_shards(inputs)
     executor.size_to(shards)
-    run_stage(STAGE, out_dir, [(s, settings) for s in shards], filter_work, executor, shard_bytes=shard_bytes, settings=settings, expected_documents_in=shard_rows(shards))
+    run_stage(STAGE, out_dir, [(s, settings) for s in shards], filter_work, executor, shard_bytes=shard_bytes, settings=settings,
+              expected_documents_in=shard_rows(shards), inputs=shards)
     return merge_stage_stats(out_dir)

@@ -3,6 +3,7 @@ document shards they name without trusting them."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -83,6 +84,31 @@ def stage_shards(inputs: Iterable[str | os.PathLike]) -> list[str]:
         else:
             shards.update(complete_shards(path))
     return sorted(shards)
+
+
+@contextmanager
+def unchanged(shards: Iterable[str], identities: Iterable[list], stage: str) -> Iterator[None]:
+    """Around a pass's reading of input shards, in a stage whose passes each read them (dedup's
+    keys and apply, mix's counts and writes): each shard must be the file the stage planned on
+    (`identities`, curation.storage.identity then) when the reading starts and when it ends. One
+    that an upstream run replaced meanwhile makes the plan wrong for every shard, so the stage
+    stops with RuntimeError instead of writing a mix of the two versions."""
+    pairs = list(zip(shards, identities))
+    _check_unchanged(pairs, stage)
+    yield
+    _check_unchanged(pairs, stage)
+
+
+def _check_unchanged(pairs: list[tuple[str, list]], stage: str) -> None:
+    from curation import storage
+
+    for shard, identity in pairs:
+        now = storage.identity(shard)
+        if now != identity:
+            raise RuntimeError(
+                f"{shard}: changed while {stage} ran (size, modified, file {identity} when planned, {now} now); "
+                f"run {stage} again once the stage that writes its input has finished"
+            )
 
 
 def shard_rows(shards: Iterable[str]) -> int:

@@ -33,7 +33,7 @@ from curation.task_output import TaskOutput
 from curation.tokenizer import MODEL_FILE, Tokenizer, count_each
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
-from pipelines.stages.inputs import shard_rows, stage_shards
+from pipelines.stages.inputs import shard_rows, stage_shards, unchanged
 
 STAGE = "mix"
 MANIFEST = "manifest.json"
@@ -88,11 +88,12 @@ class MixParams:
 # --- 1. count -------------------------------------------------------------------------------------
 
 
-def count_work(payload: tuple[int, str, str]) -> tuple[list[MixDoc], str | None]:
+def count_work(payload: tuple[int, str, list, str]) -> tuple[list[MixDoc], str | None]:
     """Narrow rows of one input shard; its text is tokenized here and never leaves the worker."""
-    index, shard, tokenizer_path = payload
+    index, shard, identity, tokenizer_path = payload
     try:
-        table = storage.read_parquet(shard, schema=DOCUMENT_SCHEMA)
+        with unchanged([shard], [identity], STAGE):
+            table = storage.read_parquet(shard, schema=DOCUMENT_SCHEMA)
         table.validate(full=True)  # a string that is not UTF-8 (the reader does not check) refuses the shard
     except (OSError, pa.ArrowException) as error:
         return [], one_line(error)
@@ -131,7 +132,9 @@ def write_shard(payload: dict, output: TaskOutput) -> None:
     needed: dict[int, set[int]] = defaultdict(set)
     for shard_index, position in keys:
         needed[shard_index].add(position)
-    rows = {(i, p): row for i, positions in needed.items() for p, row in read_positions(payload["inputs"][i], positions).items()}
+    shards = [payload["inputs"][i] for i in needed]
+    with unchanged(shards, [payload["identities"][i] for i in needed], STAGE):
+        rows = {(i, p): row for i, positions in needed.items() for p, row in read_positions(payload["inputs"][i], positions).items()}
     docs = [rows[tuple(key)] for key in keys]
     for doc in docs:
         output.emit(doc, split=payload["split"])
@@ -149,7 +152,9 @@ def account_input(payload: dict, output: TaskOutput) -> None:
         return
     left_out = payload["left_out"]
     if left_out:
-        for position, doc in read_positions(payload["path"], set(left_out)).items():
+        with unchanged([payload["path"]], [payload["identity"]], STAGE):
+            rows = read_positions(payload["path"], set(left_out))
+        for position, doc in rows.items():
             # The text stays in the input stage (same id): a replay pool can be a thousand times
             # the size of its budget, and the ledger should not become a second copy of it.
             output.drop(dict(doc, text=""), "downsampled", left_out[position])
@@ -171,7 +176,10 @@ def run(inputs: list[str | os.PathLike], out_dir: str | os.PathLike, settings: M
     # A missing or broken model fails here, before any work; the workers load it from its
     # location (a path or a URL that each of them reaches).
     tokenizer = str(Tokenizer(settings.tokenizer).path)
-    counted = executor.map(count_work, [(i, s, tokenizer) for i, s in enumerate(shards)], desc=f"{STAGE} (count tokens)")
+    # Each pass reads the shards it was planned on (`unchanged`): the plan holds row positions.
+    identities = [storage.identity(s) for s in shards]
+    counted = executor.map(count_work, [(i, s, identity, tokenizer) for i, (s, identity) in enumerate(zip(shards, identities))],
+                           desc=f"{STAGE} (count tokens)")
     docs = [doc for part, error in counted if error is None for doc in part]
     budgets = settings.parsed_budgets()
     plan = plan_mix(docs, budgets, settings.validation_share, settings.salt, settings.seed, settings.shard_bytes)
@@ -179,7 +187,7 @@ def run(inputs: list[str | os.PathLike], out_dir: str | os.PathLike, settings: M
     payloads: list[dict] = []
     for split in SPLITS:
         for rows in plan.shards[split]:
-            payloads.append({"kind": "shard", "split": split, "rows": rows, "inputs": shards,
+            payloads.append({"kind": "shard", "split": split, "rows": rows, "inputs": shards, "identities": identities,
                              "tokenizer": tokenizer if settings.pretokenized else None})
     by_shard: dict[int, list[MixDoc]] = defaultdict(list)
     for doc in docs:
@@ -189,12 +197,13 @@ def run(inputs: list[str | os.PathLike], out_dir: str | os.PathLike, settings: M
         left_out = {d.key[1]: _left_out_detail(d, plan, budgets) for d in members if plan.copies[d.key] == 0}
         counts = [{"id": d.id, "source": d.source, "subset": d.subset, "split": plan.split[d.key], "tokens": d.tokens,
                    "copies": plan.copies[d.key]} for d in members]
-        payloads.append({"kind": "input", "path": path, "error": error, "left_out": left_out, "counts": counts})
+        payloads.append({"kind": "input", "path": path, "identity": identities[index], "error": error, "left_out": left_out,
+                         "counts": counts})
 
     summary = manifest(docs, plan, budgets)
     extra_copies = sum(max(0, n - 1) for n in plan.copies.values())
     run_stage(STAGE, out_dir, payloads, mix_work, executor, shard_bytes=_ONE_FILE, settings=settings,
-              summary_extra={"mix": summary}, expected_documents_in=shard_rows(shards) + extra_copies)
+              summary_extra={"mix": summary}, expected_documents_in=shard_rows(shards) + extra_copies, inputs=shards)
     _install_tokenizer(tokenizer, storage.join(out_dir, TOKENIZER_DIR))
     summary["settings"] = {"budgets": {b: v.to_dict() for b, v in sorted(budgets.items())}, "validation_share": dict(settings.validation_share),
                            "salt": settings.salt, "seed": settings.seed, "shard_bytes": settings.shard_bytes, "pretokenized": settings.pretokenized}

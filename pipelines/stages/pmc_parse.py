@@ -156,4 +156,5 @@ def run(
     executor.size_to([f for chunk in chunks for f in chunk], tasks=len(chunks))
     payloads = [(chunk, options.to_dict(), families, asdict(limits)) for chunk in chunks]
     run_stage(STAGE, out_dir, payloads, parse_work, executor, shard_bytes=shard_bytes,
-              settings={"options": options.to_dict(), "licenses": families, "limits": asdict(limits)})
+              settings={"options": options.to_dict(), "licenses": families, "limits": asdict(limits)},
+              inputs=[f for chunk in chunks for f in chunk])

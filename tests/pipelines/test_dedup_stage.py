@@ -282,8 +282,8 @@ def test_a_shard_replaced_while_dedup_runs_stops_it_with_a_clear_error(tmp_path)
     inputs = write_shards(real, tmp_path / "in", 200)
     shard = Path(list_shards(inputs)[1])
     revised = write_shards([dict(d, text=d["text"] + " Revised.") for d in real[200:]], tmp_path / "revised", 200)
-    writer = RenamingWriter(shard, [shard.read_bytes(), Path(list_shards(revised)[0]).read_bytes()])
-    with writer, Executor(scheduler="sync") as executor:
+    writer = RenamingWriter(shard, [shard.read_bytes(), Path(list_shards(revised)[0]).read_bytes()], fresh=True)
+    with writer, Executor(workers=2) as executor:  # tasks start in worker processes, well after planning
         with pytest.raises(RuntimeError, match=r"part-00001-0000.parquet: changed while dedup ran .* run dedup again"):
             dedup.run([inputs], tmp_path / "out", executor, 1 << 26)
     assert writer.renames > 0

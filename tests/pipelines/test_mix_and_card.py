@@ -8,6 +8,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -256,3 +257,24 @@ def test_a_shard_whose_text_is_not_utf8_is_in_the_error_ledgers_of_mix_and_token
     assert error["input"] == str(bad) and "Invalid UTF8" in error["error"] and "\n" not in error["error"]
     assert stats["documents_unread"] == 1500 and stats["input_errors"] == 1
     assert rows_of(tmp_path / "mix" / "train") == rows_of(mixed / "train")
+
+
+def test_an_input_replaced_while_mix_runs_stops_it_with_a_clear_error(corpus, tmp_path):
+    """The mix plans row positions in its inputs and reads them back later: a shard an upstream
+    run replaces meanwhile (same rows, other texts) must stop it, not give rows of two versions."""
+    import shutil
+
+    from renaming_writer import RenamingWriter
+
+    inputs = tmp_path / "replay"
+    shutil.copytree(corpus["root"] / "replay", inputs)
+    shard = Path(list_shards(inputs)[0])
+    table = pq.read_table(shard)
+    texts = [t.upper() for t in table.column("text").to_pylist()]
+    revised = tmp_path / "revised.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts)), revised)
+    writer = RenamingWriter(shard, [shard.read_bytes(), revised.read_bytes()], fresh=True)
+    with writer, Executor(workers=2) as executor:  # tasks start in worker processes, well after planning
+        with pytest.raises(RuntimeError, match=r"changed while mix ran .* run mix again"):
+            mix.run([corpus["inputs"][0], inputs], tmp_path / "mix", settings_for(corpus), executor)
+    assert writer.renames > 0

@@ -164,3 +164,28 @@ def test_a_small_input_runs_in_process_and_a_large_one_on_the_cluster_with_the_s
         run_stage("unit", tmp_path / "cluster", payloads, words_work, large)
         assert large.workers == 2 and len(large.client.scheduler_info()["workers"]) == 2
     assert snapshot(tmp_path / "in_process") == snapshot(tmp_path / "cluster")
+
+
+def test_a_folder_made_from_other_files_is_not_taken_for_done(tmp_path):
+    """A stage folder counts as done (or resumes) only on the very files it was made from: the
+    same names replaced since, as a stage writes (a new file renamed over the old), with as many
+    rows and other texts, redo it. Before, a second `medcurate filter` after its input was
+    rewritten found every task done and kept the first run's documents."""
+    from curation.shards import list_shards, read_table
+    from curation.schema import DOCUMENT_SCHEMA
+    from pipelines.stages import filter as filter_stage
+    from realdata import distinct_abstracts, write_shards
+
+    real = distinct_abstracts()[:120]
+    inputs = write_shards(real[:60], tmp_path / "in", 30)
+    settings = filter_stage.FilterSettings({"steps": ["min_length"]})
+    out = tmp_path / "out"
+    with Executor(scheduler="sync") as executor:
+        filter_stage.run([inputs], out, settings, executor, 1 << 20)
+        newer = write_shards(real[60:], tmp_path / "newer", 30)  # same names, same row counts
+        for shard in list_shards(newer):
+            Path(shard).replace(inputs / Path(shard).name)
+        filter_stage.run([inputs], out, settings, executor, 1 << 20)
+        filter_stage.run([inputs], tmp_path / "fresh", settings, executor, 1 << 20)
+    ids = lambda folder: read_table(list_shards(folder), DOCUMENT_SCHEMA).column("id").to_pylist()
+    assert ids(out) == ids(tmp_path / "fresh") == [d["id"] for d in real[60:]]
