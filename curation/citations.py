@@ -9,9 +9,11 @@ author's year ("Hübner, [1821]") and the labels of a numbered list ("[1]  What 
 bracket is taken for a citation marker only when everything says so:
 - its numbers are references: 1 to 999, ranges ascending ("1,225-2,540" is a figure);
 - it follows a word or closing punctuation, with at most one space between: not a number, a
-  percent sign or a symbol (a result's interval), not the start of a line (a list label), not
-  glued to a one-letter word (a statistic's degrees of freedom, a subscript);
-- the word before it is not "interval" or "range".
+  percent sign or a symbol (a result's interval), not the start of a line (a list label), not a
+  one-letter word (a statistic's degrees of freedom, "F[1,12]" or "F [1, 17]", a subscript, a
+  unit: "3 U [2, 4]");
+- the word before it is not "interval" or "range", nor a unit after a number ("230 mL
+  [140-282]"), and no "=" or unit follows it ("[10, 20] mm").
 Anything else stays as written: a citation left in is noise, a number taken out is a wrong fact.
 """
 from __future__ import annotations
@@ -21,18 +23,29 @@ import re
 _AFTER = r"(?:[^\W\d_]|[.,;:)\]\"'’”])"  # a letter, or punctuation that closes a word or clause
 _NUMBER = r"[1-9]\d{0,2}"
 _MARKER = re.compile(
-    rf"(?:(?<={_AFTER})[^\S\n]|(?<={_AFTER})(?<!\b[^\W\d_]))"  # one space after a word, or glued to a word of 2+ letters
+    rf"(?<={_AFTER})(?<!\b[^\W\d_])[^\S\n]?"  # after a word of 2+ letters or punctuation, one space at most
     rf"\[({_NUMBER}(?:\s*[,\u2013\u2014-]\s*{_NUMBER})*)\](?!\w)(\.(?!\.))?"  # and a full stop after it
 )
 _RANGE = re.compile(r"(\d+)\s*[\u2013\u2014-]\s*(\d+)")
-_INTERVAL_WORD = re.compile(r"\b(?:intervals?|ranges?)\s*$", re.IGNORECASE)
+_BEFORE_WINDOW = 12  # characters before a bracket that say what it is
+# An interval word, or a unit after a number ("230 mL [140-282]"): the bracket is a result.
+_RESULT_BEFORE = re.compile(r"(?:\b(?:intervals?|ranges?)|\d\s*[^\W\d_]{1,4})\s*$", re.IGNORECASE)
+# "= 14.87" (a statistic's degrees of freedom) or a unit ("[10, 20] mm") after the bracket.
+_RESULT_AFTER = re.compile(
+    r"\s*(?:=|(?:mm|cm|nm|µm|μm|m|km|mg|µg|μg|ng|g|kg|ml|mL|µl|μl|L|dl|dL|s|ms|min|h|hr|days?|weeks?|months?|"
+    r"years?|degrees?|mmHg|Hz|mol|mmol|µmol|μmol|nmol|IU|U)\b|°)"
+)
 
 
 def is_marker(match: re.Match) -> bool:
-    """A `_MARKER` match whose ranges ascend and that no interval word precedes."""
+    """A `_MARKER` match whose ranges ascend, that no interval word or unit precedes, and that no
+    `=` or unit follows."""
     if any(int(low) >= int(high) for low, high in _RANGE.findall(match.group(1))):
         return False
-    return not _INTERVAL_WORD.search(match.string, max(0, match.start() - 12), match.start())
+    start, end = match.start(), match.end(1) + 1  # the bracket's end, not the full stop's
+    if _RESULT_BEFORE.search(match.string, max(0, start - _BEFORE_WINDOW), start):
+        return False
+    return not _RESULT_AFTER.match(match.string, end)
 
 
 def remove_citation_markers(text: str) -> str:
@@ -44,5 +57,5 @@ def remove_citation_markers(text: str) -> str:
 def _replacement(match: re.Match) -> str:
     if not is_marker(match):
         return match.group()
-    stop = match.group(2) or ""
-    return "" if stop and match.string[: match.start()].endswith(".") else stop
+    stop, start = match.group(2) or "", match.start()
+    return "" if stop and start and match.string[start - 1] == "." else stop
