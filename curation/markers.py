@@ -47,10 +47,11 @@ def expand_token_names(entries) -> list[str]:
 _LIST_ITEM = re.compile(r"^(?:[-•▪◦●■*]|\d{1,3}[.)])\s+\S")
 
 
-def is_list_item(line: str) -> bool:
+def is_list_item(text: str) -> bool:
     """A bullet (`-`, `•`, …) or a number (`1.`, `2)`) and then text: the renderers' `- item`,
-    and the bullets and numbered items of plain text and PDFs."""
-    return bool(_LIST_ITEM.match(line.strip()))
+    and the bullets and numbered items of plain text and PDFs. `text` starts where the line's
+    indentation ends."""
+    return bool(_LIST_ITEM.match(text))
 
 
 def table_row(cells: Iterable[str]) -> str:

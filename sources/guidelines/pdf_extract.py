@@ -5,7 +5,8 @@ several lines, and what reads lines (the filter's line rules) would judge each p
 (C4 took a short last line off its sentence). The lines of a page are joined back into its
 paragraphs (`paragraphs`): a line as wide as the page's text continues onto the next, a shorter one
 ends its paragraph (a paragraph's ragged last line, a heading), and a list item starts a new one;
-words hyphenated across a line break are joined. GROBID (as MEDITRON used it) returns TEI with the section structure, rendered here as
+words hyphenated across a line break are joined. The text layer has no other sign of a break: a
+heading right after a paragraph whose last line fills the width joins that paragraph. GROBID (as MEDITRON used it) returns TEI with the section structure, rendered here as
 `# heading` + paragraphs. A body that is not a PDF, is encrypted, or that pypdf cannot read is
 an InputError (an error-ledger entry), never a crash; page count and text size are capped.
 """
@@ -95,15 +96,15 @@ def paragraphs(lines: list[str]) -> list[str]:
     if not lines:
         return []
     width = max(sorted(map(len, lines))[int(0.9 * (len(lines) - 1))], MIN_TEXT_WIDTH)
-    out: list[str] = []
+    out: list[list[str]] = []
     runs_on = False
     for line in lines:
         if runs_on and not is_list_item(line):
-            out[-1] += " " + line
+            out[-1].append(line)
         else:
-            out.append(line)
+            out.append([line])
         runs_on = len(line) >= FULL_LINE * width
-    return out
+    return [" ".join(paragraph) for paragraph in out]
 
 
 def _grobid(data: bytes, grobid_url: str, client: HttpClient) -> ExtractedPdf:
