@@ -156,12 +156,15 @@ def size(location: str | os.PathLike) -> int:
 
 
 def identity(location: str | os.PathLike) -> list:
-    """What changes when a file is rewritten or replaced: its size and modification time, and its
-    inode on a local disk (a write here is a rename: a new inode) or its ETag on a store. Equal
-    identities at two moments mean the same bytes were there both times."""
+    """What changes when a file is rewritten or replaced: its size and modification time (ns) on a
+    disk, where every write is a new file renamed into place, or its ETag on a store. Equal
+    identities at two moments mean the same bytes were there both times, short of a copy that
+    keeps the old size and sets the old mtime (`cp -p`, `rsync -t`). Not the inode: the planner
+    and the workers compare identities across machines, and FUSE mounts of a bucket (gcsfuse,
+    s3fs-fuse) number inodes per mount."""
     if is_local(location):
         st = os.stat(local_path(location))
-        return [st.st_size, st.st_mtime_ns, st.st_ino]
+        return [st.st_size, st.st_mtime_ns]
     fs, path = filesystem(location)
     info = fs.info(path)
     changed = info.get("ETag") or info.get("etag") or info.get("LastModified") or info.get("mtime") or info.get("last_modified")

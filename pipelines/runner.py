@@ -102,7 +102,7 @@ def run_stage(
 
     `settings` are the options that change the output: a change of inputs or settings restarts
     the folder from empty instead of resuming. `inputs` are the files the tasks read: each one's
-    identity (curation.storage.identity: size, modification time and inode, or ETag) is part of
+    identity (curation.storage.identity: size and modification time, or ETag) is part of
     the plan, so a folder resumes, or counts as done, only on the very files it was made from;
     an input replaced since (its stage run again) restarts it. `expected_documents_in`, counted
     apart from the tasks, must equal the documents they saw.

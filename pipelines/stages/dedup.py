@@ -41,7 +41,7 @@ from curation.dedup.workdir import WORK, WorkDir
 from curation.schema import DOCUMENT_SCHEMA
 from curation.shards import fill_required
 from curation.stats import table_stats
-from curation.task_output import TaskOutput
+from curation.task_output import TASKS_DIR, TaskOutput
 from pipelines.executor import Executor
 from pipelines.runner import run_stage
 from pipelines.stages.inputs import document_row_groups, shard_rows, stage_shards, unchanged
@@ -50,6 +50,7 @@ from pipelines.stages.stage_stats import merge_stage_stats, save_task_stats
 log = logging.getLogger("medcurate")
 
 STAGE = "dedup"
+INPUTS_FILE = "inputs.json"  # in DIR/_tasks: the identities of the input shards of the run that completed
 __all__ = ["DedupSettings", "WORK", "run"]
 
 
@@ -115,13 +116,16 @@ def run(
     digest = _inputs_digest(shards, settings)
     work = work_folder(out_dir, digest, settings)
     stats_path = storage.join(out_dir, "stats.json")
-    if storage.isfile(stats_path):
+    identities = [storage.identity(s) for s in shards]
+    # The identities of the files a completed run read, beside the runner's plan (bookkeeping: the
+    # output and stats.json must not vary with a file's modification time).
+    made_from = storage.join(out_dir, TASKS_DIR, INPUTS_FILE)
+    if storage.isfile(stats_path) and storage.isfile(made_from):
         previous = storage.read_json(stats_path)
-        if previous.get("inputs_digest") == digest and not work.exists():
+        if previous.get("inputs_digest") == digest and storage.read_json(made_from) == identities and not work.exists():
             log.info("%s: already complete for these inputs and settings", STAGE)
             return previous
     executor.size_to(shards, tasks=max(len(shards), settings.partitions))
-    identities = [storage.identity(s) for s in shards]
     work.prepare(digest, identities)
     log.info(
         "%s: %d shards; signatures take %d bytes per document, keys %d",
@@ -162,6 +166,7 @@ def run(
         },
     }
     stats = merge_stage_stats(out_dir, extra)
+    storage.write_json(made_from, identities)
     if not settings.keep_work:
         work.remove()
     return stats

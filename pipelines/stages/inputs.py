@@ -106,7 +106,7 @@ def _check_unchanged(pairs: list[tuple[str, list]], stage: str) -> None:
         now = storage.identity(shard)
         if now != identity:
             raise RuntimeError(
-                f"{shard}: changed while {stage} ran (size, modified, file {identity} when planned, {now} now); "
+                f"{shard}: changed while {stage} ran (size and modified time, or ETag: {identity} when planned, {now} now); "
                 f"run {stage} again once the stage that writes its input has finished"
             )
 

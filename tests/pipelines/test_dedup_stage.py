@@ -289,10 +289,12 @@ def test_a_shard_replaced_while_dedup_runs_stops_it_with_a_clear_error(tmp_path)
     assert writer.renames > 0
 
 
-def test_a_resumed_run_does_not_trust_keys_of_a_shard_replaced_by_one_of_the_same_size(tmp_path):
-    """The work folder names its inputs by path and size, and by each file's identity: the second
-    copy of an abstract differs by one letter (a near duplicate), then the shard is replaced by one
-    of the same size where it is exact. A resumed run must see the exact duplicate."""
+@pytest.mark.parametrize("keep_work", [True, False], ids=["resumed", "completed"])
+def test_a_shard_replaced_by_one_of_the_same_size_is_read_again(tmp_path, keep_work):
+    """A run names its inputs by path and size, and by each file's identity: the second copy of an
+    abstract differs by one letter (a near duplicate), then the shard is replaced by one of the same
+    size where it is exact. A second run, resuming the kept work folder or finding the stage
+    complete, must see the exact duplicate (before: the first run's keys, or its output kept)."""
     first, second = distinct_abstracts()[:2]
     text = first["text"]
     near = text[:40] + ("b" if text[40] != "b" else "c") + text[41:]
@@ -308,7 +310,7 @@ def test_a_resumed_run_does_not_trust_keys_of_a_shard_replaced_by_one_of_the_sam
     inputs.mkdir()
     shard = inputs / "part-00000-0000.parquet"
     shard.write_bytes(before)
-    settings = dedup.DedupSettings(keep_work=True, benchmarks=())
+    settings = dedup.DedupSettings(keep_work=keep_work, benchmarks=())
     out = tmp_path / "out"
     with Executor(scheduler="sync") as executor:
         dedup.run([inputs], out, executor, 1 << 26, settings)
