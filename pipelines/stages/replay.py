@@ -39,5 +39,5 @@ def replay_work(payload: tuple[dict, str], output: TaskOutput) -> None:
 
 def run(sources: list[ReplaySource], out_dir: Path, executor: Executor, shard_bytes: int) -> None:
     payloads = [(asdict(spec), input) for spec in sources for input in spec.inputs()]
-    run_stage(STAGE, out_dir, payloads, replay_work, executor, shard_bytes=shard_bytes, settings=None,
-              inputs=[input for _, input in payloads])
+    files = [f for spec in sources for input in spec.inputs() for f in spec.files_read(input)]
+    run_stage(STAGE, out_dir, payloads, replay_work, executor, shard_bytes=shard_bytes, settings=None, inputs=files)

@@ -104,6 +104,22 @@ class ReplaySource(ReaderSpec):
             raise ValueError(f"replay source {self.name!r}: no {self.format} input at {self.path}")
         return sorted(str(p) for p in found)
 
+    def files_read(self, input: str) -> list[str]:
+        """The files reading `input` opens: the input itself, or for an `hf` source the local
+        files its `data_files` patterns name and the files of its dataset folder (so that a run
+        knows when one of them was rewritten: pipelines.runner `inputs`)."""
+        if self.format != "hf":
+            return [input]
+        patterns = self.data_files
+        if isinstance(patterns, dict):
+            patterns = [p for value in patterns.values() for p in ([value] if isinstance(value, str) else value)]
+        elif isinstance(patterns, str):
+            patterns = [patterns]
+        found = {f for pattern in patterns or () for f in glob.glob(str(pattern), recursive=True) if Path(f).is_file()}
+        if Path(input).is_dir():
+            found.update(str(f) for f in Path(input).rglob("*") if f.is_file())
+        return sorted(found)
+
     def read(self, input: str) -> Iterator[Any]:
         """Documents, Skipped and BadRecord items of one input; InputError if it cannot be read."""
         fields = records.Fields.from_dict(self.fields)

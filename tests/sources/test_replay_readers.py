@@ -250,3 +250,23 @@ def test_a_newsgroups_tarball_replaced_by_a_fetch_while_read_gives_posts_and_has
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_a_rewritten_hf_data_file_makes_the_replay_run_again(tmp_path):
+    """An `hf` source is one task whose input is a builder name ("json"): the files it reads are
+    those its `data_files` name, and a run counts as done only on those very files."""
+    data = tmp_path / "web" / "part.jsonl"
+    data.parent.mkdir()
+    data.write_text(json.dumps({"id": "a1", "content": "General text about the weather, first version."}) + "\n")
+    source = ReplaySource.from_params("hfweb", {"format": "hf", "path": "json", "data_files": str(tmp_path / "web" / "*.jsonl"),
+                                                "fields": {"text": "content", "id": "id"}})
+    assert source.files_read("json") == [str(data)]
+    texts = lambda: [d["text"] for d in read_table(list_shards(tmp_path / "out"), DOCUMENT_SCHEMA).to_pylist()]
+    with Executor(scheduler="sync") as executor:
+        replay_stage.run([source], tmp_path / "out", executor, 1 << 20)
+        assert texts() == ["General text about the weather, first version."]
+        rewritten = data.with_suffix(".tmp")
+        rewritten.write_text(json.dumps({"id": "a1", "content": "General text about the weather, second version."}) + "\n")
+        rewritten.replace(data)
+        replay_stage.run([source], tmp_path / "out", executor, 1 << 20)
+    assert texts() == ["General text about the weather, second version."]
