@@ -22,9 +22,14 @@ import re
 
 _AFTER = r"(?:[^\W\d_]|[.,;:)\]\"'’”])"  # a letter, or punctuation that closes a word or clause
 _NUMBER = r"[1-9]\d{0,2}"
+# After a word of 2+ letters or closing punctuation, with one space at most between, then the
+# bracket and a full stop after it, if any. Each branch consumes its first character (the space,
+# or the bracket) before looking behind, so the lookbehinds run where a marker can start, not at
+# every position of the text: the same matches in half the time (0.69 against 1.2-1.3 CPU-s over
+# the Cohen abstracts and the corpora/fulltext papers, 28 MB).
 _MARKER = re.compile(
-    rf"(?<={_AFTER})(?<!\b[^\W\d_])[^\S\n]?"  # after a word of 2+ letters or punctuation, one space at most
-    rf"\[({_NUMBER}(?:\s*[,\u2013\u2014-]\s*{_NUMBER})*)\](?!\w)(\.(?!\.))?"  # and a full stop after it
+    rf"(?:[^\S\n](?<={_AFTER}[^\S\n])(?<!\b[^\W\d_][^\S\n])|(?=\[)(?<={_AFTER})(?<!\b[^\W\d_]))"
+    rf"\[({_NUMBER}(?:\s*[,\u2013\u2014-]\s*{_NUMBER})*)\](?!\w)(\.(?!\.))?"
 )
 _RANGE = re.compile(r"(\d+)\s*[\u2013\u2014-]\s*(\d+)")
 _BEFORE_WINDOW = 12  # characters before a bracket that say what it is
