@@ -103,7 +103,10 @@ def _check_unchanged(pairs: list[tuple[str, list]], stage: str) -> None:
     from curation import storage
 
     for shard, identity in pairs:
-        now = storage.identity(shard)
+        try:
+            now = storage.identity(shard)
+        except FileNotFoundError:
+            now = None  # gone: changed as much as a file can
         if now != identity:
             raise RuntimeError(
                 f"{shard}: changed while {stage} ran (size and modified time, or ETag: {identity} when planned, {now} now); "

@@ -93,29 +93,34 @@ def iter_file(
 ) -> Iterator[Item]:
     """Posts of the tarball in archive order; a truncated archive raises InputError after them."""
     path = Path(path)
+    with open_raw(path) as raw:
+        sha256 = sha256_handle(raw)  # of the handle read next: a tarball replaced meanwhile changes neither
+        with open_stream(raw, str(path), max_bytes=MAX_ARCHIVE_BYTES) as stream:
+            yield from _posts(stream, path, sha256, name, license, max_members, max_member_bytes)
+
+
+def _posts(stream, path: Path, sha256: str, name: str, license: str | None, max_members: int,
+           max_member_bytes: int) -> Iterator[Item]:
     members = 0
-    raw = open_raw(path)
-    sha256 = sha256_handle(raw)  # of the handle read next: a tarball replaced meanwhile changes neither
-    with open_stream(raw, str(path), max_bytes=MAX_ARCHIVE_BYTES) as stream:
-        try:
-            archive = open_tar(stream, str(path), "r|")  # streaming, no index; oversized pax headers refused
-            for member in archive:
-                if member.isdir():
-                    continue
-                members += 1
-                if members > max_members:
-                    raise InputError(f"{path}: more than {max_members} members")
-                if not member.isfile():
-                    yield BadRecord(member.name, "not a regular file (link or device); not read")
-                    continue
-                if member.size > max_member_bytes:
-                    yield BadRecord(member.name, f"member of {member.size} bytes exceeds {max_member_bytes}")
-                    continue
-                handle = archive.extractfile(member)
-                raw = handle.read() if handle is not None else b""
-                yield _post(path, sha256, member.name, raw, name, license)
-        except (tarfile.TarError, EOFError) as error:
-            raise InputError(f"{path}: unreadable tar archive ({error})") from None
+    try:
+        archive = open_tar(stream, str(path), "r|")  # streaming, no index; oversized pax headers refused
+        for member in archive:
+            if member.isdir():
+                continue
+            members += 1
+            if members > max_members:
+                raise InputError(f"{path}: more than {max_members} members")
+            if not member.isfile():
+                yield BadRecord(member.name, "not a regular file (link or device); not read")
+                continue
+            if member.size > max_member_bytes:
+                yield BadRecord(member.name, f"member of {member.size} bytes exceeds {max_member_bytes}")
+                continue
+            handle = archive.extractfile(member)
+            data = handle.read() if handle is not None else b""
+            yield _post(path, sha256, member.name, data, name, license)
+    except (tarfile.TarError, EOFError) as error:
+        raise InputError(f"{path}: unreadable tar archive ({error})") from None
 
 
 def _post(path: Path, sha256: str, member: str, raw: bytes, name: str, license: str | None) -> Item:

@@ -1,13 +1,15 @@
 """A folder of stage folders (data/parsed/guidelines/<site>) stands for each of them."""
 import json
+import os
 
 import pytest
 from conftest import FIXTURES
 
+from curation import storage
 from pipelines.executor import Executor
 from pipelines.stages import filter as filter_stage
 from pipelines.stages import pubmed_parse
-from pipelines.stages.inputs import NoInputsError, stage_folders, stage_shards
+from pipelines.stages.inputs import NoInputsError, stage_folders, stage_shards, unchanged
 
 
 def test_a_folder_of_stage_folders_is_read_as_each_of_them(tmp_path):
@@ -34,3 +36,23 @@ def test_a_parse_refuses_a_raw_store_url_with_a_one_line_reason(tmp_path):
         expand_inputs(["s3://bucket/articles"], lambda path: True)
     assert expand_inputs([f"file://{FIXTURES / 'pubmed_xml' / 'baseline'}"], lambda path: path.name.endswith(".gz")) == [
         FIXTURES / "pubmed_xml" / "baseline" / "pubmed26n1334.xml.gz"]
+
+
+def test_a_shard_rewritten_or_gone_during_a_pass_stops_the_stage(tmp_path):
+    """`unchanged` checks a planned shard before and after a pass reads it: a file written anew
+    (another modification time) or deleted meanwhile is a RuntimeError naming it."""
+    shard = tmp_path / "part-00000-0000.parquet"
+    shard.write_bytes(b"version one")
+    planned = storage.identity(str(shard))
+    with unchanged([str(shard)], [planned], "mix"):
+        pass  # nothing changed: no error
+    with pytest.raises(RuntimeError, match=r"part-00000-0000.parquet: changed while mix ran .* run mix again"):
+        with unchanged([str(shard)], [planned], "mix"):
+            fresh = tmp_path / "next.tmp"
+            fresh.write_bytes(b"version two")
+            os.utime(fresh, ns=(planned[1] + 1, planned[1] + 1))
+            fresh.replace(shard)
+    shard.unlink()
+    with pytest.raises(RuntimeError, match=r"changed while dedup ran .*None now"):
+        with unchanged([str(shard)], [planned], "dedup"):
+            pass
